@@ -1,0 +1,96 @@
+"""Load a trained run and generate digits from chosen codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from infogan.checkpoint import load_checkpoint
+from infogan.config import RunConfig
+from infogan.errors import CheckpointError, ConfigError
+from infogan.latent import LatentBatch, LatentCode
+from infogan.models import build_models
+
+
+def find_checkpoint(path: Path | str) -> Path:
+    """A checkpoint file, or a run directory's ``checkpoints/last.pt``."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / "checkpoints" / "last.pt"
+        if not candidate.is_file():
+            raise CheckpointError(f"{path}: no checkpoints/last.pt in this run directory")
+        return candidate
+    return path
+
+
+class InfoGANModel:
+    """A trained generator (and discriminator with Q head), ready for inference."""
+
+    def __init__(self, config: RunConfig, state: dict, *, device: str | torch.device = "cpu"):
+        self.config = config
+        self.code = LatentCode(config.latent)
+        self.device = torch.device(device)
+        self.generator, self.discriminator = build_models(config)
+        try:
+            self.generator.load_state_dict(state["generator"], strict=True)
+            self.discriminator.load_state_dict(state["discriminator"], strict=True)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise CheckpointError(f"checkpoint weights do not fit {config.preset}: {first}") from None
+        self.generator.to(self.device).eval()
+        self.discriminator.to(self.device).eval()
+        self.step = int(state.get("step", 0))
+        fixed = state.get("fixed_noise")
+        self.fixed_noise = fixed.to(self.device) if isinstance(fixed, torch.Tensor) else None
+
+    @torch.no_grad()
+    def generate(
+        self,
+        categories: Sequence[int] | torch.Tensor,
+        continuous: Sequence[Sequence[float]] | torch.Tensor | None = None,
+        *,
+        noise: torch.Tensor | None = None,
+        seed: int | None = None,
+    ) -> torch.Tensor:
+        """(B, C, H, W) images in [-1, 1] for the given codes.
+
+        ``categories`` (B,) code indices; ``continuous`` (B, num_continuous), zeros if
+        omitted; ``noise`` (B, noise_dim), drawn from N(0, I) with ``seed`` if omitted.
+        """
+        cfg = self.config.latent
+        cats = torch.as_tensor(categories, dtype=torch.long, device=self.device).flatten()
+        b = cats.numel()
+        if b == 0:
+            raise ConfigError("no codes to generate")
+        if ((cats < 0) | (cats >= cfg.num_categories)).any():
+            raise ConfigError(f"category codes must be in [0, {cfg.num_categories - 1}]")
+        if continuous is None:
+            cont = torch.zeros(b, cfg.num_continuous, device=self.device)
+        else:
+            cont = torch.as_tensor(continuous, dtype=torch.float32, device=self.device)
+            cont = cont.reshape(b, cfg.num_continuous)
+        if noise is None:
+            gen = torch.Generator().manual_seed(0 if seed is None else seed)
+            noise = torch.randn(b, cfg.noise_dim, generator=gen)
+        noise = noise.to(self.device, torch.float32).reshape(b, cfg.noise_dim)
+        return self.generator(self.code.assemble(LatentBatch(noise, cats, cont))).float().cpu()
+
+    @torch.no_grad()
+    def q_predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q's categorical logits (B, K) and continuous estimate (B, C) for images."""
+        _d, cat_logits, cont = self.discriminator(images.to(self.device))
+        return cat_logits.float().cpu(), cont.float().cpu()
+
+
+def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoGANModel:
+    """Load a run directory or a checkpoint file for inference."""
+    ckpt = find_checkpoint(path)
+    state = load_checkpoint(ckpt)
+    config = RunConfig.from_dict(state["config"])
+    try:
+        config.validate()
+    except ConfigError as exc:
+        raise CheckpointError(f"{ckpt}: {exc}") from None
+    return InfoGANModel(config, state, device=device)

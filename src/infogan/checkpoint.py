@@ -1,0 +1,90 @@
+"""One complete, versioned checkpoint file: written atomically, loaded with weights_only.
+
+A checkpoint is a plain dict of tensors, numbers and strings, so that
+``torch.load(..., weights_only=True)`` can read it and no file can run code:
+both networks (unwrapped, uncompiled), both optimizers, the step and epoch, the
+fixed noise of the sample grids, the sampling generator's RNG state and the
+run's resolved configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from infogan.errors import CheckpointError
+
+FORMAT = "infogan-checkpoint"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(state: dict[str, Any], path: Path | str) -> Path:
+    """Write ``state`` (plus format tags) to ``path``: temporary file, fsync, rename.
+
+    If anything fails, the previous file at ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CheckpointError(f"{path}: could not write checkpoint ({exc.strerror})") from None
+        raise
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu") -> dict:
+    """Read and check a checkpoint; :class:`CheckpointError` for anything but a valid one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise CheckpointError(
+            f"{path}: refused to load: not a plain checkpoint ({first[:120]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (truncated or corrupt: {str(exc)[:120]})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an infogan checkpoint")
+    version = state.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version}, this infogan reads {FORMAT_VERSION}"
+        )
+    for key in ("config", "generator", "discriminator", "step"):
+        if key not in state:
+            raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
+    return state

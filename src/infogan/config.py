@@ -1,0 +1,168 @@
+"""Typed configuration: data, latent code, model and training, and the named presets.
+
+A run is described by one frozen :class:`RunConfig`. Presets are plain named
+configs; the CLI derives a new config from a preset with :func:`dataclasses.replace`
+and validates it once. Nothing mutates a config after it is resolved, and the
+resolved config is saved as ``config.json`` in the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from infogan.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "mnist"
+    image_size: int = 64  # MNIST's 28x28 digits are resized once to this size
+
+
+@dataclass(frozen=True)
+class LatentConfig:
+    noise_dim: int = 52  # z ~ N(0, I)
+    num_categories: int = 10  # one categorical code c_d, uniform over its values
+    num_continuous: int = 2  # continuous codes c_c ~ U(-1, 1)
+
+    @property
+    def dim(self) -> int:
+        return self.noise_dim + self.num_categories + self.num_continuous
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "seed64"  # key into infogan.models.ARCHITECTURES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 80
+    max_steps: int | None = None  # stop after this many iterations, even mid-epoch
+    batch_size: int = 128
+    lr_g: float = 1e-3
+    lr_d: float = 2e-4  # also the Q head's rate: Q lives on D's trunk and optimizer
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_cat: float = 1.0  # weight of the categorical information term; 0 and 0 = plain GAN
+    lambda_cont: float = 1.0  # weight of the continuous information term
+    sample_every: int = 500  # write the three grids every this many iterations
+    checkpoint_every: int = 1000  # write checkpoints/last.pt every this many iterations
+    log_every: int = 25  # flush metrics to metrics.csv every this many iterations
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    channels_last: bool = True  # measured ~15% faster on CPU for the conv nets
+
+    @property
+    def is_plain_gan(self) -> bool:
+        return self.lambda_cat == 0 and self.lambda_cont == 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    preset: str = "seed64"
+    data: DataConfig = field(default_factory=DataConfig)
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        """Rebuild a config from :meth:`to_dict` output; unknown keys are an error."""
+        try:
+            return cls(
+                preset=raw["preset"],
+                data=DataConfig(**raw["data"]),
+                latent=LatentConfig(**raw["latent"]),
+                model=ModelConfig(**raw["model"]),
+                train=TrainConfig(**raw["train"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"malformed run configuration: {exc}") from None
+
+    def with_train(self, **changes: Any) -> RunConfig:
+        """A copy with some training fields changed (None values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))
+
+    def validate(self) -> RunConfig:
+        """Check every value; raise :class:`ConfigError` naming the first bad one."""
+        from infogan.models import ARCHITECTURES
+
+        t = self.train
+        if self.model.arch not in ARCHITECTURES:
+            raise ConfigError(
+                f"unknown architecture {self.model.arch!r}; expected one of "
+                f"{', '.join(sorted(ARCHITECTURES))}"
+            )
+        if self.data.dataset != "mnist":
+            raise ConfigError(f"unknown dataset {self.data.dataset!r}; expected 'mnist'")
+        _positive_int("epochs", t.epochs)
+        if t.max_steps is not None:
+            _positive_int("max-steps", t.max_steps)
+        _positive_int("batch-size", t.batch_size)
+        _positive_int("sample-every", t.sample_every)
+        _positive_int("checkpoint-every", t.checkpoint_every)
+        _positive_int("log-every", t.log_every)
+        if t.batch_size < 2:
+            raise ConfigError("--batch-size must be at least 2 (BatchNorm needs a batch)")
+        for name, value in (("lr-g", t.lr_g), ("lr-d", t.lr_d)):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"--{name} must be a positive finite number, got {value}")
+        for name, value in (("beta1", t.beta1), ("beta2", t.beta2)):
+            if not (math.isfinite(value) and 0 <= value < 1):
+                raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        for name, value in (("lambda-cat", t.lambda_cat), ("lambda-cont", t.lambda_cont)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"--{name} must be a finite number >= 0, got {value}")
+        if not (0 <= t.seed < 2**63):
+            raise ConfigError(f"--seed must be in [0, 2^63), got {t.seed}")
+        if t.device != "auto" and t.device != "cpu" and not _is_cuda_name(t.device):
+            raise ConfigError(f"unknown device {t.device!r}; expected auto, cpu, cuda or cuda:N")
+        lat = self.latent
+        if lat.noise_dim < 1 or lat.num_categories < 2 or lat.num_continuous < 0:
+            raise ConfigError("latent code needs noise_dim >= 1 and num_categories >= 2")
+        return self
+
+
+def _positive_int(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"--{name} must be a positive integer, got {value}")
+
+
+def _is_cuda_name(name: str) -> bool:
+    if name == "cuda":
+        return True
+    prefix, _, index = name.partition(":")
+    return prefix == "cuda" and index.isdigit()
+
+
+# --- presets -----------------------------------------------------------------
+
+#: The reference design, exactly as SPEC sections 1-5: 64x64, 80 epochs.
+SEED64 = RunConfig()
+
+#: The same network, data and losses as seed64, on a budget that finishes in about
+#: ten minutes on 2 CPU cores: smaller batches give more updates per second of
+#: wall time, which is what a GAN needs early on.
+QUICK64 = RunConfig(
+    preset="quick64",
+    train=dataclasses.replace(SEED64.train, batch_size=64, max_steps=700, sample_every=100),
+)
+
+PRESETS: dict[str, RunConfig] = {"seed64": SEED64, "quick64": QUICK64}
+
+
+def get_preset(name: str) -> RunConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown preset {name!r}; expected one of {', '.join(sorted(PRESETS))}"
+        ) from None

@@ -1,0 +1,475 @@
+"""The training loop and the run directory it fills.
+
+One iteration (``InfoGANStep``):
+
+1. D and Q: tell real from fake, and recover the code from the fake
+   (BCE real/fake + lambda * information loss on the detached fake batch).
+2. G: fool D and make the code recoverable (non-saturating BCE + lambda * information loss).
+3. A fresh, gradient-free pass of the updated G through D measures D(G(z)) after the G update.
+
+The loop (:func:`train_loop`) knows nothing of files: metrics, sample grids and
+checkpoints are callbacks (:class:`RunWriter`). :func:`train` composes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from infogan import __version__
+from infogan.checkpoint import save_checkpoint
+from infogan.config import RunConfig
+from infogan.data import load_mnist
+from infogan.errors import ConfigError, InfoGANError, RunDirError
+from infogan.grids import save_grid
+from infogan.latent import LatentBatch, LatentCode
+from infogan.losses import d_loss, g_nonsaturating_loss, info_loss
+from infogan.models import ARCHITECTURES, build_models
+
+METRIC_NAMES = (
+    "d_loss",
+    "g_loss",
+    "info_loss",
+    "info_cat",
+    "info_cont",
+    "d_real",
+    "d_fake_before",
+    "d_fake_after",
+)
+CSV_COLUMNS = ("step", "epoch", *METRIC_NAMES)
+GRID_NAMES = ("fixed", "varying_c1", "varying_c2")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available here")
+    return torch.device(name)
+
+
+@contextlib.contextmanager
+def frozen_batchnorm_stats(*modules: nn.Module) -> Iterator[None]:
+    """Keep BatchNorm running statistics unchanged for passes that only measure."""
+    saved = []
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                saved.append((m, m.momentum, m.num_batches_tracked.clone()))
+                m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum, tracked in saved:
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
+
+
+class InfoGANStep:
+    """One InfoGAN iteration over given models and optimizers; returns the metrics tensor."""
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        code: LatentCode,
+        lambda_cat: float,
+        lambda_cont: float,
+    ):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.opt_g = opt_g
+        self.opt_d = opt_d
+        self.code = code
+        self.lambda_cat = lambda_cat
+        self.lambda_cont = lambda_cont
+        self.use_info = lambda_cat > 0 or lambda_cont > 0
+
+    def _info(self, cat_logits, cont_pred, latent: LatentBatch):
+        return info_loss(
+            cat_logits,
+            latent.categories,
+            cont_pred,
+            latent.continuous,
+            lambda_cat=self.lambda_cat,
+            lambda_cont=self.lambda_cont,
+        )
+
+    def __call__(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
+        """(len(METRIC_NAMES),) detached metrics, left on the device (no host sync)."""
+        G, D = self.generator, self.discriminator
+        code = self.code.assemble(latent)  # (B, latent_dim)
+        fake = G(code)  # (B, C, H, W)
+
+        # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
+        real_logit, _, _ = D(real)
+        fake_logit, cat_logits, cont_pred = D(fake.detach())
+        loss_d = d_loss(real_logit, fake_logit)
+        total_d = loss_d
+        if self.use_info:
+            total_d = total_d + self._info(cat_logits, cont_pred, latent)[0]
+        self.opt_d.zero_grad(set_to_none=True)
+        total_d.backward()
+        self.opt_d.step()
+
+        # (2) G: maximise log D(G(z, c)) and the information bound L_I(G, Q).
+        # D's weights get no gradient here (saves their backward); only G is stepped.
+        D.requires_grad_(False)
+        try:
+            fake_logit, cat_logits, cont_pred = D(fake)
+            loss_g = g_nonsaturating_loss(fake_logit)
+            weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent)
+            total_g = loss_g + weighted_info if self.use_info else loss_g
+            self.opt_g.zero_grad(set_to_none=True)
+            total_g.backward()
+            self.opt_g.step()
+        finally:
+            D.requires_grad_(True)
+
+        # (3) D(G(z)) after the G update: a measuring pass that leaves BN statistics alone
+        with torch.no_grad(), frozen_batchnorm_stats(G, D):
+            after_logit, _, _ = D(G(code))
+
+        return torch.stack(
+            [
+                loss_d.detach(),
+                loss_g.detach(),
+                (info_cat + info_cont).detach(),
+                info_cat.detach(),
+                info_cont.detach(),
+                torch.sigmoid(real_logit.detach()).mean(),
+                torch.sigmoid(fake_logit.detach()).mean(),
+                torch.sigmoid(after_logit).mean(),
+            ]
+        )
+
+
+class Callback(Protocol):
+    def on_metrics(self, rows: Sequence[tuple[int, int, list[float]]]) -> None: ...
+
+    def on_step_end(self, step: int, epoch: int) -> None: ...
+
+    def on_train_end(self, step: int, epoch: int) -> None: ...
+
+
+@dataclass
+class LoopState:
+    step: int = 0  # iterations completed
+    epoch: int = 0  # epochs started (1-based once running)
+
+
+def train_loop(
+    *,
+    step_fn: Callable[[torch.Tensor, LatentBatch], torch.Tensor],
+    images: torch.Tensor,
+    code: LatentCode,
+    batch_size: int,
+    epochs: int,
+    max_steps: int | None,
+    rng: torch.Generator,
+    callbacks: Sequence[Callback] = (),
+    log_every: int = 25,
+    progress: bool = True,
+) -> LoopState:
+    """Run ``step_fn`` over shuffled full batches of ``images`` for ``epochs`` epochs.
+
+    Metrics stay on the device and are handed to callbacks every ``log_every``
+    steps in one transfer. Incomplete final batches are dropped so every step
+    sees ``batch_size`` images.
+    """
+    from tqdm.auto import tqdm
+
+    n = images.shape[0]
+    steps_per_epoch = n // batch_size
+    if steps_per_epoch == 0:
+        raise ConfigError(f"--batch-size {batch_size} is larger than the dataset ({n} images)")
+    total = epochs * steps_per_epoch
+    if max_steps is not None:
+        total = min(total, max_steps)
+    device = images.device
+    state = LoopState()
+    pending: list[tuple[int, int, torch.Tensor]] = []
+    bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
+
+    def flush() -> None:
+        if not pending:
+            return
+        values = torch.stack([m for _, _, m in pending]).tolist()  # one host sync
+        rows = [(s, e, v) for (s, e, _), v in zip(pending, values, strict=True)]
+        pending.clear()
+        for cb in callbacks:
+            cb.on_metrics(rows)
+        last = rows[-1][2]
+        bar.set_postfix(
+            D=f"{last[0]:.3f}", G=f"{last[1]:.3f}", info=f"{last[2]:.3f}", Dx=f"{last[5]:.2f}"
+        )
+
+    try:
+        while state.step < total:
+            state.epoch += 1
+            order = torch.randperm(n, generator=rng, device=rng.device).to(device)
+            for start in range(0, steps_per_epoch * batch_size, batch_size):
+                if state.step >= total:
+                    break
+                real = images[order[start : start + batch_size]]
+                latent = code.sample(batch_size, generator=rng, device=rng.device)
+                if rng.device != device:
+                    latent = LatentBatch(*(t.to(device) for t in vars(latent).values()))
+                metrics = step_fn(real, latent)
+                state.step += 1
+                pending.append((state.step, state.epoch, metrics))
+                if len(pending) >= log_every:
+                    flush()
+                bar.update(1)
+                for cb in callbacks:
+                    cb.on_step_end(state.step, state.epoch)
+        flush()
+    finally:
+        bar.close()
+    for cb in callbacks:
+        cb.on_train_end(state.step, state.epoch)
+    return state
+
+
+class RunWriter:
+    """Writes metrics.csv, the three sample grids, and checkpoints/last.pt for one run."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        config: RunConfig,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        code: LatentCode,
+        fixed_noise: torch.Tensor,
+        rng: torch.Generator,
+    ):
+        self.run_dir = run_dir
+        self.config = config
+        self.generator = generator
+        self.discriminator = discriminator
+        self.opt_g = opt_g
+        self.opt_d = opt_d
+        self.code = code
+        self.fixed_noise = fixed_noise
+        self.rng = rng
+        self.last_grid_step = -1
+        self.metrics_path = run_dir / "metrics.csv"
+        with open(self.metrics_path, "w", newline="") as fh:
+            csv.writer(fh).writerow(CSV_COLUMNS)
+
+    def on_metrics(self, rows: Sequence[tuple[int, int, list[float]]]) -> None:
+        with open(self.metrics_path, "a", newline="") as fh:
+            writer = csv.writer(fh)
+            for step, epoch, values in rows:
+                writer.writerow([step, epoch, *(f"{v:.6g}" for v in values)])
+
+    def on_step_end(self, step: int, epoch: int) -> None:
+        t = self.config.train
+        if step % t.sample_every == 0:
+            self.write_grids(step)
+        if step % t.checkpoint_every == 0:
+            self.write_checkpoint(step, epoch)
+
+    def on_train_end(self, step: int, epoch: int) -> None:
+        if self.last_grid_step != step:
+            self.write_grids(step)
+        self.write_checkpoint(step, epoch)
+
+    def write_grids(self, step: int) -> None:
+        device = self.fixed_noise.device
+        batches = {
+            "fixed": self.code.grid_fixed(self.fixed_noise),
+            "varying_c1": self.code.grid_varying(0, device=device),
+            "varying_c2": self.code.grid_varying(1, device=device),
+        }
+        images = generate_images(self.generator, self.code, batches.values())
+        for name, batch_images in zip(batches, images, strict=True):
+            save_grid(batch_images, self.run_dir / "images" / name / f"{step:06d}.png")
+        self.last_grid_step = step
+
+    def write_checkpoint(self, step: int, epoch: int) -> None:
+        state = {
+            "config": self.config.to_dict(),
+            "step": step,
+            "epoch": epoch,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "fixed_noise": self.fixed_noise.cpu(),
+            "rng_state": self.rng.get_state(),
+            "torch_rng_state": torch.get_rng_state(),
+            "version": __version__,
+        }
+        save_checkpoint(state, self.run_dir / "checkpoints" / "last.pt")
+
+
+@torch.no_grad()
+def generate_images(
+    generator: nn.Module, code: LatentCode, batches: Sequence[LatentBatch] | object
+) -> list[torch.Tensor]:
+    """Images for each latent batch, with G in inference mode (BatchNorm running stats)."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        return [generator(code.assemble(b)).float().cpu() for b in batches]
+    finally:
+        generator.train(was_training)
+
+
+def prepare_run_dir(run_dir: Path, *, overwrite: bool = False) -> Path:
+    """Create ``run_dir`` for a new run; refuse to mix a new run into an old one."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: exists and is not a directory")
+    if (run_dir / "config.json").exists() or (run_dir / "metrics.csv").exists():
+        if not overwrite:
+            raise RunDirError(
+                f"{run_dir}: already holds a run; pick another --run-dir or pass --overwrite"
+            )
+        for name in ("images", "checkpoints"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        for name in ("metrics.csv", "config.json", "run.json"):
+            (run_dir / name).unlink(missing_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(f"{run_dir}: run directory is not writable ({exc.strerror})") from None
+    return run_dir
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+
+
+def train(
+    config: RunConfig,
+    run_dir: Path | str,
+    *,
+    data_dir: Path | str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    images: torch.Tensor | None = None,
+) -> Path:
+    """Train ``config`` into ``run_dir``; returns the run directory.
+
+    ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
+    """
+    config.validate()
+    t = config.train
+    run_dir = prepare_run_dir(Path(run_dir), overwrite=overwrite)
+    device = resolve_device(t.device)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+
+    _builder, size = ARCHITECTURES[config.model.arch]
+    if images is None:
+        log(f"loading MNIST ({size}x{size})")
+        images, _labels = load_mnist(data_dir, split="train", image_size=size)
+    memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
+    images = images.to(device).contiguous(memory_format=memory_format)
+
+    torch.manual_seed(t.seed)
+    generator, discriminator = build_models(config)
+    generator.to(device, memory_format=memory_format)
+    discriminator.to(device, memory_format=memory_format)
+    betas = (t.beta1, t.beta2)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=t.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=t.lr_d, betas=betas)
+
+    code = LatentCode(config.latent)
+    rng = torch.Generator(device=device).manual_seed(t.seed)
+    fixed_noise = torch.randn(
+        config.latent.num_categories, config.latent.noise_dim, generator=rng, device=device
+    )
+    writer = RunWriter(
+        run_dir,
+        config=config,
+        generator=generator,
+        discriminator=discriminator,
+        opt_g=opt_g,
+        opt_d=opt_d,
+        code=code,
+        fixed_noise=fixed_noise,
+        rng=rng,
+    )
+    step_fn = InfoGANStep(
+        generator=generator,
+        discriminator=discriminator,
+        opt_g=opt_g,
+        opt_d=opt_d,
+        code=code,
+        lambda_cat=t.lambda_cat,
+        lambda_cont=t.lambda_cont,
+    )
+    mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
+    log(f"training {config.preset} {mode} on {device} into {run_dir}")
+    started = time.time()
+    state = train_loop(
+        step_fn=step_fn,
+        images=images,
+        code=code,
+        batch_size=t.batch_size,
+        epochs=t.epochs,
+        max_steps=t.max_steps,
+        rng=rng,
+        callbacks=[writer],
+        log_every=t.log_every,
+        progress=progress,
+    )
+    elapsed = time.time() - started
+    summary = {
+        "steps": state.step,
+        "epochs": state.epoch,
+        "images_seen": state.step * t.batch_size,
+        "seconds": round(elapsed, 2),
+        "images_per_second": round(state.step * t.batch_size / max(elapsed, 1e-9), 1),
+        "device": str(device),
+        "hardware": _hardware(device),
+        "torch": torch.__version__,
+        "infogan": __version__,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log(
+        f"done: {state.step} steps in {elapsed / 60:.1f} min "
+        f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"
+    )
+    return run_dir
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "METRIC_NAMES",
+    "InfoGANError",
+    "InfoGANStep",
+    "RunWriter",
+    "generate_images",
+    "prepare_run_dir",
+    "train",
+    "train_loop",
+]
