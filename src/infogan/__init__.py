@@ -10,17 +10,17 @@ Public API::
 
 __version__ = "0.1.0"
 
-from infogan.api import InfoGANModel, load_model  # noqa: E402
-from infogan.config import PRESETS, RunConfig, get_preset  # noqa: E402
-from infogan.data import fetch_mnist, load_mnist  # noqa: E402
-from infogan.errors import (  # noqa: E402
+from infogan.api import InfoGANModel, load_model
+from infogan.config import PRESETS, RunConfig, get_preset
+from infogan.data import fetch_mnist, load_mnist
+from infogan.errors import (
     CheckpointError,
     ConfigError,
     DataError,
     InfoGANError,
     RunDirError,
 )
-from infogan.train import train  # noqa: E402
+from infogan.train import train
 
 __all__ = [
     "PRESETS",

@@ -38,7 +38,9 @@ class InfoGANModel:
             self.discriminator.load_state_dict(state["discriminator"], strict=True)
         except (RuntimeError, TypeError, AttributeError) as exc:
             first = str(exc).strip().splitlines()[0]
-            raise CheckpointError(f"checkpoint weights do not fit {config.preset}: {first}") from None
+            raise CheckpointError(
+                f"checkpoint weights do not fit {config.preset}: {first}"
+            ) from None
         self.generator.to(self.device).eval()
         self.discriminator.to(self.device).eval()
         self.step = int(state.get("step", 0))

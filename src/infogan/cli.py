@@ -77,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--checkpoint-every", type=int, default=None, help="write last.pt every N iterations"
     )
-    train.add_argument(
-        "--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N"
-    )
+    train.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N")
     train.add_argument(
         "--overwrite", action="store_true", help="replace a run already in --run-dir"
     )
@@ -171,8 +169,9 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     noise = noise.repeat_interleave(len(cats), dim=0)
     categories = torch.tensor(cats).repeat(args.rows)
     continuous = torch.tensor([[args.c1, args.c2]]).repeat(len(categories), 1)
-    images = model.generate(categories, continuous[:, : model.config.latent.num_continuous],
-                            noise=noise)
+    images = model.generate(
+        categories, continuous[:, : model.config.latent.num_continuous], noise=noise
+    )
     if args.out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {args.out}")
     save_grid(images, args.out, nrow=len(cats))

@@ -25,7 +25,7 @@ ARCHITECTURES: dict[str, tuple[Callable[[RunConfig], tuple[nn.Module, nn.Module]
 
 
 def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module]:
-    """The (generator, discriminator-with-Q) pair of ``config``'s architecture, freshly initialised."""
+    """A freshly initialised (generator, discriminator-with-Q) pair for ``config``."""
     builder, _size = ARCHITECTURES[config.model.arch]
     return builder(config)
 
