@@ -272,6 +272,7 @@ class RunWriter:
         self.fixed_noise = fixed_noise
         self.rng = rng
         self.last_grid_step = -1
+        self.last_grids: dict[str, torch.Tensor] = {}  # name -> (100, C, H, W) of last_grid_step
         self.metrics_path = run_dir / "metrics.csv"
         with open(self.metrics_path, "w", newline="") as fh:
             csv.writer(fh).writerow(CSV_COLUMNS)
@@ -304,6 +305,7 @@ class RunWriter:
         images = generate_images(self.generator, self.code, batches.values())
         for name, batch_images in zip(batches, images, strict=True):
             save_grid(batch_images, self.run_dir / "images" / name / f"{step:06d}.png")
+        self.last_grids = dict(zip(batches, images, strict=True))
         self.last_grid_step = step
 
     def write_checkpoint(self, step: int, epoch: int) -> None:
@@ -375,10 +377,12 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
     images: torch.Tensor | None = None,
+    tensorboard: bool = False,
 ) -> Path:
     """Train ``config`` into ``run_dir``; returns the run directory.
 
     ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
+    ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
     """
     config.validate()
     t = config.train
@@ -426,6 +430,11 @@ def train(
         lambda_cat=t.lambda_cat,
         lambda_cont=t.lambda_cont,
     )
+    callbacks: list[Callback] = [writer]
+    if tensorboard:
+        from infogan.tensorboard import TensorBoardLogger
+
+        callbacks.append(TensorBoardLogger(run_dir / "tensorboard", writer))
     mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
     log(f"training {config.preset} {mode} on {device} into {run_dir}")
     started = time.time()
@@ -437,7 +446,7 @@ def train(
         epochs=t.epochs,
         max_steps=t.max_steps,
         rng=rng,
-        callbacks=[writer],
+        callbacks=callbacks,
         log_every=t.log_every,
         progress=progress,
     )
