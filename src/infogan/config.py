@@ -50,7 +50,8 @@ class TrainConfig:
     lambda_cat: float = 1.0  # weight of the categorical information term; 0 and 0 = plain GAN
     lambda_cont: float = 1.0  # weight of the continuous information term
     sample_every: int = 500  # write the three grids every this many iterations
-    checkpoint_every: int = 1000  # write checkpoints/last.pt every this many iterations
+    checkpoint_every: int = 500  # write a checkpoint every this many iterations
+    keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
     log_every: int = 25  # flush metrics to metrics.csv every this many iterations
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -110,6 +111,7 @@ class RunConfig:
         _positive_int("sample-every", t.sample_every)
         _positive_int("checkpoint-every", t.checkpoint_every)
         _positive_int("log-every", t.log_every)
+        _positive_int("keep-checkpoints", t.keep_checkpoints)
         if t.batch_size < 2:
             raise ConfigError("--batch-size must be at least 2 (BatchNorm needs a batch)")
         for name, value in (("lr-g", t.lr_g), ("lr-d", t.lr_d)):

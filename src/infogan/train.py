@@ -16,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import os
 import platform
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,10 +32,10 @@ import torch
 from torch import nn
 
 from infogan import __version__
-from infogan.checkpoint import save_checkpoint
+from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.data import load_mnist
-from infogan.errors import ConfigError, InfoGANError, RunDirError
+from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirError
 from infogan.grids import save_grid
 from infogan.latent import LatentBatch, LatentCode
 from infogan.losses import d_loss, g_nonsaturating_loss, info_loss
@@ -169,8 +172,48 @@ class Callback(Protocol):
 
 @dataclass
 class LoopState:
+    """Where the loop is: enough, with the RNG state, to continue exactly."""
+
     step: int = 0  # iterations completed
-    epoch: int = 0  # epochs started (1-based once running)
+    epoch: int = 0  # current epoch, 1-based once running
+    position: int = 0  # batches of the current epoch already consumed
+    order: torch.Tensor | None = None  # (N,) the current epoch's permutation of the data
+
+
+class TrainingInterrupted(InfoGANError):
+    """SIGINT or SIGTERM stopped the run after a completed step."""
+
+    def __init__(self, step: int, signal_name: str):
+        super().__init__(f"{signal_name} at step {step}")
+        self.step = step
+        self.signal_name = signal_name
+
+
+class DivergenceError(InfoGANError):
+    """A loss or output became NaN or infinite."""
+
+
+class StopFlag:
+    """Turns SIGINT/SIGTERM into a request the loop honours after the current step."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.signal_name is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self.signal_name = signal.Signals(signum).name
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def train_loop(
@@ -184,13 +227,20 @@ def train_loop(
     rng: torch.Generator,
     callbacks: Sequence[Callback] = (),
     log_every: int = 25,
+    sync_every: int | None = None,
+    state: LoopState | None = None,
+    stop: StopFlag | None = None,
     progress: bool = True,
 ) -> LoopState:
     """Run ``step_fn`` over shuffled full batches of ``images`` for ``epochs`` epochs.
 
     Metrics stay on the device and are handed to callbacks every ``log_every``
-    steps in one transfer. Incomplete final batches are dropped so every step
-    sees ``batch_size`` images.
+    steps (and every ``sync_every`` steps, before the callbacks run, so that a
+    checkpoint never gets ahead of metrics.csv) in one transfer. Incomplete
+    final batches are dropped so every step sees ``batch_size`` images.
+    ``state`` continues an earlier loop; ``stop`` ends it early, after a whole step,
+    with :class:`TrainingInterrupted`. A non-finite metric raises
+    :class:`DivergenceError` before any callback sees it.
     """
     from tqdm.auto import tqdm
 
@@ -202,9 +252,11 @@ def train_loop(
     if max_steps is not None:
         total = min(total, max_steps)
     device = images.device
-    state = LoopState()
+    state = state if state is not None else LoopState()
     pending: list[tuple[int, int, torch.Tensor]] = []
-    bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
+    bar = tqdm(
+        total=total, initial=state.step, disable=not progress, unit="step", dynamic_ncols=True
+    )
 
     def flush() -> None:
         if not pending:
@@ -212,6 +264,12 @@ def train_loop(
         values = torch.stack([m for _, _, m in pending]).tolist()  # one host sync
         rows = [(s, e, v) for (s, e, _), v in zip(pending, values, strict=True)]
         pending.clear()
+        for step, _epoch, row in rows:
+            bad = [name for name, v in zip(METRIC_NAMES, row, strict=True) if not math.isfinite(v)]
+            if bad:
+                raise DivergenceError(
+                    f"training diverged at step {step}: {', '.join(bad)} not finite"
+                )
         for cb in callbacks:
             cb.on_metrics(rows)
         last = rows[-1][2]
@@ -221,23 +279,27 @@ def train_loop(
 
     try:
         while state.step < total:
-            state.epoch += 1
-            order = torch.randperm(n, generator=rng, device=rng.device).to(device)
-            for start in range(0, steps_per_epoch * batch_size, batch_size):
-                if state.step >= total:
-                    break
-                real = images[order[start : start + batch_size]]
-                latent = code.sample(batch_size, generator=rng, device=rng.device)
-                if rng.device != device:
-                    latent = LatentBatch(*(t.to(device) for t in vars(latent).values()))
-                metrics = step_fn(real, latent)
-                state.step += 1
-                pending.append((state.step, state.epoch, metrics))
-                if len(pending) >= log_every:
-                    flush()
-                bar.update(1)
-                for cb in callbacks:
-                    cb.on_step_end(state.step, state.epoch)
+            if state.order is None or state.position >= steps_per_epoch:
+                state.epoch += 1
+                state.position = 0
+                state.order = torch.randperm(n, generator=rng, device=rng.device)
+            start = state.position * batch_size
+            real = images[state.order[start : start + batch_size].to(device)]
+            latent = code.sample(batch_size, generator=rng, device=rng.device)
+            if rng.device != device:
+                latent = LatentBatch(*(t.to(device) for t in vars(latent).values()))
+            metrics = step_fn(real, latent)
+            state.step += 1
+            state.position += 1
+            pending.append((state.step, state.epoch, metrics))
+            if len(pending) >= log_every or (sync_every and state.step % sync_every == 0):
+                flush()
+            bar.update(1)
+            for cb in callbacks:
+                cb.on_step_end(state.step, state.epoch)
+            if stop is not None and stop.signal_name is not None and state.step < total:
+                flush()
+                raise TrainingInterrupted(state.step, stop.signal_name)
         flush()
     finally:
         bar.close()
@@ -247,7 +309,11 @@ def train_loop(
 
 
 class RunWriter:
-    """Writes metrics.csv, the three sample grids, and checkpoints/last.pt for one run."""
+    """Writes metrics.csv, the three sample grids, and the checkpoints of one run.
+
+    Checkpoints go to ``checkpoints/step_NNNNNN.pt`` (the newest ``keep`` are kept)
+    and ``checkpoints/last.pt`` (the newest, as a hard link or a copy).
+    """
 
     def __init__(
         self,
@@ -261,6 +327,8 @@ class RunWriter:
         code: LatentCode,
         fixed_noise: torch.Tensor,
         rng: torch.Generator,
+        state: LoopState,
+        resume_step: int | None = None,
     ):
         self.run_dir = run_dir
         self.config = config
@@ -271,11 +339,17 @@ class RunWriter:
         self.code = code
         self.fixed_noise = fixed_noise
         self.rng = rng
+        self.state = state
         self.last_grid_step = -1
         self.last_grids: dict[str, torch.Tensor] = {}  # name -> (100, C, H, W) of last_grid_step
+        self.last_checkpoint_step = resume_step
+        self.seconds: Callable[[], float] = lambda: 0.0  # training time so far, set by the run
         self.metrics_path = run_dir / "metrics.csv"
-        with open(self.metrics_path, "w", newline="") as fh:
-            csv.writer(fh).writerow(CSV_COLUMNS)
+        if resume_step is None:
+            with open(self.metrics_path, "w", newline="") as fh:
+                csv.writer(fh).writerow(CSV_COLUMNS)
+        else:
+            truncate_metrics(self.metrics_path, resume_step)
 
     def on_metrics(self, rows: Sequence[tuple[int, int, list[float]]]) -> None:
         with open(self.metrics_path, "a", newline="") as fh:
@@ -288,12 +362,13 @@ class RunWriter:
         if step % t.sample_every == 0:
             self.write_grids(step)
         if step % t.checkpoint_every == 0:
-            self.write_checkpoint(step, epoch)
+            self.write_checkpoint()
 
     def on_train_end(self, step: int, epoch: int) -> None:
         if self.last_grid_step != step:
             self.write_grids(step)
-        self.write_checkpoint(step, epoch)
+        if self.last_checkpoint_step != step:
+            self.write_checkpoint()
 
     def write_grids(self, step: int) -> None:
         device = self.fixed_noise.device
@@ -308,21 +383,71 @@ class RunWriter:
         self.last_grids = dict(zip(batches, images, strict=True))
         self.last_grid_step = step
 
-    def write_checkpoint(self, step: int, epoch: int) -> None:
-        state = {
+    def checkpoint_state(self) -> dict:
+        s = self.state
+        return {
             "config": self.config.to_dict(),
-            "step": step,
-            "epoch": epoch,
+            "step": s.step,
+            "epoch": s.epoch,
+            "position": s.position,
+            "order": s.order.cpu() if s.order is not None else None,
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "fixed_noise": self.fixed_noise.cpu(),
             "rng_state": self.rng.get_state(),
+            "rng_device": str(self.rng.device),
             "torch_rng_state": torch.get_rng_state(),
+            "seconds": float(self.seconds()),
             "version": __version__,
         }
-        save_checkpoint(state, self.run_dir / "checkpoints" / "last.pt")
+
+    def write_checkpoint(self) -> Path:
+        """Atomically write this step's checkpoint, point last.pt at it, prune old ones."""
+        step = self.state.step
+        folder = self.run_dir / "checkpoints"
+        path = save_checkpoint(self.checkpoint_state(), folder / f"step_{step:06d}.pt")
+        _replace_with_link(path, folder / "last.pt")
+        keep = self.config.train.keep_checkpoints
+        for old in sorted(folder.glob("step_*.pt"))[:-keep]:
+            old.unlink(missing_ok=True)
+        self.last_checkpoint_step = step
+        return path
+
+
+def _replace_with_link(source: Path, target: Path) -> None:
+    """Make ``target`` the same file as ``source`` atomically (hard link, else a copy)."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Keep metrics.csv's rows up to ``step``; later rows are recomputed by a resumed run."""
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing; cannot resume this run")
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or tuple(rows[0]) != CSV_COLUMNS:
+        raise RunDirError(f"{path}: not an infogan metrics file")
+    kept = [rows[0]]
+    for row in rows[1:]:
+        try:
+            if int(row[0]) <= step and len(row) == len(CSV_COLUMNS):
+                kept.append(row)
+        except (ValueError, IndexError):
+            continue  # a row torn by a crash mid-write
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        csv.writer(fh).writerows(kept)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 @torch.no_grad()
@@ -379,17 +504,114 @@ def train(
     images: torch.Tensor | None = None,
     tensorboard: bool = False,
 ) -> Path:
-    """Train ``config`` into ``run_dir``; returns the run directory.
+    """Train ``config`` into a new run directory ``run_dir``; returns the run directory.
 
     ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
     ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
     """
     config.validate()
-    t = config.train
     run_dir = prepare_run_dir(Path(run_dir), overwrite=overwrite)
-    device = resolve_device(t.device)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    return _run(
+        config,
+        run_dir,
+        checkpoint=None,
+        data_dir=data_dir,
+        progress=progress,
+        log=log,
+        images=images,
+        tensorboard=tensorboard,
+    )
 
+
+def resume(
+    run_dir: Path | str,
+    *,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    device: str | None = None,
+    data_dir: Path | str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    images: torch.Tensor | None = None,
+    tensorboard: bool = False,
+) -> Path:
+    """Continue the run in ``run_dir`` from ``checkpoints/last.pt``, exactly where it stopped.
+
+    Only the length (``epochs``, ``max_steps``) and the device may change; metrics.csv
+    rows after the checkpoint are dropped and recomputed.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise RunDirError(f"{run_dir}: not a run directory (no config.json); nothing to resume")
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if not ckpt_path.is_file():
+        raise RunDirError(f"{run_dir}: no checkpoint yet (checkpoints/last.pt); cannot resume")
+    state = load_checkpoint(ckpt_path)
+    try:
+        saved = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (ValueError, ConfigError) as exc:
+        raise RunDirError(f"{run_dir / 'config.json'}: unreadable ({exc})") from None
+    config = RunConfig.from_dict(state["config"])
+    if (config.preset, config.model, config.latent) != (saved.preset, saved.model, saved.latent):
+        raise CheckpointError(
+            f"{ckpt_path}: checkpoint of preset {config.preset!r} ({config.model.arch}), "
+            f"but the run is {saved.preset!r} ({saved.model.arch})"
+        )
+    for key in ("order", "position", "rng_state", "opt_g", "opt_d", "epoch"):
+        if key not in state:
+            raise CheckpointError(f"{ckpt_path}: checkpoint lacks {key!r}; cannot resume")
+    config = config.with_train(epochs=epochs, max_steps=max_steps, device=device).validate()
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    return _run(
+        config,
+        run_dir,
+        checkpoint=state,
+        data_dir=data_dir,
+        progress=progress,
+        log=log,
+        images=images,
+        tensorboard=tensorboard,
+    )
+
+
+def _restore(state: dict, *, generator, discriminator, opt_g, opt_d, rng, device) -> LoopState:
+    try:
+        generator.load_state_dict(state["generator"], strict=True)
+        discriminator.load_state_dict(state["discriminator"], strict=True)
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0][:160]
+        raise CheckpointError(f"checkpoint does not fit this run's networks: {first}") from None
+    if state.get("rng_device", "cpu").split(":")[0] == device.type:
+        rng.set_state(state["rng_state"])
+    else:  # RNG streams differ between devices: continue, but not bit-identically
+        rng.manual_seed(int(state["config"]["train"]["seed"]) + int(state["step"]))
+    if isinstance(state.get("torch_rng_state"), torch.Tensor):
+        torch.set_rng_state(state["torch_rng_state"])
+    order = state["order"]
+    return LoopState(
+        step=int(state["step"]),
+        epoch=int(state["epoch"]),
+        position=int(state["position"]),
+        order=order.to(rng.device) if isinstance(order, torch.Tensor) else None,
+    )
+
+
+def _run(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    checkpoint: dict | None,
+    data_dir: Path | str | None,
+    progress: bool,
+    log: Callable[[str], None],
+    images: torch.Tensor | None,
+    tensorboard: bool,
+) -> Path:
+    t = config.train
+    device = resolve_device(t.device)
     _builder, size = ARCHITECTURES[config.model.arch]
     if images is None:
         log(f"loading MNIST ({size}x{size})")
@@ -410,6 +632,21 @@ def train(
     fixed_noise = torch.randn(
         config.latent.num_categories, config.latent.noise_dim, generator=rng, device=device
     )
+    if checkpoint is None:
+        state = LoopState()
+        seconds_before = 0.0
+    else:
+        state = _restore(
+            checkpoint,
+            generator=generator,
+            discriminator=discriminator,
+            opt_g=opt_g,
+            opt_d=opt_d,
+            rng=rng,
+            device=device,
+        )
+        fixed_noise = checkpoint["fixed_noise"].to(device)
+        seconds_before = float(checkpoint.get("seconds", 0.0))
     writer = RunWriter(
         run_dir,
         config=config,
@@ -420,6 +657,8 @@ def train(
         code=code,
         fixed_noise=fixed_noise,
         rng=rng,
+        state=state,
+        resume_step=None if checkpoint is None else state.step,
     )
     step_fn = InfoGANStep(
         generator=generator,
@@ -436,27 +675,44 @@ def train(
 
         callbacks.append(TensorBoardLogger(run_dir / "tensorboard", writer))
     mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
-    log(f"training {config.preset} {mode} on {device} into {run_dir}")
+    where = f"from step {state.step} " if checkpoint is not None else ""
+    log(f"training {config.preset} {mode} on {device} {where}into {run_dir}")
     started = time.time()
-    state = train_loop(
-        step_fn=step_fn,
-        images=images,
-        code=code,
-        batch_size=t.batch_size,
-        epochs=t.epochs,
-        max_steps=t.max_steps,
-        rng=rng,
-        callbacks=callbacks,
-        log_every=t.log_every,
-        progress=progress,
-    )
+    writer.seconds = lambda: seconds_before + time.time() - started
+    first_step = state.step
+    try:
+        with StopFlag() as stop:
+            train_loop(
+                step_fn=step_fn,
+                images=images,
+                code=code,
+                batch_size=t.batch_size,
+                epochs=t.epochs,
+                max_steps=t.max_steps,
+                rng=rng,
+                callbacks=callbacks,
+                log_every=t.log_every,
+                sync_every=t.checkpoint_every,
+                state=state,
+                stop=stop,
+                progress=progress,
+            )
+    except TrainingInterrupted:
+        writer.write_checkpoint()
+        raise
+    except DivergenceError as exc:
+        last = writer.last_checkpoint_step
+        kept = f"last good checkpoint: step {last}" if last is not None else "no checkpoint yet"
+        raise DivergenceError(f"{exc}; {kept} in {run_dir / 'checkpoints'}") from None
     elapsed = time.time() - started
+    steps = state.step - first_step
     summary = {
         "steps": state.step,
         "epochs": state.epoch,
         "images_seen": state.step * t.batch_size,
-        "seconds": round(elapsed, 2),
-        "images_per_second": round(state.step * t.batch_size / max(elapsed, 1e-9), 1),
+        "seconds": round(seconds_before + elapsed, 2),
+        "images_per_second": round(steps * t.batch_size / max(elapsed, 1e-9), 1),
+        "resumed_from": first_step if checkpoint is not None else None,
         "device": str(device),
         "hardware": _hardware(device),
         "torch": torch.__version__,
@@ -465,7 +721,7 @@ def train(
     }
     (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(
-        f"done: {state.step} steps in {elapsed / 60:.1f} min "
+        f"done: {state.step} steps, {elapsed / 60:.1f} min "
         f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"
     )
     return run_dir
@@ -474,11 +730,14 @@ def train(
 __all__ = [
     "CSV_COLUMNS",
     "METRIC_NAMES",
-    "InfoGANError",
+    "DivergenceError",
     "InfoGANStep",
+    "LoopState",
     "RunWriter",
+    "TrainingInterrupted",
     "generate_images",
     "prepare_run_dir",
+    "resume",
     "train",
     "train_loop",
 ]
