@@ -42,8 +42,14 @@ def save_checkpoint(state: dict[str, Any], path: Path | str) -> Path:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise CheckpointError(f"{path}: could not write checkpoint ({exc.strerror})") from None
-        raise
+            detail = exc.strerror or str(exc)
+        elif isinstance(exc, RuntimeError) and "pickle" not in str(exc).lower():
+            detail = "write failed; is the disk full?"  # torch's stream writer hides the errno
+        else:
+            raise
+        raise CheckpointError(
+            f"{path}: could not write checkpoint ({detail}); the previous checkpoint is unchanged"
+        ) from None
     return path
 
 
@@ -68,10 +74,12 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise CheckpointError(
-            f"{path}: refused to load: not a plain checkpoint ({first[:120]})"
-        ) from None
+        if "global" in str(exc).lower():  # a pickled callable or class: possibly code
+            raise CheckpointError(
+                f"{path}: refused to load: it holds objects other than tensors and plain data "
+                "(a checkpoint must never run code)"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt pickle data)") from None
     except Exception as exc:  # torch.load raises many types on corrupt bytes
         raise CheckpointError(
             f"{path}: not a readable checkpoint (truncated or corrupt: {str(exc)[:120]})"
