@@ -1,0 +1,225 @@
+"""Training throughput: the project's trainer against a textbook loop, interleaved in one run.
+
+For each preset it times training steps (after warm-up) of
+
+  (a) the project's trainer exactly as ``infogan train`` runs it (``train_loop`` over the
+      in-memory tensor with ``InfoGANStep``), and
+  (b) the textbook loop of ``reference_loop.py`` (PIL resize per image through a
+      DataLoader, fp32 NCHW, ``.item()`` per value per step),
+
+alternating between them round by round, so that a noisy, shared machine slows both
+alike. It also measures the machine's fp32 matrix-multiply peak in the same run and
+counts the model FLOPs of one step, to report the trainer's share of that peak.
+
+    python benchmarks/throughput.py            # full
+    python benchmarks/throughput.py --quick    # under 3 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from infogan.config import PRESETS, get_preset
+from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.latent import LatentCode
+from infogan.models import ARCHITECTURES, build_models
+from infogan.train import InfoGANStep, LoopState, train_loop
+from reference_loop import ReferenceStep, make_loader, sample_codes
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best observed fp32 GEMM rate (GFLOP/s) of this machine, with the current threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+class ProjectTrainer:
+    """The trainer as `infogan train` builds it, stepping K iterations at a time."""
+
+    def __init__(self, config, images: torch.Tensor):
+        t = config.train
+        torch.manual_seed(t.seed)
+        fmt = torch.channels_last if t.channels_last else torch.contiguous_format
+        self.images = images.contiguous(memory_format=fmt)
+        self.g, self.d = build_models(config)
+        self.g.to(memory_format=fmt)
+        self.d.to(memory_format=fmt)
+        betas = (t.beta1, t.beta2)
+        opt_g = torch.optim.Adam(self.g.parameters(), lr=t.lr_g, betas=betas)
+        opt_d = torch.optim.Adam(self.d.parameters(), lr=t.lr_d, betas=betas)
+        self.code = LatentCode(config.latent)
+        self.step_fn = InfoGANStep(
+            generator=self.g,
+            discriminator=self.d,
+            opt_g=opt_g,
+            opt_d=opt_d,
+            code=self.code,
+            lambda_cat=t.lambda_cat,
+            lambda_cont=t.lambda_cont,
+        )
+        self.rng = torch.Generator().manual_seed(t.seed)
+        self.state = LoopState()
+        self.config = config
+
+    def run(self, steps: int) -> None:
+        t = self.config.train
+        train_loop(
+            step_fn=self.step_fn,
+            images=self.images,
+            code=self.code,
+            batch_size=t.batch_size,
+            epochs=10**6,
+            max_steps=self.state.step + steps,
+            rng=self.rng,
+            log_every=t.log_every,
+            state=self.state,
+            progress=False,
+        )
+
+    def flops_per_step(self) -> int:
+        real = self.images[: self.config.train.batch_size]
+        latent = self.code.sample(self.config.train.batch_size, generator=self.rng)
+        with FlopCounterMode(display=False) as counter:
+            self.step_fn(real, latent)
+        return counter.get_total_flops()
+
+
+class ReferenceTrainer:
+    def __init__(self, config, digits):
+        t, lat = config.train, config.latent
+        torch.manual_seed(t.seed)
+        g, d = build_models(config)
+        self.step_fn = ReferenceStep(
+            g,
+            d,
+            num_categories=lat.num_categories,
+            lr_g=t.lr_g,
+            lr_d=t.lr_d,
+            lambda_cat=t.lambda_cat,
+            lambda_cont=t.lambda_cont,
+        )
+        _builder, size = ARCHITECTURES[config.model.arch]
+        self.loader = make_loader(digits, size, t.batch_size, seed=t.seed)
+        self.batches = iter(self.loader)
+        self.lat = lat
+
+    def run(self, steps: int) -> None:
+        lat = self.lat
+        for _ in range(steps):
+            try:
+                real = next(self.batches)
+            except StopIteration:
+                self.batches = iter(self.loader)
+                real = next(self.batches)
+            codes = sample_codes(
+                real.shape[0], lat.noise_dim, lat.num_categories, lat.num_continuous
+            )
+            self.step_fn(real, *codes)
+
+
+def bench_preset(name: str, digits, *, rounds: int, steps: int, warmup: int) -> dict:
+    config = get_preset(name)
+    _builder, size = ARCHITECTURES[config.model.arch]
+    batch = config.train.batch_size
+    images = to_training_tensor(digits, size)
+    project, reference = ProjectTrainer(config, images), ReferenceTrainer(config, digits)
+    project.run(warmup)
+    reference.run(warmup)
+    flops = project.flops_per_step()
+    times = {"project": 0.0, "reference": 0.0}
+    peaks = []
+    for r in range(rounds):
+        peaks.append(matmul_peak_gflops())
+        order = [("project", project), ("reference", reference)]
+        for label, trainer in order if r % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            trainer.run(steps)
+            times[label] += time.perf_counter() - start
+        print(
+            f"  {name} round {r + 1}/{rounds}: project {times['project']:.1f}s, "
+            f"reference {times['reference']:.1f}s so far",
+            file=sys.stderr,
+        )
+    n = rounds * steps
+    project_ips = n * batch / times["project"]
+    reference_ips = n * batch / times["reference"]
+    peak = max(peaks)
+    achieved = flops * n / times["project"] / 1e9
+    return {
+        "preset": name,
+        "batch_size": batch,
+        "steps_timed": n,
+        "project_images_per_s": round(project_ips, 1),
+        "reference_images_per_s": round(reference_ips, 1),
+        "ratio": round(project_ips / reference_ips, 3),
+        "model_gflop_per_step": round(flops / 1e9, 2),
+        "achieved_gflops": round(achieved, 1),
+        "matmul_peak_gflops": round(peak, 1),
+        "fraction_of_peak": round(achieved / peak, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps: under 3 minutes")
+    parser.add_argument(
+        "--presets", default=",".join(p for p in PRESETS if p == "seed64" or p.startswith("paper"))
+    )
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None, help="steps per round and side")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/throughput.json"))
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 5)
+    steps = args.steps or (3 if args.quick else 8)
+    warmup = 1 if args.quick else 3
+
+    digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
+    results = []
+    for name in args.presets.split(","):
+        results.append(bench_preset(name, digits, rounds=rounds, steps=steps, warmup=warmup))
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+        "quick": args.quick,
+        "results": results,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"{'preset':<10}{'project img/s':>15}{'reference img/s':>17}{'ratio':>8}"
+        f"{'GFLOP/s':>10}{'peak':>8}"
+    )
+    for r in results:
+        print(
+            f"{r['preset']:<10}{r['project_images_per_s']:>15.1f}"
+            f"{r['reference_images_per_s']:>17.1f}{r['ratio']:>8.2f}"
+            f"{r['achieved_gflops']:>10.1f}{r['matmul_peak_gflops']:>8.1f}"
+        )
+    for r in results:
+        print(
+            f"{r['preset']}: {r['ratio']:.2f}x the reference loop, "
+            f"{100 * r['fraction_of_peak']:.0f}% of matmul peak"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
