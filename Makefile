@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/ (which work without make too).
-.PHONY: setup quickstart test seed64 clean
+.PHONY: setup quickstart test seed64 compare clean
 
 setup:
 	bash scripts/setup.sh dev
@@ -14,6 +14,12 @@ test:
 seed64:
 	bash scripts/setup.sh
 	.venv/bin/infogan train --preset seed64 --run-dir runs/seed64
+
+# GAN vs InfoGAN at the quick64 budget (two quick64-length runs), then
+# runs/compare-quick64/infogan/report.html shows them side by side.
+compare:
+	bash scripts/setup.sh
+	.venv/bin/infogan compare --preset quick64 --run-dir runs/compare-quick64
 
 clean:
 	rm -rf .venv runs .pytest_cache .ruff_cache

@@ -116,6 +116,7 @@ def test_train_then_generate_end_to_end(tmp_path, mnist_dir):
         "--data-dir",
         str(mnist_dir),
         "--no-progress",
+        "--no-report",
     )
     assert out.returncode == 0, out.stderr
     assert "done: 6 steps" in out.stderr

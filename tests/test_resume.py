@@ -27,6 +27,7 @@ ARGS = [
     "--checkpoint-every",
     "5",
     "--no-progress",
+    "--no-report",
 ]
 
 
@@ -71,7 +72,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, mnist_dir, uninterrupted
     killed_at = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
     assert 10 <= killed_at < 30, "the run must be killed mid-way"
 
-    proc = _start(run, mnist_dir, "--resume", str(run), "--no-progress")
+    proc = _start(run, mnist_dir, "--resume", str(run), "--no-progress", "--no-report")
     _out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err
     assert f"from step {killed_at}" in err

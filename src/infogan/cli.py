@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from infogan import __version__
@@ -52,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         else f"{name} ({cfg.train.epochs} epochs of batch {cfg.train.batch_size})"
         for name, cfg in PRESETS.items()
     )
-    train.add_argument("--preset", default="seed64", help=f"named configuration: {presets}")
+    train.add_argument(
+        "--preset", default=None, help=f"named configuration (default seed64): {presets}"
+    )
     train.add_argument("--run-dir", type=Path, default=None, help="default: runs/PRESET")
     train.add_argument("--epochs", type=int, default=None, help="passes over the 60,000 digits")
     train.add_argument(
@@ -79,9 +82,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N")
     train.add_argument(
+        "--keep-checkpoints", type=int, default=None, help="newest step checkpoints kept (3)"
+    )
+    train.add_argument(
+        "--sync-bn",
+        action="store_true",
+        default=None,
+        help="under torchrun: BatchNorm statistics over the global batch, not each rank's slice",
+    )
+    train.add_argument(
         "--overwrite", action="store_true", help="replace a run already in --run-dir"
     )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue RUN_DIR from its last checkpoint, exactly where it stopped",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--no-report", action="store_true", help="skip RUN_DIR/report.html at the end"
+    )
+    train.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log scalars and grids to RUN_DIR/tensorboard (tensorboard --logdir RUN_DIR)",
+    )
     _add_data_dir(train)
 
     gen = sub.add_parser(
@@ -99,7 +126,66 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--c2", type=float, default=0.0, help="second continuous code")
     gen.add_argument("--rows", type=int, default=1, help="number of noise draws (rows)")
     gen.add_argument("--seed", type=int, default=0, help="seed of the noise")
+
+    serve = sub.add_parser(
+        "serve",
+        help="explore a trained run's latent code in the browser",
+        description="Serve the latent explorer: a page with buttons for the categorical code, "
+        "sliders for c1 and c2 and a noise seed, plus its JSON/PNG API (/api/info, "
+        "/api/generate, /api/grid). Ctrl-C stops it.",
+    )
+    serve.add_argument(
+        "run", type=Path, metavar="RUN_DIR|CHECKPOINT", help="a run directory or a checkpoint file"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default 8000; 0: any free one)"
+    )
+    _add_report_parsers(sub)
+    _add_eval_parsers(sub)
     return parser
+
+
+def _add_report_parsers(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report",
+        help="draw a run's figures and write RUN_DIR/report.html",
+        description="Write RUN_DIR/report.html and its figures in RUN_DIR/figures: loss curves, "
+        "D's probabilities, the final model's grids, the progression of the fixed grid, c1/c2 "
+        "traversal GIFs and, with --baseline, the GAN-vs-InfoGAN comparison.",
+    )
+    report.add_argument("run", type=Path, metavar="RUN_DIR", help="a run directory")
+    report.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="OTHER_RUN_DIR",
+        help="a second run shown side by side (e.g. the plain GAN at the same budget)",
+    )
+    compare = sub.add_parser(
+        "compare",
+        help="train a plain GAN and an InfoGAN at the same budget and report them side by side",
+        description="Train the preset twice with the same seed, once without the information "
+        "term (RUN_DIR/gan) and once with it (RUN_DIR/infogan), then write both reports; "
+        "RUN_DIR/infogan/report.html shows the comparison.",
+    )
+    compare.add_argument("--preset", default="quick64", help="named configuration (quick64)")
+    compare.add_argument("--run-dir", type=Path, default=None, help="default: runs/compare-PRESET")
+    compare.add_argument("--epochs", type=int, default=None, help="passes over the 60,000 digits")
+    compare.add_argument("--max-steps", type=int, default=None, help="iterations of each arm")
+    compare.add_argument("--seed", type=int, default=None, help="seed of both arms")
+    compare.add_argument("--batch-size", type=int, default=None)
+    compare.add_argument("--sample-every", type=int, default=None, help="grids every N iterations")
+    compare.add_argument(
+        "--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N"
+    )
+    compare.add_argument("--overwrite", action="store_true", help="replace earlier arms")
+    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_data_dir(compare)
 
 
 def _cmd_fetch(args: argparse.Namespace) -> None:
@@ -110,32 +196,138 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
     print(f"MNIST ready in {path} (4 files, SHA-256 verified)")
 
 
-def _cmd_train(args: argparse.Namespace) -> None:
-    from infogan.train import train
+_RESUME_FIXED = (
+    "preset",
+    "seed",
+    "batch_size",
+    "lr_g",
+    "lr_d",
+    "lambda_cat",
+    "lambda_cont",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "sync_bn",
+    "run_dir",
+)
 
-    config = get_preset(args.preset)
-    config = config.with_train(
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        lr_g=args.lr_g,
-        lr_d=args.lr_d,
-        lambda_cat=args.lambda_cat,
-        lambda_cont=args.lambda_cont,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
-        device=args.device,
-    ).validate()
-    run_dir = args.run_dir or Path("runs") / args.preset
-    train(
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from infogan.train import TrainingInterrupted, resume, train
+
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    try:
+        if args.resume is not None:
+            given = [
+                f"--{k.replace('_', '-')}" for k in _RESUME_FIXED if getattr(args, k) is not None
+            ]
+            if given or args.overwrite:
+                raise ConfigError(
+                    f"--resume continues the run with its own configuration; drop "
+                    f"{', '.join(given) or '--overwrite'} (only --epochs, --max-steps and "
+                    "--device may change)"
+                )
+            run_dir = args.resume
+            resume(
+                run_dir,
+                epochs=args.epochs,
+                max_steps=args.max_steps,
+                device=args.device,
+                data_dir=args.data_dir,
+                progress=not args.no_progress,
+                log=log,
+                tensorboard=args.tensorboard,
+            )
+            _report_after_training(args, run_dir, log)
+            return
+        preset = args.preset or "seed64"
+        config = (
+            get_preset(preset)
+            .with_train(
+                epochs=args.epochs,
+                max_steps=args.max_steps,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                lr_g=args.lr_g,
+                lr_d=args.lr_d,
+                lambda_cat=args.lambda_cat,
+                lambda_cont=args.lambda_cont,
+                sample_every=args.sample_every,
+                checkpoint_every=args.checkpoint_every,
+                keep_checkpoints=args.keep_checkpoints,
+                sync_bn=args.sync_bn,
+                device=args.device,
+            )
+            .validate()
+        )
+        run_dir = args.run_dir or Path("runs") / preset
+        train(
+            config,
+            run_dir,
+            data_dir=args.data_dir,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            log=log,
+            tensorboard=args.tensorboard,
+        )
+        _report_after_training(args, run_dir, log)
+    except TrainingInterrupted as exc:
+        log(
+            f"infogan: stopped by {exc.signal_name} at step {exc.step}; checkpoint saved; "
+            f"continue with: infogan train --resume {run_dir}"
+        )
+        raise SystemExit(130) from None
+
+
+def _report_after_training(
+    args: argparse.Namespace, run_dir: Path, log: Callable[[str], None]
+) -> None:
+    """Write RUN_DIR/report.html once training has finished, unless --no-report.
+
+    Under torchrun only rank 0 writes it (the other ranks return at once).
+    """
+    from infogan.distributed import from_environment
+
+    if args.no_report or not from_environment().is_main:
+        return
+    from infogan.report import write_report
+
+    write_report(run_dir, log=log)
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from infogan.report import write_report
+
+    report = write_report(args.run, baseline=args.baseline)
+    print(
+        f"wrote {report.html} ({len(report.figures)} figures in {report.html.parent / 'figures'})"
+    )
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    from infogan.report import train_comparison
+
+    config = (
+        get_preset(args.preset)
+        .with_train(
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            sample_every=args.sample_every,
+            device=args.device,
+        )
+        .validate()
+    )
+    result = train_comparison(
         config,
-        run_dir,
+        args.run_dir or Path("runs") / f"compare-{args.preset}",
         data_dir=args.data_dir,
         overwrite=args.overwrite,
         progress=not args.no_progress,
         log=lambda msg: print(msg, file=sys.stderr),
     )
+    print(f"wrote {result.report.html} (GAN vs InfoGAN)")
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
@@ -178,7 +370,107 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({args.rows}x{len(cats)} digits)")
 
 
-COMMANDS = {"fetch-data": _cmd_fetch, "train": _cmd_train, "generate": _cmd_generate}
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from infogan.web import serve
+
+    serve(args.run, host=args.host, port=args.port, log=lambda msg: print(msg, flush=True))
+    print("infogan: server stopped", file=sys.stderr)
+
+
+def _add_eval_parsers(sub: argparse._SubParsersAction) -> None:
+    sample = sub.add_parser(
+        "sample",
+        help="draw digits from a trained run's prior into an .npz file",
+        description="Generate N digits for each value of the categorical code, with fresh noise "
+        "and continuous codes from the prior. The .npz holds images (float32, (count, 1, H, W), "
+        "in [-1, 1]), categories (int64), continuous (float32, (count, 2)) and noise.",
+    )
+    sample.add_argument("run", type=Path, help="a run directory or a checkpoint file")
+    sample.add_argument("--out", type=Path, required=True, help=".npz file to write")
+    sample.add_argument(
+        "--per-category", type=int, default=1000, help="digits per categorical code (1000)"
+    )
+    sample.add_argument("--seed", type=int, default=0, help="seed of the noise and codes")
+
+    ev = sub.add_parser(
+        "eval",
+        help="measure a trained run: code accuracy, sample quality, L_I, continuous factors",
+        description="Print five metric groups and write RUN_DIR/eval.json: (1) unsupervised "
+        "accuracy of Q's categorical code on the MNIST test digits, (2) generated-category "
+        "accuracy under the project's MNIST classifier, (3) Frechet distance and inception "
+        "score in that classifier's feature space, (4) the information bound L_I beside "
+        "H(c), (5) the rotation and stroke width each continuous code controls. The first "
+        "run trains the classifier (a few minutes) and caches it in the data directory.",
+    )
+    ev.add_argument("run", type=Path, help="a run directory or a checkpoint file")
+    ev.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    ev.add_argument(
+        "--per-category",
+        type=int,
+        default=1000,
+        help="generated digits per categorical code for groups 2-4 (1000)",
+    )
+    ev.add_argument(
+        "--test-digits",
+        type=int,
+        default=None,
+        help="use only the first N real test digits (default: all 10,000)",
+    )
+    ev.add_argument(
+        "--sweep-draws", type=int, default=100, help="noise draws per continuous sweep (100)"
+    )
+    ev.add_argument(
+        "--sweep-values", type=int, default=9, help="code values from -1 to 1 per sweep (9)"
+    )
+    ev.add_argument("--seed", type=int, default=0, help="seed of the generated digits")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_data_dir(ev)
+
+
+def _cmd_sample(args: argparse.Namespace) -> None:
+    from infogan.api import load_model
+    from infogan.evaluate import sample_prior, save_samples
+    from infogan.evaluate.sampling import use_channels_last
+
+    if args.out.suffix.lower() != ".npz":
+        raise ConfigError(f"--out must name a .npz file, got {args.out}")
+    model = use_channels_last(load_model(args.run))
+    samples = sample_prior(model, per_category=args.per_category, seed=args.seed, progress=True)
+    save_samples(samples, args.out)
+    print(f"wrote {args.out} ({len(samples.categories):,} digits, {args.per_category:,} per code)")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from infogan.evaluate import evaluate_run, format_table, to_json
+
+    result, path = evaluate_run(
+        args.run,
+        data_dir=args.data_dir,
+        per_category=args.per_category,
+        test_digits=args.test_digits,
+        sweep_draws=args.sweep_draws,
+        sweep_values=args.sweep_values,
+        seed=args.seed,
+        progress=not args.no_progress,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
+    if args.json:
+        print(to_json(result), end="")
+    else:
+        print(format_table(result))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+COMMANDS = {
+    "fetch-data": _cmd_fetch,
+    "train": _cmd_train,
+    "generate": _cmd_generate,
+    "serve": _cmd_serve,
+    "report": _cmd_report,
+    "compare": _cmd_compare,
+    "sample": _cmd_sample,
+    "eval": _cmd_eval,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

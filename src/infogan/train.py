@@ -31,10 +31,11 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from infogan import __version__
+from infogan import __version__, distributed
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
-from infogan.data import load_mnist
+from infogan.data import fetch_mnist, load_mnist
+from infogan.distributed import SINGLE, DistContext
 from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirError
 from infogan.grids import save_grid
 from infogan.latent import LatentBatch, LatentCode
@@ -93,9 +94,18 @@ class InfoGANStep:
         code: LatentCode,
         lambda_cat: float,
         lambda_cont: float,
+        plain_generator: nn.Module | None = None,
+        plain_discriminator: nn.Module | None = None,
     ):
+        """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
+
+        The G phase and the measuring pass use the plain discriminator: D's weights
+        get no gradient there, so DDP has nothing to reduce.
+        """
         self.generator = generator
         self.discriminator = discriminator
+        self.plain_generator = plain_generator or generator
+        self.plain_discriminator = plain_discriminator or discriminator
         self.opt_g = opt_g
         self.opt_d = opt_d
         self.code = code
@@ -132,9 +142,10 @@ class InfoGANStep:
 
         # (2) G: maximise log D(G(z, c)) and the information bound L_I(G, Q).
         # D's weights get no gradient here (saves their backward); only G is stepped.
-        D.requires_grad_(False)
+        D_plain = self.plain_discriminator
+        D_plain.requires_grad_(False)
         try:
-            fake_logit, cat_logits, cont_pred = D(fake)
+            fake_logit, cat_logits, cont_pred = D_plain(fake)
             loss_g = g_nonsaturating_loss(fake_logit)
             weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent)
             total_g = loss_g + weighted_info if self.use_info else loss_g
@@ -142,11 +153,12 @@ class InfoGANStep:
             total_g.backward()
             self.opt_g.step()
         finally:
-            D.requires_grad_(True)
+            D_plain.requires_grad_(True)
 
         # (3) D(G(z)) after the G update: a measuring pass that leaves BN statistics alone
-        with torch.no_grad(), frozen_batchnorm_stats(G, D):
-            after_logit, _, _ = D(G(code))
+        G_plain = self.plain_generator
+        with torch.no_grad(), frozen_batchnorm_stats(G_plain, D_plain):
+            after_logit, _, _ = D_plain(G_plain(code))
 
         return torch.stack(
             [
@@ -231,6 +243,7 @@ def train_loop(
     state: LoopState | None = None,
     stop: StopFlag | None = None,
     progress: bool = True,
+    dist_ctx: DistContext = SINGLE,
 ) -> LoopState:
     """Run ``step_fn`` over shuffled full batches of ``images`` for ``epochs`` epochs.
 
@@ -241,6 +254,10 @@ def train_loop(
     ``state`` continues an earlier loop; ``stop`` ends it early, after a whole step,
     with :class:`TrainingInterrupted`. A non-finite metric raises
     :class:`DivergenceError` before any callback sees it.
+
+    Under ``torchrun`` (``dist_ctx``) every rank draws the same global batch of
+    indices and codes and takes its own slice of it, so that the ranks together see
+    exactly what one process would; metrics are averaged over ranks.
     """
     from tqdm.auto import tqdm
 
@@ -255,13 +272,23 @@ def train_loop(
     state = state if state is not None else LoopState()
     pending: list[tuple[int, int, torch.Tensor]] = []
     bar = tqdm(
-        total=total, initial=state.step, disable=not progress, unit="step", dynamic_ncols=True
+        total=total,
+        initial=state.step,
+        disable=not (progress and dist_ctx.is_main),
+        unit="step",
+        dynamic_ncols=True,
     )
+    if batch_size % dist_ctx.world_size:
+        raise ConfigError(
+            f"--batch-size {batch_size} must be divisible by the {dist_ctx.world_size} processes"
+        )
+    local = batch_size // dist_ctx.world_size
+    mine = slice(dist_ctx.rank * local, (dist_ctx.rank + 1) * local)
 
     def flush() -> None:
         if not pending:
             return
-        values = torch.stack([m for _, _, m in pending]).tolist()  # one host sync
+        values = dist_ctx.mean(torch.stack([m for _, _, m in pending])).tolist()  # one sync
         rows = [(s, e, v) for (s, e, _), v in zip(pending, values, strict=True)]
         pending.clear()
         for step, _epoch, row in rows:
@@ -284,10 +311,11 @@ def train_loop(
                 state.position = 0
                 state.order = torch.randperm(n, generator=rng, device=rng.device)
             start = state.position * batch_size
-            real = images[state.order[start : start + batch_size].to(device)]
+            indices = state.order[start : start + batch_size][mine]
+            real = images[indices.to(device)]
             latent = code.sample(batch_size, generator=rng, device=rng.device)
-            if rng.device != device:
-                latent = LatentBatch(*(t.to(device) for t in vars(latent).values()))
+            if dist_ctx.enabled or rng.device != device:
+                latent = LatentBatch(*(t[mine].to(device) for t in vars(latent).values()))
             metrics = step_fn(real, latent)
             state.step += 1
             state.position += 1
@@ -297,9 +325,12 @@ def train_loop(
             bar.update(1)
             for cb in callbacks:
                 cb.on_step_end(state.step, state.epoch)
-            if stop is not None and stop.signal_name is not None and state.step < total:
+            stopping = stop is not None and stop.signal_name is not None
+            if dist_ctx.enabled:
+                stopping = dist_ctx.any(stopping, device)
+            if stopping and state.step < total:
                 flush()
-                raise TrainingInterrupted(state.step, stop.signal_name)
+                raise TrainingInterrupted(state.step, (stop and stop.signal_name) or "SIGTERM")
         flush()
     finally:
         bar.close()
@@ -329,6 +360,7 @@ class RunWriter:
         rng: torch.Generator,
         state: LoopState,
         resume_step: int | None = None,
+        enabled: bool = True,
     ):
         self.run_dir = run_dir
         self.config = config
@@ -345,6 +377,8 @@ class RunWriter:
         self.last_checkpoint_step = resume_step
         self.seconds: Callable[[], float] = lambda: 0.0  # training time so far, set by the run
         self.metrics_path = run_dir / "metrics.csv"
+        if not enabled:  # a non-zero rank under torchrun: rank 0 writes the files
+            return
         if resume_step is None:
             with open(self.metrics_path, "w", newline="") as fh:
                 csv.writer(fh).writerow(CSV_COLUMNS)
@@ -510,12 +544,11 @@ def train(
     ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
     """
     config.validate()
-    run_dir = prepare_run_dir(Path(run_dir), overwrite=overwrite)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     return _run(
         config,
-        run_dir,
+        Path(run_dir),
         checkpoint=None,
+        overwrite=overwrite,
         data_dir=data_dir,
         progress=progress,
         log=log,
@@ -562,11 +595,11 @@ def resume(
         if key not in state:
             raise CheckpointError(f"{ckpt_path}: checkpoint lacks {key!r}; cannot resume")
     config = config.with_train(epochs=epochs, max_steps=max_steps, device=device).validate()
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     return _run(
         config,
         run_dir,
         checkpoint=state,
+        overwrite=False,
         data_dir=data_dir,
         progress=progress,
         log=log,
@@ -604,16 +637,72 @@ def _run(
     run_dir: Path,
     *,
     checkpoint: dict | None,
+    overwrite: bool,
     data_dir: Path | str | None,
     progress: bool,
     log: Callable[[str], None],
     images: torch.Tensor | None,
     tensorboard: bool,
 ) -> Path:
+    """Join the process group (under torchrun), prepare the directory on rank 0, train."""
     t = config.train
-    device = resolve_device(t.device)
+    ctx = distributed.from_environment()
+    device = distributed.setup(ctx, resolve_device(t.device))
+    try:
+        problem = None
+        if ctx.is_main:
+            try:
+                if checkpoint is None:
+                    prepare_run_dir(run_dir, overwrite=overwrite)
+                (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            except InfoGANError as exc:
+                if not ctx.enabled:
+                    raise
+                problem = str(exc)
+        _raise_shared(ctx, problem, device)
+        return _run_on(
+            config,
+            run_dir,
+            checkpoint=checkpoint,
+            data_dir=data_dir,
+            progress=progress,
+            log=log if ctx.is_main else (lambda _msg: None),
+            images=images,
+            tensorboard=tensorboard,
+            ctx=ctx,
+            device=device,
+        )
+    finally:
+        distributed.teardown(ctx)
+
+
+def _raise_shared(ctx: DistContext, problem: str | None, device: torch.device) -> None:
+    """Raise rank 0's setup problem on every rank (so no rank waits for the others)."""
+    if ctx.enabled:
+        problem = ctx.first_error(problem, device)
+    if problem is not None:
+        raise RunDirError(problem)
+
+
+def _run_on(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    checkpoint: dict | None,
+    data_dir: Path | str | None,
+    progress: bool,
+    log: Callable[[str], None],
+    images: torch.Tensor | None,
+    tensorboard: bool,
+    ctx: DistContext,
+    device: torch.device,
+) -> Path:
+    t = config.train
     _builder, size = ARCHITECTURES[config.model.arch]
     if images is None:
+        if ctx.is_main:
+            fetch_mnist(data_dir)  # one download, then every rank reads the verified files
+        ctx.barrier()
         log(f"loading MNIST ({size}x{size})")
         images, _labels = load_mnist(data_dir, split="train", image_size=size)
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
@@ -621,6 +710,9 @@ def _run(
 
     torch.manual_seed(t.seed)
     generator, discriminator = build_models(config)
+    if ctx.enabled and t.sync_bn:
+        generator = distributed.convert_batchnorm(generator, device)
+        discriminator = distributed.convert_batchnorm(discriminator, device)
     generator.to(device, memory_format=memory_format)
     discriminator.to(device, memory_format=memory_format)
     betas = (t.beta1, t.beta2)
@@ -659,24 +751,35 @@ def _run(
         rng=rng,
         state=state,
         resume_step=None if checkpoint is None else state.step,
+        enabled=ctx.is_main,
     )
+    g_train, d_train = generator, discriminator
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None
+        g_train = DDP(generator, device_ids=ids)
+        d_train = DDP(discriminator, device_ids=ids)
     step_fn = InfoGANStep(
-        generator=generator,
-        discriminator=discriminator,
+        generator=g_train,
+        discriminator=d_train,
         opt_g=opt_g,
         opt_d=opt_d,
         code=code,
         lambda_cat=t.lambda_cat,
         lambda_cont=t.lambda_cont,
+        plain_generator=generator,
+        plain_discriminator=discriminator,
     )
-    callbacks: list[Callback] = [writer]
-    if tensorboard:
+    callbacks: list[Callback] = [writer] if ctx.is_main else []
+    if tensorboard and ctx.is_main:
         from infogan.tensorboard import TensorBoardLogger
 
         callbacks.append(TensorBoardLogger(run_dir / "tensorboard", writer))
     mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
     where = f"from step {state.step} " if checkpoint is not None else ""
-    log(f"training {config.preset} {mode} on {device} {where}into {run_dir}")
+    ranks = f" x {ctx.world_size} processes" if ctx.enabled else ""
+    log(f"training {config.preset} {mode} on {device}{ranks} {where}into {run_dir}")
     started = time.time()
     writer.seconds = lambda: seconds_before + time.time() - started
     first_step = state.step
@@ -696,9 +799,12 @@ def _run(
                 state=state,
                 stop=stop,
                 progress=progress,
+                dist_ctx=ctx,
             )
     except TrainingInterrupted:
-        writer.write_checkpoint()
+        if ctx.is_main:
+            writer.write_checkpoint()
+        ctx.barrier()
         raise
     except DivergenceError as exc:
         last = writer.last_checkpoint_step
@@ -719,7 +825,10 @@ def _run(
         "infogan": __version__,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if ctx.is_main:
+        summary["processes"] = ctx.world_size
+        (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+    ctx.barrier()  # the other ranks return once rank 0's files are complete
     log(
         f"done: {state.step} steps, {elapsed / 60:.1f} min "
         f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"

@@ -1,0 +1,91 @@
+"""The plain-text table ``infogan eval`` prints: the five metric groups of one evaluation."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DIRECTIONS = {
+    "rotation": ("clockwise", "counter-clockwise"),
+    "width": ("thinner", "thicker"),
+}
+
+
+def _num(value: float | None, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return format(value, spec)
+
+
+def _matrix(rows: list[list[int]], row_label: str) -> list[str]:
+    width = max(5, *(len(str(v)) + 1 for row in rows for v in row))
+    head = " " * 8 + "".join(f"{d:>{width}}" for d in range(len(rows[0])))
+    lines = [head]
+    for k, row in enumerate(rows):
+        lines.append(f"  {row_label}{k:<4}" + "".join(f"{v:>{width}}" for v in row))
+    return lines
+
+
+def _controls(code: dict[str, Any]) -> str:
+    factor = code["controls"]
+    if factor == "none":
+        return "no clear factor"
+    rho = code["spearman"][factor]
+    lower, higher = DIRECTIONS.get(factor, ("less", "more"))
+    return f"{factor} ({higher if rho > 0 else lower} as {code['code']} grows)"
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Human-readable summary of an :func:`~infogan.evaluate.evaluate` result."""
+    counts = result["counts"]
+    clf = result["classifier"]
+    k = len(result["category_to_digit"])
+    out = [
+        f"checkpoint {result.get('checkpoint', '?')} ({result['preset']}, step "
+        f"{result['step']:,}, {result['image_size']}x{result['image_size']})",
+        f"classifier: the project's MNIST CNN, test accuracy {_num(clf['test_accuracy'], '.2%')}",
+        "",
+        f"1. Unsupervised test accuracy (Q's code on {counts['test_digits']:,} test digits, "
+        "Hungarian-matched)",
+        f"   accuracy          {_num(result['unsupervised_accuracy'])}",
+        "   code -> digit     "
+        + "  ".join(f"c{i}:{d}" for i, d in enumerate(result["category_to_digit"])),
+        "   confusion matrix (rows: code, columns: true digit)",
+        *("   " + line for line in _matrix(result["confusion_matrix"], "c")),
+        "",
+        f"2. Generated-category accuracy (classifier on {counts['generated']:,} generated "
+        f"digits, {counts['per_category']:,} per code)",
+        f"   accuracy          {_num(result['generated_accuracy'])}   (under group 1's "
+        f"code -> digit matching: {_num(result['generated_accuracy_q_matching'])})",
+        "   code          " + "".join(f"{f'c{i}':>6}" for i in range(k)),
+        "   matched digit " + "".join(f"{d:>6}" for d in result["generated_category_to_digit"]),
+        "   purity        " + "".join(f"{_num(p, '.2f'):>6}" for p in result["purity"]),
+        "",
+        f"3. Sample quality (classifier features, generated vs {counts['test_digits']:,} "
+        "real test digits)",
+        f"   Frechet distance  {_num(result['frechet_distance'], '.2f')}   (real: "
+        f"{counts['reference_train_digits']:,} training digits vs test "
+        f"{_num(result['frechet_distance_train_vs_test'], '.2f')})",
+        f"   inception score   {_num(result['inception_score'], '.2f')} of at most "
+        f"{result['inception_score_max']:.0f}   (real test digits "
+        f"{_num(result['inception_score_test_digits'], '.2f')})",
+        "",
+        "4. Information bound (categorical code, on the generated digits)",
+        f"   L_I               {_num(result['info_bound_nats'])} nats   "
+        f"(H(c) = ln {k} = {_num(result['entropy_nats'])} nats)",
+        "",
+        f"5. Continuous codes (swept -1..1, {counts['sweep_draws']} noise draws x "
+        f"{counts['sweep_values']} values; Spearman rho within sweeps)",
+    ]
+    if not result["continuous"]:
+        out.append("   (this model has no continuous codes)")
+    else:
+        out.append("   code  rho rotation  rho width   rotation change  width change   controls")
+        for code in result["continuous"]:
+            rho, change = code["spearman"], code["change"]
+            out.append(
+                f"   {code['code']:<5} {_num(rho['rotation'], '+.3f'):>12} "
+                f"{_num(rho['width'], '+.3f'):>10}   {_num(change['rotation'], '+.1f'):>11} deg"
+                f"  {_num(change['width'], '+.2f'):>8} px   {_controls(code)}"
+            )
+    return "\n".join(out)

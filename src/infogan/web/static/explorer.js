@@ -1,0 +1,412 @@
+// The latent explorer page: controls -> API URLs -> images.
+//
+// Each image has its own channel that keeps at most one request in flight and,
+// when that request returns, asks only for the latest wanted URL: dragging a
+// slider sends as fast as the server answers, never faster, and always ends on
+// the slider's final value.
+"use strict";
+
+const SEED_LIMIT = 2147483648; // seeds are integers in [0, 2^31)
+const DIGIT_CSS_SIZE = 384; // the large digit's target size in CSS pixels
+
+const state = { category: 0, c1: 0, c2: 0, seed: 0, sweep: "c1" };
+let info = null;
+let statusIsError = false;
+
+const $ = (id) => document.getElementById(id);
+const pixelRatio = () => Math.max(1, Math.min(4, Math.round(window.devicePixelRatio || 1)));
+const fmt = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
+
+function setStatus(text, isError) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", Boolean(isError));
+  statusIsError = Boolean(isError);
+}
+
+// ---- one image, one request in flight, latest wins -------------------------------
+
+const channels = [];
+
+function updateBusy() {
+  const busy = channels.some((c) => c.busy || c.wanted !== c.shown);
+  document.documentElement.dataset.busy = busy ? "1" : "0";
+}
+
+class ImageChannel {
+  constructor(img, onShown) {
+    this.img = img;
+    this.onShown = onShown;
+    this.wanted = null;
+    this.shown = null;
+    this.busy = false;
+    this.objectUrl = null;
+    channels.push(this);
+  }
+
+  request(url) {
+    this.wanted = url;
+    this.img.dataset.wanted = url;
+    if (!this.busy) this.pump();
+    updateBusy();
+  }
+
+  async pump() {
+    this.busy = true;
+    updateBusy();
+    while (this.wanted !== this.shown) {
+      const url = this.wanted;
+      try {
+        const response = await fetch(url);
+        if (!response.ok) {
+          const body = await response.json().catch(() => ({}));
+          setStatus(body.error || `the server answered ${response.status}`, true);
+        } else {
+          const objectUrl = URL.createObjectURL(await response.blob());
+          const next = new Image();
+          next.src = objectUrl;
+          await next.decode();
+          this.img.src = objectUrl;
+          this.img.width = next.naturalWidth / pixelRatio();
+          this.img.height = next.naturalHeight / pixelRatio();
+          if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+          this.objectUrl = objectUrl;
+          if (statusIsError) setStatus("", false);
+          if (this.onShown) this.onShown();
+        }
+      } catch (err) {
+        setStatus(`cannot reach the server (${err.message})`, true);
+      }
+      this.shown = url;
+      this.img.dataset.shown = url;
+    }
+    this.busy = false;
+    updateBusy();
+  }
+}
+
+// ---- URLs ---------------------------------------------------------------------------
+
+function query(params) {
+  return new URLSearchParams(params).toString();
+}
+
+function codeParams() {
+  return { category: state.category, c1: fmt(state.c1), c2: fmt(state.c2), seed: state.seed };
+}
+
+function digitUrl() {
+  const scale = Math.min(16, Math.round(DIGIT_CSS_SIZE / info.image_size) * pixelRatio());
+  return `/api/generate?${query({ ...codeParams(), scale })}`;
+}
+
+function categoryGridUrl() {
+  return `/api/grid?${query({ vary: "category", ...codeParams(), scale: pixelRatio() })}`;
+}
+
+function sweepGridUrl() {
+  const steps = sweepSteps();
+  return `/api/grid?${query({ vary: state.sweep, ...codeParams(), steps, scale: pixelRatio() })}`;
+}
+
+function sweepSteps() {
+  return info.parameters.grid.steps.default;
+}
+
+function sweepValues() {
+  const [lo, hi] = info.slider_range;
+  const n = sweepSteps();
+  return Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+}
+
+// ---- strips: geometry, labels, marks ------------------------------------------------
+
+// Tile i of a one-row grid, in CSS pixels (the grid is requested at the pixel ratio).
+function tileBox(i) {
+  const pad = info.grid_padding;
+  const size = info.image_size;
+  return { left: pad + i * (size + pad), width: size };
+}
+
+function placeBox(el, i) {
+  const box = tileBox(i);
+  el.style.left = `${box.left}px`;
+  el.style.width = `${box.width}px`;
+}
+
+// The frame around tile i: the tile and its padding.
+function placeFrame(el, i) {
+  const box = tileBox(i);
+  const pad = info.grid_padding;
+  el.style.left = `${box.left - pad}px`;
+  el.style.width = `${box.width + 2 * pad}px`;
+  el.style.height = `${info.image_size + 2 * pad}px`;
+}
+
+function tileAt(event, count) {
+  const x = event.offsetX;
+  const pitch = info.image_size + info.grid_padding;
+  const i = Math.floor((x - info.grid_padding / 2) / pitch);
+  return Math.max(0, Math.min(count - 1, i));
+}
+
+function buildStripLabels() {
+  const catLabels = document.querySelector("#category-strip .labels");
+  catLabels.replaceChildren();
+  info.labels.forEach((label, i) => {
+    const span = document.createElement("span");
+    span.textContent = label;
+    span.title = `code ${i}`;
+    placeBox(span, i);
+    catLabels.append(span);
+  });
+  const sweepLabels = document.querySelector("#sweep-strip .labels");
+  sweepLabels.replaceChildren();
+  const [tlo, thi] = info.training_range;
+  sweepValues().forEach((v, i) => {
+    const span = document.createElement("span");
+    span.textContent = v.toFixed(1).replace("-0.0", "0.0");
+    span.classList.toggle("outside", v < tlo - 1e-9 || v > thi + 1e-9);
+    placeBox(span, i);
+    sweepLabels.append(span);
+  });
+  // The bracket under the tiles whose value lies in the training range.
+  const inside = sweepValues()
+    .map((v, i) => [v, i])
+    .filter(([v]) => v >= tlo - 1e-9 && v <= thi + 1e-9)
+    .map(([, i]) => i);
+  const bracket = document.createElement("div");
+  bracket.className = "bracket";
+  const first = tileBox(inside[0]);
+  const last = tileBox(inside[inside.length - 1]);
+  bracket.style.left = `${first.left}px`;
+  bracket.style.width = `${last.left + last.width - first.left}px`;
+  bracket.textContent = "training range";
+  sweepLabels.append(bracket);
+}
+
+function updateMarks() {
+  const catMarks = document.querySelector("#category-strip .marks");
+  catMarks.replaceChildren();
+  const sel = document.createElement("div");
+  sel.className = "selected";
+  placeFrame(sel, state.category);
+  catMarks.append(sel);
+
+  const sweepMarks = document.querySelector("#sweep-strip .marks");
+  sweepMarks.replaceChildren();
+  const values = sweepValues();
+  const value = state[state.sweep];
+  let nearest = 0;
+  values.forEach((v, i) => {
+    if (Math.abs(v - value) < Math.abs(values[nearest] - value)) nearest = i;
+  });
+  const near = document.createElement("div");
+  near.className = "selected";
+  placeFrame(near, nearest);
+  sweepMarks.append(near);
+  // A pointer at the slider's exact value, between the first and last tile centres.
+  const firstBox = tileBox(0);
+  const lastBox = tileBox(values.length - 1);
+  const c0 = firstBox.left + firstBox.width / 2;
+  const c1 = lastBox.left + lastBox.width / 2;
+  const [lo, hi] = info.slider_range;
+  const pointer = document.createElement("div");
+  pointer.className = "pointer";
+  pointer.style.left = `${c0 + ((value - lo) / (hi - lo)) * (c1 - c0)}px`;
+  pointer.style.top = `${info.image_size + 2 * info.grid_padding + 2}px`;
+  sweepMarks.append(pointer);
+}
+
+// ---- controls -----------------------------------------------------------------------
+
+function buildCategoryButtons() {
+  const box = $("categories");
+  box.replaceChildren();
+  const mapped = Array.isArray(info.category_to_digit);
+  info.labels.forEach((label, i) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.category = String(i);
+    button.title = mapped ? `code ${i}, matched to digit ${label}` : `code ${i}`;
+    const big = document.createElement("span");
+    big.className = "big";
+    big.textContent = label;
+    const small = document.createElement("span");
+    small.className = "small";
+    small.textContent = mapped ? `code ${i}` : "code";
+    button.append(big, small);
+    button.addEventListener("click", () => {
+      state.category = i;
+      refresh();
+    });
+    box.append(button);
+  });
+  $("label-source").textContent = mapped
+    ? "labelled by the digit each code was matched to"
+    : "no evaluation yet: labelled by code index";
+}
+
+function buildTicks() {
+  const [lo, hi] = info.slider_range;
+  const [tlo, thi] = info.training_range;
+  for (const slider of document.querySelectorAll(".slider")) {
+    const band = slider.querySelector(".band");
+    band.style.left = `${((tlo - lo) / (hi - lo)) * 100}%`;
+    band.style.width = `${((thi - tlo) / (hi - lo)) * 100}%`;
+    band.title = `training range [${tlo}, ${thi}]`;
+    const zero = slider.querySelector(".zero");
+    zero.style.left = `${((0 - lo) / (hi - lo)) * 100}%`;
+    const ticks = slider.querySelector(".ticks");
+    ticks.replaceChildren();
+    for (let v = Math.ceil(lo); v <= Math.floor(hi); v += 1) {
+      const span = document.createElement("span");
+      span.textContent = String(v);
+      span.style.setProperty("--at", String((v - lo) / (hi - lo)));
+      span.classList.toggle("inside", v >= tlo && v <= thi);
+      ticks.append(span);
+    }
+    const input = slider.querySelector("input");
+    input.min = String(lo);
+    input.max = String(hi);
+  }
+}
+
+function readHash() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const k = info.code.num_categories;
+  const [lo, hi] = info.slider_range;
+  const int = (name, max) => {
+    const v = Number(params.get(name));
+    return params.has(name) && Number.isInteger(v) && v >= 0 && v < max ? v : null;
+  };
+  const num = (name) => {
+    const v = Number(params.get(name));
+    return params.has(name) && Number.isFinite(v) && v >= lo && v <= hi ? v : null;
+  };
+  state.category = int("category", k) ?? state.category;
+  state.seed = int("seed", SEED_LIMIT) ?? state.seed;
+  state.c1 = num("c1") ?? state.c1;
+  state.c2 = num("c2") ?? state.c2;
+  if (params.get("sweep") === "c1" || params.get("sweep") === "c2") state.sweep = params.get("sweep");
+}
+
+function writeHash() {
+  const hash = query({ ...codeParams(), sweep: state.sweep });
+  history.replaceState(null, "", `#${hash}`);
+}
+
+function syncControls() {
+  for (const button of $("categories").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.category) === state.category));
+  }
+  for (const axis of ["c1", "c2"]) {
+    const input = $(axis);
+    if (Number(input.value) !== state[axis]) input.value = String(state[axis]);
+    $(`${axis}-value`).textContent = fmt(state[axis]);
+    input.closest(".slider").classList.toggle("swept", state.sweep === axis);
+  }
+  if (document.activeElement !== $("seed")) $("seed").value = String(state.seed);
+  for (const button of document.querySelectorAll("[data-sweep]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.sweep === state.sweep));
+  }
+  $("sweep-name").textContent = state.sweep;
+  const label = info.labels[state.category];
+  const mapped = Array.isArray(info.category_to_digit);
+  const what = mapped ? `code ${state.category} \u2192 digit ${label}` : `code ${state.category}`;
+  $("caption").textContent =
+    `${what} \u00b7 c1 ${fmt(state.c1)} \u00b7 c2 ${fmt(state.c2)} \u00b7 seed ${state.seed}`;
+}
+
+let digitChannel;
+let categoryChannel;
+let sweepChannel;
+
+function refresh() {
+  syncControls();
+  updateMarks();
+  writeHash();
+  digitChannel.request(digitUrl());
+  categoryChannel.request(categoryGridUrl());
+  sweepChannel.request(sweepGridUrl());
+}
+
+function wireControls() {
+  for (const axis of ["c1", "c2"]) {
+    const input = $(axis);
+    const onMove = () => {
+      state[axis] = Number(input.value);
+      state.sweep = axis;
+      refresh();
+    };
+    input.addEventListener("input", onMove);
+    input.addEventListener("change", onMove);
+  }
+  const seed = $("seed");
+  seed.addEventListener("input", () => {
+    const text = seed.value.trim();
+    const v = Number(text);
+    const ok = /^[0-9]+$/.test(text) && v < SEED_LIMIT;
+    seed.classList.toggle("invalid", !ok);
+    if (!ok) {
+      setStatus(`the seed must be an integer in [0, ${SEED_LIMIT - 1}]`, true);
+      return;
+    }
+    state.seed = v;
+    refresh();
+  });
+  seed.addEventListener("blur", () => {
+    seed.classList.remove("invalid");
+    seed.value = String(state.seed);
+  });
+  $("new-noise").addEventListener("click", () => {
+    state.seed = Math.floor(Math.random() * SEED_LIMIT);
+    $("seed").classList.remove("invalid");
+    refresh();
+  });
+  for (const button of document.querySelectorAll("[data-sweep]")) {
+    button.addEventListener("click", () => {
+      state.sweep = button.dataset.sweep;
+      refresh();
+    });
+  }
+  $("category-grid").addEventListener("click", (event) => {
+    state.category = tileAt(event, info.code.num_categories);
+    refresh();
+  });
+  $("sweep-grid").addEventListener("click", (event) => {
+    const values = sweepValues();
+    state[state.sweep] = values[tileAt(event, values.length)];
+    refresh();
+  });
+}
+
+async function start() {
+  document.documentElement.dataset.busy = "1";
+  try {
+    const response = await fetch("/api/info");
+    info = await response.json();
+  } catch (err) {
+    setStatus(`cannot reach the server (${err.message})`, true);
+    return;
+  }
+  const code = info.code;
+  $("meta").textContent =
+    `${info.preset} \u00b7 step ${info.step} \u00b7 ${info.image_size}\u00d7${info.image_size} \u00b7 ` +
+    `z: ${code.noise_dim} noise values \u00b7 ${code.num_categories} categories \u00b7 ` +
+    `${code.num_continuous} continuous codes`;
+  readHash();
+  buildCategoryButtons();
+  buildTicks();
+  buildStripLabels();
+  digitChannel = new ImageChannel($("digit"));
+  categoryChannel = new ImageChannel($("category-grid"));
+  sweepChannel = new ImageChannel($("sweep-grid"));
+  wireControls();
+  window.addEventListener("hashchange", () => {
+    readHash();
+    refresh();
+  });
+  refresh();
+}
+
+start();

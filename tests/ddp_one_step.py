@@ -1,0 +1,72 @@
+"""One InfoGAN step through the library, in one process or under torchrun (used by tests).
+
+In float64, with SGD instead of Adam: its update is linear in the gradient, so the
+change of each parameter compares the gradients themselves (Adam's first, sign-like step
+would turn last-bit differences of near-zero gradients into full-size ones). The file
+holds the networks before and after the step.
+
+    python tests/ddp_one_step.py OUT.pt DATA_DIR
+    torchrun --standalone --nproc_per_node=2 tests/ddp_one_step.py OUT.pt DATA_DIR
+"""
+
+import sys
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from infogan import distributed
+from infogan.config import get_preset
+from infogan.data import load_mnist
+from infogan.latent import LatentCode
+from infogan.models import build_models
+from infogan.train import InfoGANStep, train_loop
+
+
+def _copy(state: dict) -> dict:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+def main(out: str, data_dir: str) -> None:
+    torch.set_default_dtype(torch.float64)  # rounding out of the way: compare the maths
+    ctx = distributed.from_environment()
+    device = distributed.setup(ctx, torch.device("cpu"))
+    config = get_preset("quick64").with_train(batch_size=32, seed=5)
+    images, _ = load_mnist(data_dir, split="test", image_size=64)
+    torch.manual_seed(5)
+    g, d = build_models(config)
+    g_train, d_train = g, d
+    if ctx.enabled:
+        g = distributed.convert_batchnorm(g, device)
+        d = distributed.convert_batchnorm(d, device)
+        g_train, d_train = DDP(g), DDP(d)
+    step = InfoGANStep(
+        generator=g_train,
+        discriminator=d_train,
+        opt_g=torch.optim.SGD(g.parameters(), lr=0.01),
+        opt_d=torch.optim.SGD(d.parameters(), lr=0.01),
+        code=LatentCode(config.latent),
+        lambda_cat=1.0,
+        lambda_cont=1.0,
+        plain_generator=g,
+        plain_discriminator=d,
+    )
+    before = {"generator": _copy(g.state_dict()), "discriminator": _copy(d.state_dict())}
+    train_loop(
+        step_fn=step,
+        images=images,
+        code=step.code,
+        batch_size=32,
+        epochs=1,
+        max_steps=1,
+        rng=torch.Generator().manual_seed(5),
+        progress=False,
+        dist_ctx=ctx,
+    )
+    if ctx.is_main:
+        after = {"generator": g.state_dict(), "discriminator": d.state_dict()}
+        torch.save({"before": before, "after": after}, out)
+    distributed.teardown(ctx)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

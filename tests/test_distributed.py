@@ -1,0 +1,159 @@
+"""torchrun with 2 CPU processes (gloo): the same artifacts, the same maths, resumable."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from infogan.checkpoint import load_checkpoint
+from infogan.distributed import SINGLE, GlobalBatchNorm, from_environment
+
+COMMON = ["--preset", "quick64", "--seed", "5", "--no-progress", "--no-report"]
+
+
+def _torchrun(nproc, *args, mnist_dir):
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "--master_port=0",
+        "-m",
+        "infogan",
+        "train",
+        *args,
+        "--data-dir",
+        str(mnist_dir),
+    ]
+    if nproc == 1:
+        cmd = [sys.executable, "-m", "infogan", "train", *args, "--data-dir", str(mnist_dir)]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def _tree(run: Path) -> list[str]:
+    return sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+
+
+def _steps(run: Path) -> list[int]:
+    with open(run / "metrics.csv", newline="") as fh:
+        return [int(r["step"]) for r in csv.DictReader(fh)]
+
+
+ARTIFACT_ARGS = [
+    "--batch-size",
+    "16",
+    "--max-steps",
+    "6",
+    "--sample-every",
+    "3",
+    "--checkpoint-every",
+    "3",
+    *COMMON,
+]
+
+
+@pytest.fixture(scope="module")
+def two_rank_run(tmp_path_factory, mnist_dir):
+    run = tmp_path_factory.mktemp("ddp") / "run"
+    out = _torchrun(2, *ARTIFACT_ARGS, "--run-dir", str(run), mnist_dir=mnist_dir)
+    return run, out
+
+
+def test_two_processes_write_the_artifacts_of_one_exactly_once(two_rank_run, tmp_path, mnist_dir):
+    run, out = two_rank_run
+    single = tmp_path / "single"
+    _torchrun(1, *ARTIFACT_ARGS, "--run-dir", str(single), mnist_dir=mnist_dir)
+    assert _tree(run) == _tree(single)
+    assert _steps(run) == list(range(1, 7))  # each step once, not once per rank
+    assert out.stderr.count("training quick64 InfoGAN") == 1  # rank 0 alone logs
+    assert "x 2 processes" in out.stderr
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6
+
+
+def _metrics(run: Path) -> list[float]:
+    with open(run / "metrics.csv", newline="") as fh:
+        return [float(v) for v in list(csv.reader(fh))[1][2:]]
+
+
+def test_one_step_of_two_ranks_equals_one_process(tmp_path, mnist_dir):
+    worker = str(Path(__file__).with_name("ddp_one_step.py"))
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    for cmd in (
+        [sys.executable, worker, str(tmp_path / "one.pt"), str(mnist_dir)],
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            worker,
+            str(tmp_path / "two.pt"),
+            str(mnist_dir),
+        ],
+    ):
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        assert out.returncode == 0, out.stderr[-3000:]
+    one = torch.load(tmp_path / "one.pt", weights_only=True)
+    two = torch.load(tmp_path / "two.pt", weights_only=True)
+    total = 0
+    for net in ("generator", "discriminator"):
+        for key, start in one["before"][net].items():
+            if not start.is_floating_point() or key.endswith(("running_mean", "running_var")):
+                continue
+            assert torch.equal(two["before"][net][key], start)  # same initial weights
+            step_one = one["after"][net][key] - start  # = -lr * gradient
+            step_two = two["after"][net][key] - start
+            scale = step_one.abs().max().clamp_min(1e-20)
+            diff = (step_two - step_one).abs() / scale
+            assert diff.max() < 1e-6, f"{net}.{key}: {diff.max():.2e}"
+            total += diff.numel()
+    assert total > 6_000_000  # every weight of both networks was compared
+
+    # through the CLI (Adam, global BatchNorm): the first step's losses agree too
+    args = ["--batch-size", "32", "--max-steps", "1", *COMMON]
+    _torchrun(1, *args, "--run-dir", str(tmp_path / "a"), mnist_dir=mnist_dir)
+    _torchrun(2, *args, "--sync-bn", "--run-dir", str(tmp_path / "b"), mnist_dir=mnist_dir)
+    assert _metrics(tmp_path / "b") == pytest.approx(_metrics(tmp_path / "a"), rel=1e-3)
+
+
+def test_a_distributed_run_resumes_from_its_checkpoint(two_rank_run, tmp_path, mnist_dir):
+    run = tmp_path / "run"
+    shutil.copytree(two_rank_run[0], run)
+    out = _torchrun(
+        2,
+        "--resume",
+        str(run),
+        "--max-steps",
+        "9",
+        "--no-progress",
+        "--no-report",
+        mnist_dir=mnist_dir,
+    )
+    assert "from step 6" in out.stderr
+    assert _steps(run) == list(range(1, 10))
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 9
+
+
+def test_helpers_are_no_ops_in_one_process():
+    ctx = from_environment()
+    assert ctx == SINGLE and not ctx.enabled and ctx.is_main
+    t = torch.arange(3.0)
+    assert ctx.mean(t) is t and ctx.any(True, torch.device("cpu")) is True
+    ctx.barrier()
+
+
+def test_global_batchnorm_is_plain_batchnorm_without_a_process_group():
+    torch.manual_seed(0)
+    x = torch.randn(8, 4, 5, 5)
+    plain, ours = torch.nn.BatchNorm2d(4), GlobalBatchNorm(4)
+    torch.testing.assert_close(ours(x), plain(x))
+    torch.testing.assert_close(ours.running_var, plain.running_var)

@@ -1,0 +1,80 @@
+"""TensorBoard logging on a short real run, read back with TensorBoard's own event reader;
+and the `train` command's report and --tensorboard switches end to end."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from infogan.config import SEED64
+from infogan.tensorboard import SCALAR_TAGS
+from infogan.train import METRIC_NAMES, train
+
+SHORT = dict(max_steps=10, batch_size=16, sample_every=4, checkpoint_every=10, log_every=3)
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory, mnist_train_64):
+    images, _ = mnist_train_64
+    run = tmp_path_factory.mktemp("tb")
+    config = SEED64.with_train(**SHORT)
+    train(config, run, images=images[:2000], progress=False, log=lambda _m: None, tensorboard=True)
+    logs = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(logs) == 1
+    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    return run, acc
+
+
+def test_every_metric_of_every_step_is_a_scalar(events):
+    run, acc = events
+    assert set(acc.Tags()["scalars"]) == set(SCALAR_TAGS.values())
+    assert set(SCALAR_TAGS) == set(METRIC_NAMES)
+    rows = np.genfromtxt(run / "metrics.csv", delimiter=",", names=True)
+    for name, tag in SCALAR_TAGS.items():
+        logged = acc.Scalars(tag)
+        assert [e.step for e in logged] == list(range(1, SHORT["max_steps"] + 1))
+        # the same numbers as metrics.csv (which keeps 6 significant digits)
+        np.testing.assert_allclose([e.value for e in logged], rows[name], rtol=1e-5, atol=1e-7)
+
+
+def test_grids_are_logged_when_the_run_writes_them(events):
+    _run, acc = events
+    assert set(acc.Tags()["images"]) == {"grids/fixed", "grids/varying_c1", "grids/varying_c2"}
+    for tag in acc.Tags()["images"]:
+        logged = acc.Images(tag)
+        assert [e.step for e in logged] == [4, 8, 10]  # every sample_every, and the last step
+        assert (logged[-1].width, logged[-1].height) == (10 * 66 + 2, 10 * 66 + 2)
+
+
+def test_the_config_is_logged_as_text(events):
+    _run, acc = events
+    assert "config/text_summary" in acc.Tags()["tensors"]
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "infogan", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ},
+    )
+
+
+@pytest.mark.slow
+def test_train_command_writes_report_and_tensorboard(tmp_path, mnist_dir):
+    common = ["--max-steps", "3", "--batch-size", "8", "--sample-every", "3", "--no-progress"]
+    common += ["--preset", "quick64", "--data-dir", str(mnist_dir)]
+    out = _cli("train", *common, "--run-dir", str(tmp_path / "a"), "--tensorboard")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "a" / "report.html").is_file()
+    assert len(list((tmp_path / "a" / "figures").glob("*.png"))) == 6
+    assert list((tmp_path / "a" / "tensorboard").glob("events.out.tfevents.*"))
+    out = _cli("train", *common, "--run-dir", str(tmp_path / "b"), "--no-report")
+    assert out.returncode == 0, out.stderr
+    assert not (tmp_path / "b" / "report.html").exists()
+    assert not (tmp_path / "b" / "tensorboard").exists()
