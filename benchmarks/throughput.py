@@ -31,9 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from infogan.config import PRESETS, get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
-from infogan.latent import LatentCode
 from infogan.models import ARCHITECTURES, build_models
-from infogan.train import InfoGANStep, LoopState, train_loop
+from infogan.train import LoopState, build_training, train_loop
 from reference_loop import ReferenceStep, make_loader, sample_codes
 
 
@@ -54,25 +53,10 @@ class ProjectTrainer:
 
     def __init__(self, config, images: torch.Tensor):
         t = config.train
-        torch.manual_seed(t.seed)
         fmt = torch.channels_last if t.channels_last else torch.contiguous_format
         self.images = images.contiguous(memory_format=fmt)
-        self.g, self.d = build_models(config)
-        self.g.to(memory_format=fmt)
-        self.d.to(memory_format=fmt)
-        betas = (t.beta1, t.beta2)
-        opt_g = torch.optim.Adam(self.g.parameters(), lr=t.lr_g, betas=betas)
-        opt_d = torch.optim.Adam(self.d.parameters(), lr=t.lr_d, betas=betas)
-        self.code = LatentCode(config.latent)
-        self.step_fn = InfoGANStep(
-            generator=self.g,
-            discriminator=self.d,
-            opt_g=opt_g,
-            opt_d=opt_d,
-            code=self.code,
-            lambda_cat=t.lambda_cat,
-            lambda_cont=t.lambda_cont,
-        )
+        parts = build_training(config)
+        self.code, self.step_fn = parts.code, parts.step_fn
         self.rng = torch.Generator().manual_seed(t.seed)
         self.state = LoopState()
         self.config = config

@@ -1,22 +1,9 @@
 """The real ``infogan`` command in a subprocess: help, user mistakes, an end-to-end run."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from PIL import Image
 
-
-def run_cli(*args, env_extra=None, timeout=600):
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "infogan", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+from tests_helpers import run_cli
 
 
 @pytest.mark.parametrize("command", [[], ["fetch-data"], ["train"], ["generate"]])

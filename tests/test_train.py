@@ -11,9 +11,8 @@ from PIL import Image
 from infogan.api import load_model
 from infogan.config import SEED64
 from infogan.errors import RunDirError
-from infogan.latent import LatentCode
 from infogan.models import build_models
-from infogan.train import CSV_COLUMNS, InfoGANStep, train
+from infogan.train import CSV_COLUMNS, build_training, train
 
 SHORT = dict(max_steps=24, batch_size=16, sample_every=10, checkpoint_every=20, log_every=5)
 
@@ -99,20 +98,8 @@ def test_existing_run_is_not_overwritten_by_accident(short_run):
 
 def test_one_step_updates_g_and_d_as_designed(mnist_train_64):
     images, _ = mnist_train_64
-    torch.manual_seed(0)
-    g, d = build_models(SEED64)
-    opt_g = torch.optim.Adam(g.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    code = LatentCode(SEED64.latent)
-    step = InfoGANStep(
-        generator=g,
-        discriminator=d,
-        opt_g=opt_g,
-        opt_d=opt_d,
-        code=code,
-        lambda_cat=1.0,
-        lambda_cont=1.0,
-    )
+    parts = build_training(SEED64.with_train(channels_last=False))
+    g, d, step, code = parts.generator, parts.discriminator, parts.step_fn, parts.code
     g0 = [p.clone() for p in g.parameters()]
     d0 = [p.clone() for p in d.parameters()]
     bn_mean = d.trunk[3].running_mean.clone()

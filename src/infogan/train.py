@@ -34,7 +34,12 @@ from torch import nn
 from infogan import __version__, distributed
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
-from infogan.data import fetch_mnist, load_mnist
+from infogan.datasets import (
+    describe_dataset,
+    load_dataset,
+    prepare_dataset,
+    resolve_data_config,
+)
 from infogan.distributed import SINGLE, DistContext
 from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirError
 from infogan.grids import save_grid
@@ -543,7 +548,8 @@ def train(
     ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
     ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
     """
-    config.validate()
+    # fix what the dataset's name leaves open (a folder's path, the channel count)
+    config = resolve_data_config(config.validate(), images=images)
     return _run(
         config,
         Path(run_dir),
@@ -684,6 +690,57 @@ def _raise_shared(ctx: DistContext, problem: str | None, device: torch.device) -
         raise RunDirError(problem)
 
 
+@dataclass
+class TrainingParts:
+    """Everything one training iteration needs, built the way ``infogan train`` builds it."""
+
+    generator: nn.Module  # the plain modules (what checkpoints hold)
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    code: LatentCode
+    step_fn: InfoGANStep  # runs DDP wrappers of the two modules under torchrun
+
+
+def build_training(
+    config: RunConfig, device: torch.device | str = "cpu", *, ctx: DistContext = SINGLE
+) -> TrainingParts:
+    """Fresh networks (seeded by the config), Adam optimizers, the code and the step."""
+    t = config.train
+    device = torch.device(device)
+    memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
+    torch.manual_seed(t.seed)
+    generator, discriminator = build_models(config)
+    if ctx.enabled and t.sync_bn:
+        generator = distributed.convert_batchnorm(generator, device)
+        discriminator = distributed.convert_batchnorm(discriminator, device)
+    generator.to(device, memory_format=memory_format)
+    discriminator.to(device, memory_format=memory_format)
+    betas = (t.beta1, t.beta2)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=t.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=t.lr_d, betas=betas)
+    code = LatentCode(config.latent)
+    g_train, d_train = generator, discriminator
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None
+        g_train = DDP(generator, device_ids=ids)
+        d_train = DDP(discriminator, device_ids=ids)
+    step_fn = InfoGANStep(
+        generator=g_train,
+        discriminator=d_train,
+        opt_g=opt_g,
+        opt_d=opt_d,
+        code=code,
+        lambda_cat=t.lambda_cat,
+        lambda_cont=t.lambda_cont,
+        plain_generator=generator,
+        plain_discriminator=discriminator,
+    )
+    return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
+
+
 def _run_on(
     config: RunConfig,
     run_dir: Path,
@@ -701,25 +758,17 @@ def _run_on(
     _builder, size = ARCHITECTURES[config.model.arch]
     if images is None:
         if ctx.is_main:
-            fetch_mnist(data_dir)  # one download, then every rank reads the verified files
+            # one download, then every rank reads the verified files
+            prepare_dataset(config.data, data_dir, log=log)
         ctx.barrier()
-        log(f"loading MNIST ({size}x{size})")
-        images, _labels = load_mnist(data_dir, split="train", image_size=size)
+        log(f"loading {describe_dataset(config.data.dataset)} ({size}x{size})")
+        images = load_dataset(config.data, data_dir, image_size=size, log=log)
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
     images = images.to(device).contiguous(memory_format=memory_format)
 
-    torch.manual_seed(t.seed)
-    generator, discriminator = build_models(config)
-    if ctx.enabled and t.sync_bn:
-        generator = distributed.convert_batchnorm(generator, device)
-        discriminator = distributed.convert_batchnorm(discriminator, device)
-    generator.to(device, memory_format=memory_format)
-    discriminator.to(device, memory_format=memory_format)
-    betas = (t.beta1, t.beta2)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=t.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=t.lr_d, betas=betas)
-
-    code = LatentCode(config.latent)
+    parts = build_training(config, device, ctx=ctx)
+    generator, discriminator = parts.generator, parts.discriminator
+    opt_g, opt_d, code, step_fn = parts.opt_g, parts.opt_d, parts.code, parts.step_fn
     rng = torch.Generator(device=device).manual_seed(t.seed)
     fixed_noise = torch.randn(
         config.latent.num_categories, config.latent.noise_dim, generator=rng, device=device
@@ -752,24 +801,6 @@ def _run_on(
         state=state,
         resume_step=None if checkpoint is None else state.step,
         enabled=ctx.is_main,
-    )
-    g_train, d_train = generator, discriminator
-    if ctx.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ids = [device.index] if device.type == "cuda" else None
-        g_train = DDP(generator, device_ids=ids)
-        d_train = DDP(discriminator, device_ids=ids)
-    step_fn = InfoGANStep(
-        generator=g_train,
-        discriminator=d_train,
-        opt_g=opt_g,
-        opt_d=opt_d,
-        code=code,
-        lambda_cat=t.lambda_cat,
-        lambda_cont=t.lambda_cont,
-        plain_generator=generator,
-        plain_discriminator=discriminator,
     )
     callbacks: list[Callback] = [writer] if ctx.is_main else []
     if tensorboard and ctx.is_main:
@@ -844,6 +875,8 @@ __all__ = [
     "LoopState",
     "RunWriter",
     "TrainingInterrupted",
+    "TrainingParts",
+    "build_training",
     "generate_images",
     "prepare_run_dir",
     "resume",
