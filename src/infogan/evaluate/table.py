@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from infogan.data import IDX_DATASETS
+
 DIRECTIONS = {
     "rotation": ("clockwise", "counter-clockwise"),
     "width": ("thinner", "thicker"),
@@ -40,10 +42,18 @@ def format_table(result: dict[str, Any]) -> str:
     counts = result["counts"]
     clf = result["classifier"]
     k = len(result["category_to_digit"])
+    dataset = result.get("dataset", "mnist")  # results written before datasets were a choice
+    known = IDX_DATASETS.get(dataset)
+    title = known.title if known is not None else dataset
+    legend = []
+    if known is not None and dataset != "mnist":
+        names = ", ".join(f"{i} {name}" for i, name in enumerate(known.classes))
+        legend = [f"{title}'s 'digits' below are its images and classes: {names}"]
     out = [
-        f"checkpoint {result.get('checkpoint', '?')} ({result['preset']}, step "
+        f"checkpoint {result.get('checkpoint', '?')} ({result['preset']}, {title}, step "
         f"{result['step']:,}, {result['image_size']}x{result['image_size']})",
-        f"classifier: the project's MNIST CNN, test accuracy {_num(clf['test_accuracy'], '.2%')}",
+        f"classifier: the project's {title} CNN, test accuracy {_num(clf['test_accuracy'], '.2%')}",
+        *legend,
         "",
         f"1. Unsupervised test accuracy (Q's code on {counts['test_digits']:,} test digits, "
         "Hungarian-matched)",

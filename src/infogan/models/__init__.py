@@ -10,11 +10,23 @@ from infogan.config import RunConfig
 from infogan.models.seed64 import Discriminator64, Generator64
 
 
+def image_channels(config: RunConfig) -> int:
+    """The channel count of the images the networks make and judge.
+
+    0 (not resolved yet) means grey: the IDX datasets are grey, and training resolves
+    a folder's count from its images before it builds anything.
+    """
+    return config.data.channels or 1
+
+
 def _seed64(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     lat = config.latent
+    channels = image_channels(config)
     return (
-        Generator64(latent_dim=lat.dim),
-        Discriminator64(num_categories=lat.num_categories, num_continuous=lat.num_continuous),
+        Generator64(latent_dim=lat.dim, channels=channels),
+        Discriminator64(
+            num_categories=lat.num_categories, num_continuous=lat.num_continuous, channels=channels
+        ),
     )
 
 
@@ -30,4 +42,4 @@ def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     return builder(config)
 
 
-__all__ = ["ARCHITECTURES", "Discriminator64", "Generator64", "build_models"]
+__all__ = ["ARCHITECTURES", "Discriminator64", "Generator64", "build_models", "image_channels"]
