@@ -23,3 +23,8 @@ compare:
 
 clean:
 	rm -rf .venv runs .pytest_cache .ruff_cache
+
+# Training throughput against a textbook loop (see README, Speed).
+bench:
+	bash scripts/setup.sh dev
+	.venv/bin/python benchmarks/throughput.py
