@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/ (which work without make too).
-.PHONY: setup quickstart test seed64 compare clean
+.PHONY: setup quickstart test seed64 compare clean bench
 
 setup:
 	bash scripts/setup.sh dev
