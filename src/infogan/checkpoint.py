@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from infogan.errors import CheckpointError
+from infogan.fileio import atomic_open
 
 FORMAT = "infogan-checkpoint"
 FORMAT_VERSION = 1
@@ -31,16 +31,11 @@ def save_checkpoint(state: dict[str, Any], path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_open(path) as fh:
             torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             detail = exc.strerror or str(exc)
         elif isinstance(exc, RuntimeError) and "pickle" not in str(exc).lower():

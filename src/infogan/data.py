@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from infogan.errors import DataError
+from infogan.fileio import atomic_open
 
 MNIST_DIGESTS: dict[str, str] = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -229,17 +230,8 @@ def _install(blob: bytes, target: Path, dataset: IdxDataset) -> None:
     expected = dataset.digests[target.name]
     if actual != expected:
         raise DataError(f"{target.name}: downloaded bytes do not match the expected SHA-256")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(target) as fh:
+        fh.write(blob)
 
 
 def _from_local_gzip(gz_path: Path, target: Path, dataset: IdxDataset) -> bool:

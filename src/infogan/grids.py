@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from infogan.fileio import atomic_open
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -41,15 +41,8 @@ def make_grid(
 def save_png(array: np.ndarray, path: Path | str) -> Path:
     """Write a uint8 array as PNG atomically (a reader never sees half a file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        Image.fromarray(array).save(fh, format="PNG")
     return path
 
 

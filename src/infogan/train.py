@@ -42,6 +42,7 @@ from infogan.datasets import (
 )
 from infogan.distributed import SINGLE, DistContext
 from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirError
+from infogan.fileio import atomic_open
 from infogan.grids import save_grid
 from infogan.latent import LatentBatch, LatentCode
 from infogan.losses import d_loss, g_nonsaturating_loss, info_loss
@@ -481,12 +482,8 @@ def truncate_metrics(path: Path, step: int) -> None:
                 kept.append(row)
         except (ValueError, IndexError):
             continue  # a row torn by a crash mid-write
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_open(path, "w", newline="") as fh:
         csv.writer(fh).writerows(kept)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @torch.no_grad()

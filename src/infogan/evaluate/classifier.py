@@ -16,9 +16,6 @@ as MNIST-sized digits.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from infogan.data import MNIST, IdxDataset, load_idx_arrays
+from infogan.data import MNIST, IdxDataset, load_idx_arrays, sha256_of
+from infogan.fileio import atomic_open
 
 CACHE_NAME = "mnist-classifier.pt"  # MNIST's; other datasets' are named after them
 DIGEST_SUFFIX = ".sha256"
@@ -227,28 +225,6 @@ def cache_path(data_dir: Path | str, dataset: IdxDataset = MNIST) -> Path:
     return Path(data_dir) / f"{dataset.name}-classifier.pt"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_atomic(path: Path, write: Callable[[object], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_classifier(model: MnistClassifier, path: Path | str, *, info: dict) -> str:
     """Write the weights and ``info`` atomically, then their digest; return the digest."""
     path = Path(path)
@@ -258,10 +234,12 @@ def save_classifier(model: MnistClassifier, path: Path | str, *, info: dict) -> 
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **info,
     }
-    _write_atomic(path, lambda fh: torch.save(payload, fh))
-    digest = _sha256(path)
+    with atomic_open(path) as fh:
+        torch.save(payload, fh)
+    digest = sha256_of(path)
     digest_path = path.with_name(path.name + DIGEST_SUFFIX)
-    _write_atomic(digest_path, lambda fh: fh.write(f"{digest}  {path.name}\n".encode()))
+    with atomic_open(digest_path, "w") as fh:
+        fh.write(f"{digest}  {path.name}\n")
     return digest
 
 
@@ -288,7 +266,7 @@ def load_cached_classifier(
         return None
     try:
         expected = digest_path.read_text().split()[0]
-        actual = _sha256(path)
+        actual = sha256_of(path)
         if actual != expected:
             return None
         state = torch.load(path, map_location="cpu", weights_only=True)

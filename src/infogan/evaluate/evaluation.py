@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +46,7 @@ from infogan.errors import ConfigError, DataError, RunDirError
 from infogan.evaluate import factors, metrics
 from infogan.evaluate.classifier import NUM_CLASSES, get_classifier, judge
 from infogan.evaluate.sampling import check_seed, sample_prior, sweep_code, use_channels_last
+from infogan.fileio import atomic_open
 
 FORMAT = "infogan-eval"
 FORMAT_VERSION = 1
@@ -270,17 +269,10 @@ def write_eval_json(result: dict[str, Any], path: Path | str) -> Path:
     path = Path(path)
     text = to_json(result)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with atomic_open(path, "w") as fh:
+            fh.write(text)
     except OSError as exc:
         raise RunDirError(f"{path.parent}: cannot write {path.name} ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

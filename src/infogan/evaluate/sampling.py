@@ -6,8 +6,6 @@ Both are deterministic given a seed: noise and codes come from one
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from tqdm import tqdm
 
 from infogan.api import InfoGANModel
 from infogan.errors import ConfigError
+from infogan.fileio import atomic_open
 
 GENERATE_BATCH = 500
 
@@ -160,13 +159,6 @@ def save_samples(samples: Samples, path: Path | str) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".npz":
         raise ConfigError(f"--out must name a .npz file, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **samples.as_arrays())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        np.savez_compressed(fh, **samples.as_arrays())
     return path
