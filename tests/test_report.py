@@ -7,10 +7,7 @@ GAN's report stands alone.
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from infogan.report.figures import (
     wants_log_scale,
 )
 from infogan.report.traversal import posterize, save_traversal_gif
+from tests_helpers import run_cli
 
 SHORT = dict(max_steps=12, batch_size=16, sample_every=4, checkpoint_every=12, log_every=4)
 FRAMES = 4  # traversal frames in the fixture's reports (the default, 17, is slower)
@@ -338,13 +336,7 @@ def test_posterize_rounds_to_grey_steps():
 
 
 def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "infogan", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ},
-    )
+    return run_cli(*args, timeout=900)
 
 
 def test_cli_report_errors_are_one_line(tmp_path):

@@ -1,10 +1,6 @@
 """TensorBoard logging on a short real run, read back with TensorBoard's own event reader;
 and the `train` command's report and --tensorboard switches end to end."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -12,6 +8,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from infogan.config import SEED64
 from infogan.tensorboard import SCALAR_TAGS
 from infogan.train import METRIC_NAMES, train
+from tests_helpers import run_cli
 
 SHORT = dict(max_steps=10, batch_size=16, sample_every=4, checkpoint_every=10, log_every=3)
 
@@ -56,13 +53,7 @@ def test_the_config_is_logged_as_text(events):
 
 
 def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "infogan", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ},
-    )
+    return run_cli(*args, timeout=900)
 
 
 @pytest.mark.slow
