@@ -81,9 +81,12 @@ class InfoGANModel:
 
     @torch.no_grad()
     def q_predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q's categorical logits (B, K) and continuous estimate (B, C) for images."""
+        """Q's categorical logits (B, K) and continuous estimate (B, C) for images.
+
+        For a Gaussian Q (paper28) the estimate is the Gaussian's mean.
+        """
         _d, cat_logits, cont = self.discriminator(images.to(self.device))
-        return cat_logits.float().cpu(), cont.float().cpu()
+        return cat_logits.float().cpu(), cont[:, : self.config.latent.num_continuous].float().cpu()
 
 
 def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoGANModel:

@@ -295,16 +295,24 @@ def load_dataset(
     """The images ``data`` names, (N, C, S, S) float32 in [-1, 1] at ``image_size``.
 
     ``data_dir`` holds the IDX datasets' files (fetched on first use); a folder has
-    only a training split.
+    only a training split. The training split leaves out its last ``data.holdout``
+    images (the validation split).
     """
     dataset = parse_dataset(data.dataset)
     if isinstance(dataset, FolderDataset):
         if split != "train":
             raise DataError(f"{data.dataset}: a folder of images has no {split!r} split")
-        return load_folder(dataset.root, image_size=image_size, channels=data.channels, log=log)
-    if data.channels not in (0, 1):
-        raise ConfigError(f"--channels {data.channels}: {dataset.title} is grey (1 channel)")
-    images, _labels = load_idx_dataset(dataset, data_dir, split=split, image_size=image_size)
+        images = load_folder(dataset.root, image_size=image_size, channels=data.channels, log=log)
+    else:
+        if data.channels not in (0, 1):
+            raise ConfigError(f"--channels {data.channels}: {dataset.title} is grey (1 channel)")
+        images, _labels = load_idx_dataset(dataset, data_dir, split=split, image_size=image_size)
+    if split == "train" and data.holdout:
+        if data.holdout >= len(images) - 1:
+            raise ConfigError(
+                f"--holdout {data.holdout} leaves no training images ({len(images)} in all)"
+            )
+        images = images[: len(images) - data.holdout]
     return images
 
 

@@ -7,6 +7,8 @@ BCE on sigmoid probabilities).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -32,15 +34,61 @@ def info_loss(
     lambda_cat: float = 1.0,
     lambda_cont: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The information term: lambda_cat * CE(Q_cat, c_d) + lambda_cont * MSE(Q_cont, c_c).
+    """The information term: lambda_cat * CE(Q_cat, c_d) + lambda_cont * L_cont(Q_cont, c_c).
 
-    cat_logits (B, K), categories (B,) int64, cont_pred and continuous (B, C).
-    Returns (weighted total, categorical CE, continuous MSE); the last two unweighted.
+    cat_logits (B, K), categories (B,) int64, continuous (B, C). ``cont_pred`` is either
+    Q's point estimate (B, C), scored by mean-squared error (the seed's Q), or a factored
+    Gaussian (B, 2C), means then log-stds, scored by its negative log-likelihood
+    (the paper's Q); both are averaged over the batch and the codes.
+    Returns (weighted total, categorical CE, continuous loss); the last two unweighted.
     Minimising the CE maximises the variational lower bound L_I = H(c) - CE.
     """
     cat = F.cross_entropy(cat_logits, categories)
-    if continuous.shape[1] > 0:
-        cont = F.mse_loss(cont_pred, continuous)
-    else:
+    num_continuous = continuous.shape[1]
+    if num_continuous == 0:
         cont = cat_logits.new_zeros(())
+    elif cont_pred.shape[1] == 2 * num_continuous:
+        cont = gaussian_nll(
+            cont_pred[:, :num_continuous], cont_pred[:, num_continuous:], continuous
+        )
+    else:
+        cont = F.mse_loss(cont_pred, continuous)
     return lambda_cat * cat + lambda_cont * cont, cat, cont
+
+
+def gaussian_nll(mean: torch.Tensor, log_std: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of ``target`` under N(mean, exp(log_std)^2); all (B, C)."""
+    z = (target - mean) * torch.exp(-log_std)
+    return (0.5 * z.square() + log_std + 0.5 * math.log(2 * math.pi)).mean()
+
+
+def _entropy(p: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each row of probabilities (..., K)."""
+    return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
+
+
+def cluster_loss(cat_logits: torch.Tensor) -> torch.Tensor:
+    """Minus the mutual information between real images and Q's category, on one batch.
+
+    -I(x; c) ~= mean_x H(Q(c|x)) - H(mean_x Q(c|x)): low when Q is confident on each
+    image and uses every category equally often over the batch (cat_logits (B, K)).
+    """
+    p = F.softmax(cat_logits.float(), dim=1)
+    return _entropy(p).mean() - _entropy(p.mean(0))
+
+
+def paired_cluster_loss(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+    """Minus the mutual information between Q's categories of two views of the same images.
+
+    The joint distribution of the pair of categories is estimated over the batch
+    (logits (B, K) each, row i of both from image i) and symmetrised; its mutual
+    information is ln K at most, reached when both views get the same confident
+    category and the categories are used equally.
+    """
+    pa = F.softmax(logits_a.float(), dim=1)
+    pb = F.softmax(logits_b.float(), dim=1)
+    joint = pa.T @ pb / pa.shape[0]  # (K, K)
+    joint = ((joint + joint.T) / 2).clamp_min(1e-12)
+    marginal = joint.sum(1)
+    outer = marginal[:, None] * marginal[None, :]
+    return -(joint * (torch.log(joint) - torch.log(outer))).sum()

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from infogan import __version__, distributed
+from infogan.augment import random_affine
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.datasets import (
@@ -45,7 +46,13 @@ from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirErr
 from infogan.fileio import atomic_open
 from infogan.grids import save_grid
 from infogan.latent import LatentBatch, LatentCode
-from infogan.losses import d_loss, g_nonsaturating_loss, info_loss
+from infogan.losses import (
+    cluster_loss,
+    d_loss,
+    g_nonsaturating_loss,
+    info_loss,
+    paired_cluster_loss,
+)
 from infogan.models import ARCHITECTURES, build_models
 
 METRIC_NAMES = (
@@ -102,11 +109,15 @@ class InfoGANStep:
         lambda_cont: float,
         plain_generator: nn.Module | None = None,
         plain_discriminator: nn.Module | None = None,
+        lambda_cluster: float = 0.0,
+        cluster_pairs: bool = False,
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
 
         The G phase and the measuring pass use the plain discriminator: D's weights
-        get no gradient there, so DDP has nothing to reduce.
+        get no gradient there, so DDP has nothing to reduce. ``lambda_cluster`` > 0 adds
+        the clustering term on the real batch to D and Q's loss (``cluster_pairs``: the
+        paired form, with a randomly moved copy of each real image).
         """
         self.generator = generator
         self.discriminator = discriminator
@@ -118,6 +129,8 @@ class InfoGANStep:
         self.lambda_cat = lambda_cat
         self.lambda_cont = lambda_cont
         self.use_info = lambda_cat > 0 or lambda_cont > 0
+        self.lambda_cluster = lambda_cluster
+        self.cluster_pairs = cluster_pairs
 
     def _info(self, cat_logits, cont_pred, latent: LatentBatch):
         return info_loss(
@@ -136,12 +149,19 @@ class InfoGANStep:
         fake = G(code)  # (B, C, H, W)
 
         # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
-        real_logit, _, _ = D(real)
+        real_logit, real_cat, _ = D(real)
         fake_logit, cat_logits, cont_pred = D(fake.detach())
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
             total_d = total_d + self._info(cat_logits, cont_pred, latent)[0]
+        if self.lambda_cluster > 0:
+            if self.cluster_pairs:
+                _, moved_cat, _ = D(random_affine(real))
+                cluster = paired_cluster_loss(real_cat, moved_cat)
+            else:
+                cluster = cluster_loss(real_cat)
+            total_d = total_d + self.lambda_cluster * cluster
         self.opt_d.zero_grad(set_to_none=True)
         total_d.backward()
         self.opt_d.step()
@@ -539,11 +559,14 @@ def train(
     log: Callable[[str], None] = print,
     images: torch.Tensor | None = None,
     tensorboard: bool = False,
+    probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
     """Train ``config`` into a new run directory ``run_dir``; returns the run directory.
 
     ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
     ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
+    ``probes`` make extra callbacks from the built networks (on the main process),
+    e.g. to measure the model as it trains.
     """
     # fix what the dataset's name leaves open (a folder's path, the channel count)
     config = resolve_data_config(config.validate(), images=images)
@@ -557,6 +580,7 @@ def train(
         log=log,
         images=images,
         tensorboard=tensorboard,
+        probes=probes,
     )
 
 
@@ -646,6 +670,7 @@ def _run(
     log: Callable[[str], None],
     images: torch.Tensor | None,
     tensorboard: bool,
+    probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
     """Join the process group (under torchrun), prepare the directory on rank 0, train."""
     t = config.train
@@ -674,6 +699,7 @@ def _run(
             tensorboard=tensorboard,
             ctx=ctx,
             device=device,
+            probes=probes,
         )
     finally:
         distributed.teardown(ctx)
@@ -734,6 +760,8 @@ def build_training(
         lambda_cont=t.lambda_cont,
         plain_generator=generator,
         plain_discriminator=discriminator,
+        lambda_cluster=t.lambda_cluster,
+        cluster_pairs=t.cluster_pairs,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
 
@@ -750,6 +778,7 @@ def _run_on(
     tensorboard: bool,
     ctx: DistContext,
     device: torch.device,
+    probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
     t = config.train
     _builder, size = ARCHITECTURES[config.model.arch]
@@ -804,6 +833,8 @@ def _run_on(
         from infogan.tensorboard import TensorBoardLogger
 
         callbacks.append(TensorBoardLogger(run_dir / "tensorboard", writer))
+    if ctx.is_main:
+        callbacks.extend(make(parts) for make in probes)
     mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
     where = f"from step {state.step} " if checkpoint is not None else ""
     ranks = f" x {ctx.world_size} processes" if ctx.enabled else ""

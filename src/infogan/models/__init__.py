@@ -7,6 +7,7 @@ from collections.abc import Callable
 from torch import nn
 
 from infogan.config import RunConfig
+from infogan.models.paper28 import Discriminator28, Generator28
 from infogan.models.seed64 import Discriminator64, Generator64
 
 
@@ -30,9 +31,21 @@ def _seed64(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     )
 
 
+def _paper28(config: RunConfig) -> tuple[nn.Module, nn.Module]:
+    lat = config.latent
+    channels = image_channels(config)
+    return (
+        Generator28(latent_dim=lat.dim, channels=channels),
+        Discriminator28(
+            num_categories=lat.num_categories, num_continuous=lat.num_continuous, channels=channels
+        ),
+    )
+
+
 #: name -> (builder, image size the architecture works at)
 ARCHITECTURES: dict[str, tuple[Callable[[RunConfig], tuple[nn.Module, nn.Module]], int]] = {
     "seed64": (_seed64, 64),
+    "paper28": (_paper28, 28),
 }
 
 
@@ -42,4 +55,12 @@ def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     return builder(config)
 
 
-__all__ = ["ARCHITECTURES", "Discriminator64", "Generator64", "build_models", "image_channels"]
+__all__ = [
+    "ARCHITECTURES",
+    "Discriminator28",
+    "Discriminator64",
+    "Generator28",
+    "Generator64",
+    "build_models",
+    "image_channels",
+]

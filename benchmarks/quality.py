@@ -1,0 +1,302 @@
+"""Quality over seeds: train N seeds of a preset at a fixed budget and measure each.
+
+For every seed it trains the preset (``infogan train`` exactly, into OUT/seed-N) while a
+probe reads Q's categorical code on held-out real digits every ``--eval-every`` steps,
+which gives the time to reach ``--target`` accuracy. At the end of each run it measures
+
+* the unsupervised accuracy of Q's categorical code (Hungarian-matched to the labels),
+* with ``--split test``: every group of ``infogan eval`` (generated-category accuracy,
+  Fréchet distance, ...), written to the run's eval.json,
+* the Spearman correlation of each continuous code with rotation and stroke width,
+
+then prints one line per seed and the median and worst over seeds, and writes JSON.
+
+``--split val`` holds the last ``--holdout`` training digits out of training and
+measures on them: that is the split to choose settings on. ``--split test`` trains on
+all 60,000 digits and reports on the 10,000 test digits.
+
+    python benchmarks/quality.py --preset paper28 --seeds 3 --split test
+    python benchmarks/quality.py --preset paper28 --seeds 1 --split val \\
+        --set train.lambda_cluster=1 --set train.cluster_pairs=true --max-steps 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from infogan.api import load_model
+from infogan.config import RunConfig, get_preset
+from infogan.data import default_data_dir, fetch_dataset, load_idx_arrays, to_training_tensor
+from infogan.errors import InfoGANError
+from infogan.evaluate import metrics
+from infogan.evaluate.evaluation import (
+    continuous_code_report,
+    evaluate,
+    labelled_dataset,
+    write_eval_json,
+)
+from infogan.evaluate.sampling import sweep_code
+from infogan.train import TrainingParts, train
+
+
+def apply_settings(config: RunConfig, settings: list[str]) -> RunConfig:
+    """``section.field=value`` overrides (value parsed as JSON, else kept as text)."""
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        section, _, name = key.partition(".")
+        if not sep or not name or not hasattr(config, section):
+            raise SystemExit(f"quality.py: error: --set {item!r}: expected section.field=value")
+        part = getattr(config, section)
+        if not dataclasses.is_dataclass(part) or name not in {
+            f.name for f in dataclasses.fields(part)
+        }:
+            raise SystemExit(f"quality.py: error: --set {item!r}: no field {key}")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        config = dataclasses.replace(
+            config, **{section: dataclasses.replace(part, **{name: value})}
+        )
+    return config
+
+
+class AccuracyProbe:
+    """Every ``every`` steps, Q's Hungarian-matched accuracy on labelled real images."""
+
+    def __init__(self, parts: TrainingParts, images: torch.Tensor, labels: np.ndarray, every: int):
+        self.discriminator = parts.discriminator
+        self.num_codes = parts.code.config.num_categories
+        device = next(self.discriminator.parameters()).device
+        self.images = images.to(device)
+        self.labels = labels
+        self.every = every
+        self.started = time.perf_counter()
+        self.probe_seconds = 0.0
+        self.curve: list[dict[str, float]] = []  # step, training minutes, accuracy
+
+    def accuracy(self) -> float:
+        D = self.discriminator
+        was_training = D.training
+        D.eval()
+        try:
+            with torch.no_grad():
+                codes = torch.cat(
+                    [
+                        D(self.images[i : i + 1000])[1].argmax(1)
+                        for i in range(0, len(self.images), 1000)
+                    ]
+                )
+        finally:
+            D.train(was_training)
+        acc, _mapping, _conf = metrics.hungarian_accuracy(
+            codes.cpu().numpy(), self.labels, num_codes=self.num_codes, num_labels=10
+        )
+        return acc
+
+    def measure(self, step: int) -> None:
+        if self.discriminator.training and torch.cuda.is_available():
+            torch.cuda.synchronize()
+        begun = time.perf_counter()
+        minutes = (begun - self.started - self.probe_seconds) / 60
+        acc = self.accuracy()
+        self.curve.append({"step": step, "minutes": round(minutes, 3), "accuracy": round(acc, 4)})
+        self.probe_seconds += time.perf_counter() - begun
+
+    def on_metrics(self, rows) -> None:
+        pass
+
+    def on_step_end(self, step: int, epoch: int) -> None:
+        if step % self.every == 0:
+            self.measure(step)
+
+    def on_train_end(self, step: int, epoch: int) -> None:
+        if not self.curve or self.curve[-1]["step"] != step:
+            self.measure(step)
+
+    def first_reaching(self, target: float) -> dict[str, float] | None:
+        return next((point for point in self.curve if point["accuracy"] >= target), None)
+
+
+def held_out(config: RunConfig, split: str, data_dir: Path) -> tuple[torch.Tensor, np.ndarray]:
+    """The labelled real images a seed is measured on, at the model's resolution."""
+    dataset = labelled_dataset(config.data.dataset)
+    fetch_dataset(dataset, data_dir)
+    if split == "val":
+        images, labels = load_idx_arrays(dataset, data_dir, "train")
+        images, labels = images[-config.data.holdout :], labels[-config.data.holdout :]
+    else:
+        images, labels = load_idx_arrays(dataset, data_dir, "test")
+    return to_training_tensor(images, config.data.image_size), labels
+
+
+def code_correlations(run_dir: Path, device: str) -> dict[str, dict[str, float]]:
+    """Spearman rho of each continuous code with rotation and width (generated digits only)."""
+    model = load_model(run_dir, device=device)
+    out = {}
+    for which in range(model.config.latent.num_continuous):
+        sweep = sweep_code(model, which, draws=100, values=9, seed=1 + which, progress=False)
+        report = continuous_code_report(sweep.images, sweep.values)
+        out[f"c{which + 1}"] = {k: round(v, 3) for k, v in report["spearman"].items()}
+    return out
+
+
+def run_seed(config: RunConfig, args, seed: int, images, labels) -> dict[str, Any]:
+    config = config.with_train(seed=seed)
+    run_dir = args.out / f"seed-{seed}"
+    probe: list[AccuracyProbe] = []
+
+    def make_probe(parts: TrainingParts) -> AccuracyProbe:
+        probe.append(AccuracyProbe(parts, images, labels, args.eval_every))
+        return probe[0]
+
+    started = time.perf_counter()
+    train(
+        config,
+        run_dir,
+        data_dir=args.data_dir,
+        overwrite=True,
+        progress=not args.no_progress,
+        log=lambda msg: print(f"[seed {seed}] {msg}", file=sys.stderr),
+        probes=[make_probe],
+    )
+    wall = time.perf_counter() - started
+    curve = probe[0].curve
+    reached = probe[0].first_reaching(args.target)
+    run = json.loads((run_dir / "run.json").read_text())
+    result: dict[str, Any] = {
+        "seed": seed,
+        "steps": run["steps"],
+        "train_minutes": round((wall - probe[0].probe_seconds) / 60, 2),
+        "images_per_second": run["images_per_second"],
+        "unsupervised_accuracy": curve[-1]["accuracy"],
+        "reached_target": reached,
+        "curve": curve,
+        "codes": code_correlations(run_dir, args.device_eval),
+    }
+    if args.split == "test" and not args.no_full_eval:
+        model = load_model(run_dir, device=args.device_eval)
+        full = evaluate(model, data_dir=args.data_dir, progress=False)
+        write_eval_json(full, run_dir / "eval.json")
+        result["unsupervised_accuracy"] = full["unsupervised_accuracy"]
+        result["generated_accuracy"] = full["generated_accuracy"]
+        result["frechet_distance"] = full["frechet_distance"]
+    return result
+
+
+def seed_line(r: dict[str, Any]) -> str:
+    codes = "  ".join(
+        f"{name}: rot {c['rotation']:+.2f} width {c['width']:+.2f}"
+        for name, c in r["codes"].items()
+    )
+    extra = ""
+    if "generated_accuracy" in r:
+        extra = f"  gen-acc {r['generated_accuracy']:.3f}  FD {r['frechet_distance']:.2f}"
+    reached = r["reached_target"]
+    when = f"step {reached['step']} ({reached['minutes']:.1f} min)" if reached else "not reached"
+    return (
+        f"seed {r['seed']}: acc {r['unsupervised_accuracy']:.4f}{extra}  {codes}  "
+        f"target at {when}  [{r['steps']} steps, {r['train_minutes']:.1f} min]"
+    )
+
+
+def best_code(results: list[dict[str, Any]], factor: str) -> list[float]:
+    """Per seed, the largest |rho| of any continuous code with ``factor``."""
+    return [max(abs(c[factor]) for c in r["codes"].values()) for r in results]
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    acc = [r["unsupervised_accuracy"] for r in results]
+    out: dict[str, Any] = {
+        "unsupervised_accuracy": {"median": statistics.median(acc), "worst": min(acc)},
+        "rotation_rho": {
+            "median": statistics.median(best_code(results, "rotation")),
+            "worst": min(best_code(results, "rotation")),
+        },
+        "width_rho": {
+            "median": statistics.median(best_code(results, "width")),
+            "worst": min(best_code(results, "width")),
+        },
+    }
+    if all("generated_accuracy" in r for r in results):
+        gen = [r["generated_accuracy"] for r in results]
+        fd = [r["frechet_distance"] for r in results]
+        out["generated_accuracy"] = {"median": statistics.median(gen), "worst": min(gen)}
+        out["frechet_distance"] = {"median": statistics.median(fd), "worst": max(fd)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="paper28")
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...)")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--split", choices=("val", "test"), default="test")
+    parser.add_argument("--holdout", type=int, default=5000, help="validation digits (--split val)")
+    parser.add_argument("--max-steps", type=int, default=None, help="override the preset's budget")
+    parser.add_argument("--eval-every", type=int, default=200, help="probe Q every N steps")
+    parser.add_argument("--target", type=float, default=0.95, help="accuracy to time")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    parser.add_argument("--device", default=None, help="training device (the preset's: auto)")
+    parser.add_argument("--out", type=Path, default=None, help="default runs/quality-PRESET")
+    parser.add_argument("--json", type=Path, default=None, help="default OUT/quality.json")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--no-full-eval", action="store_true", help="skip infogan eval (test)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.eval_every < 1 or args.holdout < 1:
+        parser.error("--seeds, --eval-every and --holdout must be positive")
+
+    try:
+        config = apply_settings(get_preset(args.preset), args.set)
+        if args.split == "val":
+            config = config.with_data(holdout=args.holdout)
+        config = config.with_train(max_steps=args.max_steps, device=args.device).validate()
+        args.data_dir = Path(args.data_dir or default_data_dir())
+        args.out = args.out or Path("runs") / f"quality-{args.preset}"
+        args.device_eval = "cuda" if config.train.device.startswith("cuda") else "cpu"
+        if config.train.device == "auto" and torch.cuda.is_available():
+            args.device_eval = "cuda"
+        images, labels = held_out(config, args.split, args.data_dir)
+        results = []
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            results.append(run_seed(config, args, seed, images, labels))
+            print(seed_line(results[-1]), flush=True)
+    except InfoGANError as exc:
+        print(f"quality.py: error: {exc}", file=sys.stderr)
+        return 1
+    agg = summary(results)
+    acc = agg["unsupervised_accuracy"]
+    print(
+        f"{args.preset} ({args.split}, {len(results)} seeds): accuracy median {acc['median']:.4f} "
+        f"worst {acc['worst']:.4f}; best code |rho| rotation median "
+        f"{agg['rotation_rho']['median']:.2f}, width median {agg['width_rho']['median']:.2f}"
+    )
+    report = {
+        "preset": args.preset,
+        "settings": args.set,
+        "split": args.split,
+        "config": config.to_dict(),
+        "torch": torch.__version__,
+        "seeds": results,
+        "summary": agg,
+    }
+    path = args.json or args.out / "quality.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The InfoGAN paper's MNIST network at 28x28 (SPEC section 7).
+
+Generator: Linear 1024 -> Linear 7x7x128 -> ConvTranspose 64 (14x14) -> ConvTranspose C (28x28).
+Discriminator: a shared trunk (Conv 64, Conv 128, Linear 1024) with two heads, D (one
+logit) and Q (Linear 128, then the code's outputs). Q models each continuous code as a
+factored Gaussian: it outputs a mean and a log standard deviation per code, trained by
+negative log-likelihood, so the third output of :meth:`Discriminator28.forward` is
+``(B, 2 * num_continuous)``: the means first, then the log-stds.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from infogan.models.seed64 import dcgan_init
+
+#: log-std of Q's Gaussian is kept in this range so its likelihood stays finite
+LOG_STD_RANGE = (-5.0, 2.0)
+
+
+class Generator28(nn.Module):
+    """(B, latent_dim) code -> (B, channels, 28, 28) image in [-1, 1]."""
+
+    def __init__(self, latent_dim: int = 74, channels: int = 1):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.fc = nn.Sequential(
+            nn.Linear(latent_dim, 1024, bias=False),
+            nn.BatchNorm1d(1024),
+            nn.ReLU(inplace=True),
+            nn.Linear(1024, 128 * 7 * 7, bias=False),
+            nn.BatchNorm1d(128 * 7 * 7),
+            nn.ReLU(inplace=True),
+        )
+        self.conv = nn.Sequential(
+            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),  # (B, 64, 14, 14)
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(64, channels, 4, 2, 1),  # (B, C, 28, 28)
+            nn.Tanh(),
+        )
+        self.apply(dcgan_init)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.fc(code).view(code.shape[0], 128, 7, 7))
+
+
+class Discriminator28(nn.Module):
+    """(B, channels, 28, 28) image -> D logit (B,), Q's categorical logits (B, K) and
+    the continuous codes' Gaussian (B, 2C): means, then log-stds."""
+
+    continuous_outputs = "gaussian"
+
+    def __init__(self, num_categories: int = 10, num_continuous: int = 2, channels: int = 1):
+        super().__init__()
+        self.num_categories = num_categories
+        self.num_continuous = num_continuous
+        self.trunk = nn.Sequential(
+            nn.Conv2d(channels, 64, 4, 2, 1),  # (B, 64, 14, 14)
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(64, 128, 4, 2, 1, bias=False),  # (B, 128, 7, 7)
+            nn.BatchNorm2d(128),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Flatten(),
+            nn.Linear(128 * 7 * 7, 1024, bias=False),
+            nn.BatchNorm1d(1024),
+            nn.LeakyReLU(0.1, inplace=True),
+        )
+        self.d_head = nn.Linear(1024, 1)
+        self.q_head = nn.Sequential(
+            nn.Linear(1024, 128, bias=False),
+            nn.BatchNorm1d(128),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Linear(128, num_categories + 2 * num_continuous),
+        )
+        self.apply(dcgan_init)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        features = self.trunk(image)  # (B, 1024)
+        d_logit = self.d_head(features).flatten()  # (B,)
+        q = self.q_head(features)  # (B, K + 2C)
+        k, c = self.num_categories, self.num_continuous
+        mean, log_std = q[:, k : k + c], q[:, k + c :].clamp(*LOG_STD_RANGE)
+        return d_logit, q[:, :k], torch.cat([mean, log_std], dim=1)
