@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import statistics
 import sys
 import time
@@ -46,7 +47,7 @@ from infogan.evaluate.evaluation import (
     write_eval_json,
 )
 from infogan.evaluate.sampling import sweep_code
-from infogan.train import TrainingParts, train
+from infogan.train import TrainingInterrupted, TrainingParts, train
 
 
 def apply_settings(config: RunConfig, settings: list[str]) -> RunConfig:
@@ -161,24 +162,58 @@ def run_seed(config: RunConfig, args, seed: int, images, labels) -> dict[str, An
         return probe[0]
 
     started = time.perf_counter()
-    train(
-        config,
-        run_dir,
-        data_dir=args.data_dir,
-        overwrite=True,
-        progress=not args.no_progress,
-        log=lambda msg: print(f"[seed {seed}] {msg}", file=sys.stderr),
-        probes=[make_probe],
-    )
+    interrupted = False
+    try:
+        train(
+            config,
+            run_dir,
+            data_dir=args.data_dir,
+            overwrite=True,
+            progress=not args.no_progress,
+            log=lambda msg: print(f"[seed {seed}] {msg}", file=sys.stderr),
+            probes=[make_probe],
+        )
+    except TrainingInterrupted:  # stopped early (Ctrl-C, or a sweep's deadline): keep the curve
+        interrupted = True
     wall = time.perf_counter() - started
-    curve = probe[0].curve
-    reached = probe[0].first_reaching(args.target)
-    run = json.loads((run_dir / "run.json").read_text())
+    if not probe[0].curve:
+        raise InfoGANError(f"seed {seed} stopped before its first measurement")
+    with DeferredInterrupt() as deferred:  # a Ctrl-C now stops after this seed's measurements
+        result = measure_seed(run_dir, args, seed, probe[0], wall, interrupted)
+    result["stop"] = interrupted or deferred.requested
+    return result
+
+
+class DeferredInterrupt:
+    """Hold SIGINT back until the block ends; ``requested`` says whether one came."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self) -> DeferredInterrupt:
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, _signum, _frame) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def measure_seed(
+    run_dir: Path, args, seed: int, probe: AccuracyProbe, wall: float, interrupted: bool
+) -> dict[str, Any]:
+    curve = probe.curve
+    reached = probe.first_reaching(args.target)
+    run_json = run_dir / "run.json"
+    run = json.loads(run_json.read_text()) if run_json.is_file() and not interrupted else {}
     result: dict[str, Any] = {
         "seed": seed,
-        "steps": run["steps"],
-        "train_minutes": round((wall - probe[0].probe_seconds) / 60, 2),
-        "images_per_second": run["images_per_second"],
+        "steps": run.get("steps", curve[-1]["step"]),
+        "interrupted": interrupted,
+        "train_minutes": round((wall - probe.probe_seconds) / 60, 2),
+        "images_per_second": run.get("images_per_second"),
         "unsupervised_accuracy": curve[-1]["accuracy"],
         "reached_target": reached,
         "curve": curve,
@@ -272,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             results.append(run_seed(config, args, seed, images, labels))
             print(seed_line(results[-1]), flush=True)
+            if results[-1].pop("stop"):
+                print("stopped early: the seeds so far are reported", file=sys.stderr)
+                break
     except InfoGANError as exc:
         print(f"quality.py: error: {exc}", file=sys.stderr)
         return 1

@@ -65,9 +65,15 @@ class ReferenceStep:
         self.bce = nn.BCELoss()
 
     def info(self, cat_logits, cont, categories, continuous):
-        return self.lambda_cat * F.cross_entropy(
-            cat_logits, categories
-        ) + self.lambda_cont * F.mse_loss(cont, continuous)
+        if cont.shape[1] == 2 * continuous.shape[1]:  # a Gaussian Q (paper28): mean, log-std
+            mean, log_std = cont.chunk(2, dim=1)
+            normal = torch.distributions.Normal(mean, log_std.exp())
+            cont_loss = -normal.log_prob(continuous).mean()
+        else:
+            cont_loss = F.mse_loss(cont, continuous)
+        return (
+            self.lambda_cat * F.cross_entropy(cat_logits, categories) + self.lambda_cont * cont_loss
+        )
 
     def __call__(self, real, noise, categories, continuous) -> dict[str, float]:
         b = real.shape[0]

@@ -92,12 +92,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--lambda-cont", type=float, default=None, help="weight of the continuous term"
     )
     train.add_argument(
+        "--lambda-cluster",
+        type=float,
+        default=None,
+        help="weight of the clustering term on real images (0 = off, as in the paper)",
+    )
+    train.add_argument(
+        "--cluster-pairs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="clustering term on pairs of each real image and a randomly moved copy",
+    )
+    train.add_argument(
+        "--holdout",
+        type=int,
+        default=None,
+        help="keep the last N training images out of training (a validation split)",
+    )
+    train.add_argument(
         "--sample-every", type=int, default=None, help="write the three grids every N iterations"
     )
     train.add_argument(
         "--checkpoint-every", type=int, default=None, help="write last.pt every N iterations"
     )
     train.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N")
+    train.add_argument(
+        "--precision",
+        default=None,
+        metavar="fp32|bf16",
+        help="bf16: forward passes under bfloat16 autocast (fast on GPUs; default fp32)",
+    )
+    train.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the networks (faster steps on GPUs after a warm-up)",
+    )
     train.add_argument(
         "--keep-checkpoints", type=int, default=None, help="newest step checkpoints kept (3)"
     )
@@ -229,6 +259,11 @@ _RESUME_FIXED = (
     "checkpoint_every",
     "keep_checkpoints",
     "sync_bn",
+    "lambda_cluster",
+    "cluster_pairs",
+    "precision",
+    "compile",
+    "holdout",
     "run_dir",
     "dataset",
     "channels",
@@ -292,7 +327,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 keep_checkpoints=args.keep_checkpoints,
                 sync_bn=args.sync_bn,
                 device=args.device,
+                lambda_cluster=args.lambda_cluster,
+                cluster_pairs=args.cluster_pairs,
+                precision=args.precision,
+                compile=args.compile,
             )
+            .with_data(holdout=args.holdout)
             .validate()
         )
         run_dir = args.run_dir or _default_run_dir(preset, config.data.dataset)

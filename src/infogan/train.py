@@ -94,6 +94,11 @@ def frozen_batchnorm_stats(*modules: nn.Module) -> Iterator[None]:
             m.num_batches_tracked.copy_(tracked)
 
 
+def _float(outputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """The discriminator's outputs in float32 (they are bfloat16 under autocast)."""
+    return tuple(t.float() for t in outputs)
+
+
 class InfoGANStep:
     """One InfoGAN iteration over given models and optimizers; returns the metrics tensor."""
 
@@ -111,18 +116,22 @@ class InfoGANStep:
         plain_discriminator: nn.Module | None = None,
         lambda_cluster: float = 0.0,
         cluster_pairs: bool = False,
+        precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
 
         The G phase and the measuring pass use the plain discriminator: D's weights
         get no gradient there, so DDP has nothing to reduce. ``lambda_cluster`` > 0 adds
         the clustering term on the real batch to D and Q's loss (``cluster_pairs``: the
-        paired form, with a randomly moved copy of each real image).
+        paired form, with a randomly moved copy of each real image). ``precision``
+        "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
         self.discriminator = discriminator
-        self.plain_generator = plain_generator or generator
-        self.plain_discriminator = plain_discriminator or discriminator
+        self.plain_generator = generator if plain_generator is None else plain_generator
+        self.plain_discriminator = (
+            discriminator if plain_discriminator is None else plain_discriminator
+        )
         self.opt_g = opt_g
         self.opt_d = opt_d
         self.code = code
@@ -131,6 +140,12 @@ class InfoGANStep:
         self.use_info = lambda_cat > 0 or lambda_cont > 0
         self.lambda_cluster = lambda_cluster
         self.cluster_pairs = cluster_pairs
+        self.bf16 = precision == "bf16"
+
+    def _autocast(self, device: torch.device):
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def _info(self, cat_logits, cont_pred, latent: LatentBatch):
         return info_loss(
@@ -146,18 +161,21 @@ class InfoGANStep:
         """(len(METRIC_NAMES),) detached metrics, left on the device (no host sync)."""
         G, D = self.generator, self.discriminator
         code = self.code.assemble(latent)  # (B, latent_dim)
-        fake = G(code)  # (B, C, H, W)
+        with self._autocast(real.device):
+            fake = G(code)  # (B, C, H, W)
 
-        # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
-        real_logit, real_cat, _ = D(real)
-        fake_logit, cat_logits, cont_pred = D(fake.detach())
+            # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
+            real_logit, real_cat, _ = _float(D(real))
+            fake_logit, cat_logits, cont_pred = _float(D(fake.detach()))
+            moved_cat = None
+            if self.lambda_cluster > 0 and self.cluster_pairs:
+                moved_cat = D(random_affine(real))[1].float()
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
             total_d = total_d + self._info(cat_logits, cont_pred, latent)[0]
         if self.lambda_cluster > 0:
-            if self.cluster_pairs:
-                _, moved_cat, _ = D(random_affine(real))
+            if moved_cat is not None:
                 cluster = paired_cluster_loss(real_cat, moved_cat)
             else:
                 cluster = cluster_loss(real_cat)
@@ -171,7 +189,8 @@ class InfoGANStep:
         D_plain = self.plain_discriminator
         D_plain.requires_grad_(False)
         try:
-            fake_logit, cat_logits, cont_pred = D_plain(fake)
+            with self._autocast(real.device):
+                fake_logit, cat_logits, cont_pred = _float(D_plain(fake))
             loss_g = g_nonsaturating_loss(fake_logit)
             weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent)
             total_g = loss_g + weighted_info if self.use_info else loss_g
@@ -183,8 +202,12 @@ class InfoGANStep:
 
         # (3) D(G(z)) after the G update: a measuring pass that leaves BN statistics alone
         G_plain = self.plain_generator
-        with torch.no_grad(), frozen_batchnorm_stats(G_plain, D_plain):
-            after_logit, _, _ = D_plain(G_plain(code))
+        with (
+            torch.no_grad(),
+            frozen_batchnorm_stats(G_plain, D_plain),
+            self._autocast(real.device),
+        ):
+            after_logit = D_plain(G_plain(code))[0].float()
 
         return torch.stack(
             [
@@ -750,6 +773,13 @@ def build_training(
         ids = [device.index] if device.type == "cuda" else None
         g_train = DDP(generator, device_ids=ids)
         d_train = DDP(discriminator, device_ids=ids)
+    g_plain, d_plain = generator, discriminator
+    if t.compile:
+        g_plain, d_plain = torch.compile(generator), torch.compile(discriminator)
+        if ctx.enabled:
+            g_train, d_train = torch.compile(g_train), torch.compile(d_train)
+        else:
+            g_train, d_train = g_plain, d_plain
     step_fn = InfoGANStep(
         generator=g_train,
         discriminator=d_train,
@@ -758,10 +788,11 @@ def build_training(
         code=code,
         lambda_cat=t.lambda_cat,
         lambda_cont=t.lambda_cont,
-        plain_generator=generator,
-        plain_discriminator=discriminator,
+        plain_generator=g_plain,
+        plain_discriminator=d_plain,
         lambda_cluster=t.lambda_cluster,
         cluster_pairs=t.cluster_pairs,
+        precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
 
