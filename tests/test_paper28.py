@@ -1,0 +1,230 @@
+"""The paper's 28x28 network, its Gaussian Q, the clustering term and the cluster28 preset."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from infogan.augment import random_affine
+from infogan.config import CLUSTER28, PAPER28, get_preset
+from infogan.datasets import load_dataset
+from infogan.errors import ConfigError
+from infogan.losses import cluster_loss, gaussian_nll, info_loss, paired_cluster_loss
+from infogan.models import Discriminator28, Generator28, build_models
+from infogan.train import METRIC_NAMES, build_training
+from tests_helpers import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from reference_loop import ReferenceStep  # noqa: E402
+from sweep import accuracy_at  # noqa: E402
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_paper28_layers_have_the_papers_sizes():
+    g, d = build_models(PAPER28)
+    assert isinstance(g, Generator28) and isinstance(d, Discriminator28)
+    # G: Linear 74->1024 (no bias: BN follows), BN, Linear 1024->7*7*128, BN,
+    #    ConvT 128->64 4x4, BN, ConvT 64->1 4x4 with bias
+    assert count(g) == 74 * 1024 + 2 * 1024 + 1024 * 6272 + 2 * 6272 + 128 * 64 * 16 + 2 * 64 + (
+        64 * 16 + 1
+    )
+    # D trunk: Conv 1->64 (bias), Conv 64->128, BN, Linear 6272->1024, BN; D head Linear 1;
+    # Q: Linear 1024->128, BN, Linear 128->(10 logits + 2 means + 2 log-stds)
+    trunk = (16 * 64 + 64) + 64 * 128 * 16 + 2 * 128 + 6272 * 1024 + 2 * 1024
+    q = 1024 * 128 + 2 * 128 + 128 * 14 + 14
+    assert count(d) == trunk + 1025 + q
+    assert PAPER28.latent.dim == 74 and PAPER28.data.image_size == 28
+
+
+def test_paper28_shapes_and_ranges():
+    g, d = build_models(PAPER28)
+    images = g(torch.randn(8, 74))
+    assert images.shape == (8, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1
+    logit, cat, cont = d(images)
+    assert logit.shape == (8,) and cat.shape == (8, 10) and cont.shape == (8, 4)
+    log_std = cont[:, 2:]
+    assert (log_std >= -5).all() and (log_std <= 2).all()
+
+
+def test_gaussian_nll_is_the_normal_log_likelihood():
+    gen = torch.Generator().manual_seed(0)
+    mean, log_std, target = (torch.randn(32, 2, generator=gen) for _ in range(3))
+    expected = -torch.distributions.Normal(mean, log_std.exp()).log_prob(target).mean()
+    assert gaussian_nll(mean, log_std, target).item() == pytest.approx(expected.item(), rel=1e-6)
+    cats = torch.randint(10, (32,), generator=gen)
+    logits = torch.randn(32, 10, generator=gen)
+    # the width of Q's output picks the continuous loss: 2C columns = Gaussian, C = MSE
+    total, ce, cont = info_loss(
+        logits, cats, torch.cat([mean, log_std], 1), target, lambda_cont=0.1
+    )
+    assert cont.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert total.item() == pytest.approx(ce.item() + 0.1 * expected.item(), rel=1e-6)
+    _, _, mse = info_loss(logits, cats, mean, target)
+    assert mse.item() == pytest.approx(((mean - target) ** 2).mean().item(), rel=1e-6)
+
+
+def test_cluster_losses_reach_minus_ln_k_only_for_confident_balanced_agreeing_views():
+    k = 10
+    confident = torch.eye(k).repeat(8, 1) * 30  # each category equally often, sure of each
+    assert cluster_loss(confident).item() == pytest.approx(-math.log(k), abs=1e-4)
+    assert cluster_loss(torch.zeros(80, k)).item() == pytest.approx(0.0, abs=1e-6)
+    collapsed = torch.zeros(80, k)
+    collapsed[:, 3] = 30  # everything in one category: no information
+    assert cluster_loss(collapsed).item() == pytest.approx(0.0, abs=1e-4)
+    assert paired_cluster_loss(confident, confident).item() == pytest.approx(-math.log(k), abs=1e-3)
+    shuffled = confident[torch.randperm(80, generator=torch.Generator().manual_seed(0))]
+    # views that disagree at random share little information
+    assert paired_cluster_loss(confident, shuffled).item() > -0.5
+
+
+def test_random_affine_moves_digits_but_keeps_the_background(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    x = to_training_tensor(digits[:64], 28)
+    same = random_affine(x, degrees=0, shift=0, scale=0)
+    assert (same - x).abs().max() < 1e-5
+    moved = random_affine(x, generator=torch.Generator().manual_seed(0))
+    assert moved.shape == x.shape
+    assert (moved - x).abs().mean() > 0.01  # the digits moved
+    corners = moved[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert (corners < -0.99).all()  # the border repeats MNIST's black background
+
+
+def test_paper28_step_matches_the_textbook_loop(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    config = PAPER28.with_train(channels_last=False)
+    parts = build_training(config)
+    g2, d2 = build_models(config)
+    g2.load_state_dict(parts.generator.state_dict())
+    d2.load_state_dict(parts.discriminator.state_dict())
+    reference = ReferenceStep(g2, d2, num_categories=10, lambda_cont=0.1)
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+    for _ in range(2):
+        ours = dict(zip(METRIC_NAMES, parts.step_fn(real, latent).tolist(), strict=True))
+        theirs = reference(real, latent.noise, latent.categories, latent.continuous)
+        for key in ("d_loss", "g_loss", "d_real", "d_fake_before", "d_fake_after"):
+            assert ours[key] == pytest.approx(theirs[key], rel=2e-3, abs=2e-4), key
+        weighted = ours["info_cat"] + 0.1 * ours["info_cont"]
+        assert weighted == pytest.approx(theirs["info_loss"], rel=2e-3, abs=2e-4)
+
+
+def test_cluster28_is_paper28_plus_the_paired_clustering_term():
+    assert get_preset("cluster28") is CLUSTER28
+    assert (CLUSTER28.model, CLUSTER28.latent, CLUSTER28.data) == (
+        PAPER28.model,
+        PAPER28.latent,
+        PAPER28.data,
+    )
+    assert CLUSTER28.train.lambda_cluster > 0 and CLUSTER28.train.cluster_pairs
+    assert PAPER28.train.lambda_cluster == 0  # paper28 stays the paper's
+
+
+def test_holdout_keeps_the_last_training_digits_out(mnist_dir):
+    data = PAPER28.with_data(holdout=5000).data
+    images = load_dataset(data, mnist_dir, image_size=28)
+    assert images.shape == (55000, 1, 28, 28)
+    every = load_dataset(PAPER28.data, mnist_dir, image_size=28)
+    assert torch.equal(images, every[:55000])
+    with pytest.raises(ConfigError, match="holdout"):
+        load_dataset(PAPER28.with_data(holdout=60000).data, mnist_dir, image_size=28)
+
+
+def test_config_refuses_a_size_the_architecture_cannot_make():
+    with pytest.raises(ConfigError, match="28x28"):
+        PAPER28.with_data(image_size=64).validate()
+    with pytest.raises(ConfigError, match="precision"):
+        PAPER28.with_train(precision="fp16").validate()
+
+
+def test_cluster28_trains_from_the_cli_and_its_q_reads_real_digits(tmp_path, mnist_dir):
+    run = tmp_path / "run"
+    result = run_cli(
+        "train",
+        "--preset",
+        "cluster28",
+        "--max-steps",
+        "4",
+        "--holdout",
+        "1000",
+        "--run-dir",
+        str(run),
+        "--data-dir",
+        str(mnist_dir),
+        "--no-progress",
+        "--no-report",
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["lambda_cluster"] == 3.0 and config["data"]["holdout"] == 1000
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 5
+    from infogan.api import load_model
+
+    model = load_model(run)
+    cat, cont = model.q_predict(torch.zeros(3, 1, 28, 28))
+    assert cat.shape == (3, 10) and cont.shape == (3, 2)  # the Gaussian's means only
+    assert model.generate([0, 1, 2]).shape == (3, 1, 28, 28)
+
+
+def test_cli_rejects_an_unknown_precision_in_one_line(tmp_path):
+    result = run_cli(
+        "train", "--preset", "paper28", "--precision", "fp8", "--run-dir", str(tmp_path / "r")
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip() == "infogan: error: --precision must be one of fp32, bf16, got 'fp8'"
+    )
+
+
+def test_quality_script_reports_each_seed_and_the_summary(tmp_path, mnist_dir):
+    out = tmp_path / "q"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "quality.py"),
+            "--preset",
+            "cluster28",
+            "--seeds",
+            "1",
+            "--split",
+            "val",
+            "--holdout",
+            "500",
+            "--max-steps",
+            "4",
+            "--eval-every",
+            "2",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(mnist_dir),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seed 0: acc " in result.stdout
+    assert "cluster28 (val, 1 seeds): accuracy median" in result.stdout
+    report = json.loads((out / "quality.json").read_text())
+    seed = report["seeds"][0]
+    assert [p["step"] for p in seed["curve"]] == [2, 4]
+    assert 0 <= seed["unsupervised_accuracy"] <= 1
+    assert set(seed["codes"]) == {"c1", "c2"}
+    assert accuracy_at(seed["curve"], 3) == seed["curve"][0]["accuracy"]
+    assert accuracy_at(seed["curve"], 5) is None
