@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -178,6 +179,25 @@ def test_cluster28_trains_from_the_cli_and_its_q_reads_real_digits(tmp_path, mni
     cat, cont = model.q_predict(torch.zeros(3, 1, 28, 28))
     assert cat.shape == (3, 10) and cont.shape == (3, 2)  # the Gaussian's means only
     assert model.generate([0, 1, 2]).shape == (3, 1, 28, 28)
+
+    # columns ordered by the digit each code was matched to
+    args = ("generate", str(run), "--rows", "3", "--vary", "c1")
+    refused = run_cli(*args, "--categories", "by-digit", "--out", str(tmp_path / "a.png"))
+    assert refused.returncode == 1 and "run `infogan eval" in refused.stderr
+    mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]  # code -> digit
+    (run / "eval.json").write_text(json.dumps({"category_to_digit": mapping}))
+    by_digit = run_cli(*args, "--categories", "by-digit", "--out", str(tmp_path / "a.png"))
+    assert by_digit.returncode == 0, by_digit.stderr
+    order = ",".join(str(mapping.index(d)) for d in range(10))  # 3,1,6,0,2,4,7,9,8,5
+    explicit = run_cli(*args, "--categories", order, "--out", str(tmp_path / "b.png"))
+    assert explicit.returncode == 0, explicit.stderr
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    from PIL import Image
+
+    grid = np.asarray(Image.open(tmp_path / "a.png").convert("L"), dtype=np.float64)
+    assert grid.shape[0] < grid.shape[1]  # 3 rows of 10
+    rows = [grid[2 + i * 30 : 30 + i * 30] for i in range(3)]
+    assert not np.array_equal(rows[0], rows[2])  # only c1 differs (-1 vs +1), noise is 0
 
 
 def test_cli_rejects_an_unknown_precision_in_one_line(tmp_path):

@@ -167,10 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("run", type=Path, help="a run directory or a checkpoint file")
     gen.add_argument("--out", type=Path, required=True, help="PNG file to write")
     gen.add_argument(
-        "--categories", default="all", help="comma-separated codes, or 'all' (default)"
+        "--categories",
+        default="all",
+        help="comma-separated codes, 'all' (default), or 'by-digit': the ten codes ordered "
+        "so that column k shows digit k (from the run's eval.json: run infogan eval first)",
     )
     gen.add_argument("--c1", type=float, default=0.0, help="first continuous code")
     gen.add_argument("--c2", type=float, default=0.0, help="second continuous code")
+    gen.add_argument(
+        "--vary",
+        choices=("c1", "c2"),
+        default=None,
+        help="rows sweep this code from -1 (top) to +1 (bottom), noise 0, as the varying grids",
+    )
     gen.add_argument("--rows", type=int, default=1, help="number of noise draws (rows)")
     gen.add_argument("--seed", type=int, default=0, help="seed of the noise")
 
@@ -417,6 +426,8 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     k = model.config.latent.num_categories
     if args.categories == "all":
         cats = list(range(k))
+    elif args.categories == "by-digit":
+        cats = _codes_by_digit(args.run, k)
     else:
         try:
             cats = [int(c) for c in args.categories.split(",")]
@@ -433,9 +444,16 @@ def _cmd_generate(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{name} must be a finite number, got {value}")
     gen = torch.Generator().manual_seed(args.seed)
     noise = torch.randn(args.rows, model.config.latent.noise_dim, generator=gen)
+    row_codes = torch.tensor([[args.c1, args.c2]]).repeat(args.rows, 1)
+    if args.vary is not None:
+        which = int(args.vary[1]) - 1
+        if which >= model.config.latent.num_continuous:
+            raise ConfigError(f"--vary {args.vary}: this run has no such continuous code")
+        noise.zero_()
+        row_codes[:, which] = torch.linspace(-1, 1, args.rows) if args.rows > 1 else 0.0
     noise = noise.repeat_interleave(len(cats), dim=0)
     categories = torch.tensor(cats).repeat(args.rows)
-    continuous = torch.tensor([[args.c1, args.c2]]).repeat(len(categories), 1)
+    continuous = row_codes.repeat_interleave(len(cats), dim=0)
     images = model.generate(
         categories, continuous[:, : model.config.latent.num_continuous], noise=noise
     )
@@ -443,6 +461,24 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         raise ConfigError(f"--out must name a .png file, got {args.out}")
     save_grid(images, args.out, nrow=len(cats))
     print(f"wrote {args.out} ({args.rows}x{len(cats)} digits)")
+
+
+def _codes_by_digit(run: Path, num_codes: int) -> list[int]:
+    """The categorical codes in the order of the digits eval.json matched them to."""
+    import json
+
+    from infogan.evaluate.evaluation import eval_json_path
+
+    path = eval_json_path(run)
+    if not path.is_file():
+        raise ConfigError(f"--categories by-digit needs {path}: run `infogan eval {run}` first")
+    try:
+        mapping = json.loads(path.read_text())["category_to_digit"]
+    except (ValueError, KeyError):
+        raise ConfigError(f"{path}: not an infogan eval.json (no category_to_digit)") from None
+    if sorted(mapping) != list(range(num_codes)):
+        raise ConfigError(f"{path}: category_to_digit is not a one-to-one matching of the codes")
+    return sorted(range(num_codes), key=lambda code: mapping[code])
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
