@@ -16,6 +16,7 @@ measures on them: that is the split to choose settings on. ``--split test`` trai
 all 60,000 digits and reports on the 10,000 test digits.
 
     python benchmarks/quality.py --preset paper28 --seeds 3 --split test
+    python benchmarks/quality.py --merge a/quality.json b/quality.json --json all.json
     python benchmarks/quality.py --preset paper28 --seeds 1 --split val \\
         --set train.lambda_cluster=1 --set train.cluster_pairs=true --max-steps 2000
 """
@@ -271,6 +272,60 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Add the summary over seeds to ``report``, print it, and write the JSON."""
+    results = report["seeds"]
+    agg = report["summary"] = summary(results)
+    acc = agg["unsupervised_accuracy"]
+    line = (
+        f"{report['preset']} ({report['split']}, {len(results)} seeds): accuracy median "
+        f"{acc['median']:.4f} worst {acc['worst']:.4f}"
+    )
+    if "generated_accuracy" in agg:
+        line += (
+            f"; generated-category accuracy median {agg['generated_accuracy']['median']:.4f}"
+            f"; Frechet distance median {agg['frechet_distance']['median']:.2f}"
+        )
+    print(
+        f"{line}; best code |rho| rotation median {agg['rotation_rho']['median']:.2f} "
+        f"(worst {agg['rotation_rho']['worst']:.2f}), width median "
+        f"{agg['width_rho']['median']:.2f} (worst {agg['width_rho']['worst']:.2f})"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def merge(paths: list[Path], out: Path) -> int:
+    """One report over the seeds of several quality.json files of the same preset."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            print(
+                f"quality.py: error: {path}: not a readable quality.json ({exc})", file=sys.stderr
+            )
+            return 1
+    first = reports[0]
+    for path, other in zip(paths, reports, strict=True):
+        if (other["preset"], other["split"], other["config"]["train"] | {"seed": 0}) != (
+            first["preset"],
+            first["split"],
+            first["config"]["train"] | {"seed": 0},
+        ):
+            print(f"quality.py: error: {path}: another preset, split or setting", file=sys.stderr)
+            return 1
+    merged = {
+        **first,
+        "seeds": sorted((s for r in reports for s in r["seeds"]), key=lambda s: s["seed"]),
+    }
+    for result in merged["seeds"]:
+        print(seed_line(result))
+    write_report(merged, out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="paper28")
@@ -288,7 +343,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--no-full-eval", action="store_true", help="skip infogan eval (test)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="QUALITY_JSON",
+        help="only combine the seeds of earlier runs' quality.json files (into --json)",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.json or Path("quality.json"))
     if args.seeds < 1 or args.eval_every < 1 or args.holdout < 1:
         parser.error("--seeds, --eval-every and --holdout must be positive")
 
@@ -313,13 +378,6 @@ def main(argv: list[str] | None = None) -> int:
     except InfoGANError as exc:
         print(f"quality.py: error: {exc}", file=sys.stderr)
         return 1
-    agg = summary(results)
-    acc = agg["unsupervised_accuracy"]
-    print(
-        f"{args.preset} ({args.split}, {len(results)} seeds): accuracy median {acc['median']:.4f} "
-        f"worst {acc['worst']:.4f}; best code |rho| rotation median "
-        f"{agg['rotation_rho']['median']:.2f}, width median {agg['width_rho']['median']:.2f}"
-    )
     report = {
         "preset": args.preset,
         "settings": args.set,
@@ -327,12 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         "config": config.to_dict(),
         "torch": torch.__version__,
         "seeds": results,
-        "summary": agg,
     }
-    path = args.json or args.out / "quality.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_report(report, args.json or args.out / "quality.json")
     return 0
 
 
