@@ -49,6 +49,11 @@ ARCHITECTURES: dict[str, tuple[Callable[[RunConfig], tuple[nn.Module, nn.Module]
 }
 
 
+def continuous_loss_name(config: RunConfig) -> str:
+    """How the architecture's Q scores the continuous codes: "MSE" or "Gaussian NLL"."""
+    return "Gaussian NLL" if config.model.arch == "paper28" else "MSE"
+
+
 def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     """A freshly initialised (generator, discriminator-with-Q) pair for ``config``."""
     builder, _size = ARCHITECTURES[config.model.arch]
@@ -62,5 +67,6 @@ __all__ = [
     "Generator28",
     "Generator64",
     "build_models",
+    "continuous_loss_name",
     "image_channels",
 ]

@@ -21,6 +21,7 @@ from infogan.api import InfoGANModel, load_model
 from infogan.errors import RunDirError
 from infogan.grids import make_grid
 from infogan.latent import LatentBatch
+from infogan.models import continuous_loss_name
 from infogan.report import figures as fig
 from infogan.report import html
 from infogan.report.rundata import EVALUATION_FILE, RunData, load_run
@@ -288,8 +289,14 @@ def _glance_rows(run: RunData) -> list[tuple[str, str, str]]:
     head, tail = max(1, n // 20), max(1, n // 10)
     return [
         (label, f"{run.metrics[key][:head].mean():.3f}", f"{run.metrics[key][-tail:].mean():.3f}")
-        for key, label in AT_A_GLANCE
+        for key, label in _glance_labels(run)
     ]
+
+
+def _glance_labels(run: RunData) -> list[tuple[str, str]]:
+    """AT_A_GLANCE, with the continuous loss named as this run's Q scores it."""
+    name = f"continuous {continuous_loss_name(run.config)}"
+    return [(key, name if key == "info_cont" else label) for key, label in AT_A_GLANCE]
 
 
 def _observations(run: RunData) -> list[str]:
@@ -474,7 +481,7 @@ def _side_by_side_rows(base: RunData, run: RunData) -> list[tuple[str, str, str]
         ("seed", *(str(r.config.train.seed) for r in pair)),
         ("duration", *(seconds(r) for r in pair)),
     ]
-    rows += [(label, *(last(r, key) for r in pair)) for key, label in AT_A_GLANCE]
+    rows += [(label, *(last(r, key) for r in pair)) for key, label in _glance_labels(pair[0])]
     return rows
 
 

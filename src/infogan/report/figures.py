@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
+from infogan.models import continuous_loss_name
 from infogan.report.rundata import RunData
 
 DPI = 110
@@ -150,6 +151,8 @@ def plot_losses(runs: Sequence[RunData], path: Path) -> Path:
             _information_parts(ax, runs[0])
         log = wants_log_scale(np.concatenate(series))
         _scale_axis(ax, series, log=log)
+        if key == "info_loss":
+            formula = formula.replace("MSE", continuous_loss_name(runs[0].config))
         ax.set_title(f"{title}\n{formula}", fontsize=10)
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss (log scale)" if log else "loss")
@@ -164,7 +167,8 @@ def plot_losses(runs: Sequence[RunData], path: Path) -> Path:
 def _information_parts(ax: Axes, run: RunData) -> None:
     """The two parts of the information loss, and the categorical code's entropy H(c)."""
     window = smoothing_window(len(run.steps))
-    parts = (("info_cat", "categorical CE", "#17becf"), ("info_cont", "continuous MSE", "#bcbd22"))
+    continuous = f"continuous {continuous_loss_name(run.config)}"
+    parts = (("info_cat", "categorical CE", "#17becf"), ("info_cont", continuous, "#bcbd22"))
     for key, label, color in parts:
         smooth = moving_average(run.metrics[key], window)
         ax.plot(run.steps, smooth, color=color, linewidth=1.2, linestyle="--", label=label)
