@@ -153,7 +153,8 @@ def code_correlations(run_dir: Path, device: str) -> dict[str, dict[str, float]]
     return out
 
 
-def run_seed(config: RunConfig, args, seed: int, images, labels) -> dict[str, Any]:
+def run_seed(config: RunConfig, args, seed: int, images, labels) -> dict[str, Any] | None:
+    """Train and measure one seed; None if it was stopped before its first measurement."""
     config = config.with_train(seed=seed)
     run_dir = args.out / f"seed-{seed}"
     probe: list[AccuracyProbe] = []
@@ -177,8 +178,8 @@ def run_seed(config: RunConfig, args, seed: int, images, labels) -> dict[str, An
     except TrainingInterrupted:  # stopped early (Ctrl-C, or a sweep's deadline): keep the curve
         interrupted = True
     wall = time.perf_counter() - started
-    if not probe[0].curve:
-        raise InfoGANError(f"seed {seed} stopped before its first measurement")
+    if not probe[0].curve:  # stopped before its first measurement: nothing to report
+        return None
     with DeferredInterrupt() as deferred:  # a Ctrl-C now stops after this seed's measurements
         result = measure_seed(run_dir, args, seed, probe[0], wall, interrupted)
     result["stop"] = interrupted or deferred.requested
@@ -370,13 +371,20 @@ def main(argv: list[str] | None = None) -> int:
         images, labels = held_out(config, args.split, args.data_dir)
         results = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            results.append(run_seed(config, args, seed, images, labels))
-            print(seed_line(results[-1]), flush=True)
-            if results[-1].pop("stop"):
+            result = run_seed(config, args, seed, images, labels)
+            if result is None:
+                print(f"seed {seed} stopped before its first measurement", file=sys.stderr)
+                break
+            results.append(result)
+            print(seed_line(result), flush=True)
+            if result.pop("stop"):
                 print("stopped early: the seeds so far are reported", file=sys.stderr)
                 break
     except InfoGANError as exc:
         print(f"quality.py: error: {exc}", file=sys.stderr)
+        return 1
+    if not results:
+        print("quality.py: error: no seed finished its first measurement", file=sys.stderr)
         return 1
     report = {
         "preset": args.preset,
