@@ -187,7 +187,12 @@ def test_eval_of_a_short_fashion_run(fashion_judge, fashion_dir, tmp_path):
     images = load_dataset(config.data, fashion_dir, image_size=64)[:500]
     train(config, tmp_path / "run", images=images, **QUIET)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["data"] == {"dataset": "fashion-mnist", "image_size": 64, "channels": 1}
+    assert saved["data"] == {
+        "dataset": "fashion-mnist",
+        "image_size": 64,
+        "channels": 1,
+        "holdout": 0,
+    }
     result, path = evaluate_run(
         tmp_path / "run",
         data_dir=fashion_dir,
