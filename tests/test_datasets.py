@@ -357,6 +357,7 @@ def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path):
         "dataset": f"folder:{image_folder.resolve()}",
         "image_size": 64,
         "channels": 3,
+        "holdout": 0,
     }
     for name in ("fixed", "varying_c1", "varying_c2"):
         assert sorted(p.name for p in (run / "images" / name).iterdir()) == [
