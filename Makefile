@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/ (which work without make too).
-.PHONY: setup quickstart test seed64 compare clean bench
+.PHONY: setup quickstart test seed64 compare clean bench quality
 
 setup:
 	bash scripts/setup.sh dev
@@ -28,3 +28,9 @@ clean:
 bench:
 	bash scripts/setup.sh dev
 	.venv/bin/python benchmarks/throughput.py
+
+# cluster28 over three seeds on the test set: per-seed metrics, median and worst
+# (about an hour on 2 CPU cores; see README, Quality over seeds).
+quality:
+	bash scripts/setup.sh dev
+	.venv/bin/python benchmarks/quality.py --preset cluster28 --seeds 3 --split test
