@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from infogan.augment import random_affine
-from infogan.config import CLUSTER28, PAPER28, get_preset
+from infogan.augment import AUGMENTS, augment, random_affine, random_thickness
+from infogan.config import CLUSTER28, CLUSTER_AUGMENTS, PAPER28, get_preset
 from infogan.datasets import load_dataset
 from infogan.errors import ConfigError
 from infogan.losses import cluster_loss, gaussian_nll, info_loss, paired_cluster_loss
@@ -248,3 +248,86 @@ def test_quality_script_reports_each_seed_and_the_summary(tmp_path, mnist_dir):
     assert set(seed["codes"]) == {"c1", "c2"}
     assert accuracy_at(seed["curve"], 3) == seed["curve"][0]["accuracy"]
     assert accuracy_at(seed["curve"], 5) is None
+
+
+def test_random_thickness_thickens_and_thins_strokes_only(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    x = to_training_tensor(digits[:64], 28)
+    assert torch.equal(random_thickness(x, amount=0.0), x)
+    changed = random_thickness(x, amount=1.0, generator=torch.Generator().manual_seed(0))
+    ink_change = (changed - x).sum(dim=(1, 2, 3))
+    assert (ink_change > 1).any() and (ink_change < -1).any()  # both directions drawn
+    assert changed.min() >= -1 and changed.max() <= 1
+    corners = changed[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert (corners < -0.99).all()  # the background stays black
+
+
+def test_named_augments_keep_shape_and_differ_in_strength(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    x = to_training_tensor(digits[:256], 28)
+    assert set(AUGMENTS) == set(CLUSTER_AUGMENTS)
+    change = {}
+    for name in AUGMENTS:
+        out = augment(x, name, generator=torch.Generator().manual_seed(0))
+        assert out.shape == x.shape
+        change[name] = (out - x).abs().mean().item()
+    assert change["strong"] > change["mild"] > 0.01
+
+
+def test_cluster_balance_weighs_equal_use_of_the_categories():
+    k = 10
+    confident = torch.eye(k).repeat(8, 1) * 30.0  # every category used equally, confidently
+    for balance in (1.0, 2.0):
+        expected = -(2 * balance - 1) * math.log(k)
+        loss = paired_cluster_loss(confident, confident, balance=balance)
+        assert loss.item() == pytest.approx(expected, abs=1e-3)
+    # two categories merged into one: the stronger balance penalises it more
+    merged = confident.clone()
+    merged[merged[:, 1] > 0, 0] = 30.0
+    merged[:, 1] = 0.0
+    gap = {
+        b: (paired_cluster_loss(merged, merged, balance=b) - paired_cluster_loss(confident, confident, balance=b)).item()
+        for b in (1.0, 2.0)
+    }
+    assert gap[2.0] > gap[1.0] > 0
+
+
+def test_cluster_options_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="--cluster-augment must be one of mild, strong"):
+        CLUSTER28.with_train(cluster_augment="wild").validate()
+    with pytest.raises(ConfigError, match="--cluster-balance must be a positive"):
+        CLUSTER28.with_train(cluster_balance=0.0).validate()
+
+
+def test_cluster_options_from_the_cli_are_recorded_and_fixed_on_resume(tmp_path, mnist_dir):
+    run = tmp_path / "run"
+    common = ("--run-dir", str(run), "--data-dir", str(mnist_dir), "--no-progress", "--no-report")
+    first = run_cli(
+        "train",
+        "--preset",
+        "paper28",
+        "--batch-size",
+        "16",
+        "--max-steps",
+        "2",
+        "--lambda-cluster",
+        "1",
+        "--cluster-pairs",
+        "--cluster-augment",
+        "strong",
+        "--cluster-balance",
+        "2",
+        *common,
+    )
+    assert first.returncode == 0, first.stderr
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert (train["cluster_augment"], train["cluster_balance"]) == ("strong", 2.0)
+    changed = run_cli(
+        "train", "--resume", str(run), "--cluster-balance", "1", "--data-dir", str(mnist_dir)
+    )
+    assert changed.returncode != 0
+    assert "cluster-balance" in changed.stderr and "Traceback" not in changed.stderr

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infogan import __version__
-from infogan.config import PRESETS, get_preset
+from infogan.config import CLUSTER_AUGMENTS, PRESETS, get_preset
 from infogan.errors import ConfigError, InfoGANError
 
 
@@ -102,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="clustering term on pairs of each real image and a randomly moved copy",
+    )
+    train.add_argument(
+        "--cluster-augment",
+        choices=CLUSTER_AUGMENTS,
+        default=None,
+        help="how much the paired copy is changed: mild (turn, move, scale a little) or "
+        "strong (more, and thicker or thinner strokes)",
+    )
+    train.add_argument(
+        "--cluster-balance",
+        type=float,
+        default=None,
+        help="weight of equal category use in the paired term (1 = plain mutual information)",
     )
     train.add_argument(
         "--holdout",
@@ -270,6 +283,8 @@ _RESUME_FIXED = (
     "sync_bn",
     "lambda_cluster",
     "cluster_pairs",
+    "cluster_augment",
+    "cluster_balance",
     "precision",
     "compile",
     "holdout",
@@ -338,6 +353,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 device=args.device,
                 lambda_cluster=args.lambda_cluster,
                 cluster_pairs=args.cluster_pairs,
+                cluster_augment=args.cluster_augment,
+                cluster_balance=args.cluster_balance,
                 precision=args.precision,
                 compile=args.compile,
             )

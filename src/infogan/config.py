@@ -16,6 +16,8 @@ from typing import Any
 from infogan.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16")
+#: strengths of the paired clustering term's changes (infogan.augment.AUGMENTS)
+CLUSTER_AUGMENTS = ("mild", "strong")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class TrainConfig:
     # the clustering term pairs each real image with a randomly moved/turned copy and
     # maximises the mutual information between the two views' categories
     cluster_pairs: bool = False
+    # how strongly the paired view is changed: mild | strong (see infogan.augment)
+    cluster_augment: str = "mild"
+    # weight of the entropy of the categories' marginal in the paired term, relative
+    # to the mutual information's own (1); above 1 it pushes harder for equal use
+    cluster_balance: float = 1.0
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -163,6 +170,15 @@ class RunConfig:
         ):
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"--{name} must be a finite number >= 0, got {value}")
+        if not (math.isfinite(t.cluster_balance) and t.cluster_balance > 0):
+            raise ConfigError(
+                f"--cluster-balance must be a positive finite number, got {t.cluster_balance}"
+            )
+        if t.cluster_augment not in CLUSTER_AUGMENTS:
+            raise ConfigError(
+                f"--cluster-augment must be one of {', '.join(CLUSTER_AUGMENTS)}, "
+                f"got {t.cluster_augment!r}"
+            )
         if t.precision not in PRECISIONS:
             raise ConfigError(
                 f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"

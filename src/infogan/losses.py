@@ -77,13 +77,17 @@ def cluster_loss(cat_logits: torch.Tensor) -> torch.Tensor:
     return _entropy(p).mean() - _entropy(p.mean(0))
 
 
-def paired_cluster_loss(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+def paired_cluster_loss(
+    logits_a: torch.Tensor, logits_b: torch.Tensor, *, balance: float = 1.0
+) -> torch.Tensor:
     """Minus the mutual information between Q's categories of two views of the same images.
 
     The joint distribution of the pair of categories is estimated over the batch
     (logits (B, K) each, row i of both from image i) and symmetrised; its mutual
     information is ln K at most, reached when both views get the same confident
-    category and the categories are used equally.
+    category and the categories are used equally. ``balance`` > 1 weighs the entropy
+    of the categories' marginal more than the mutual information does (which is
+    ``balance`` = 1), pushing harder towards using every category equally often.
     """
     pa = F.softmax(logits_a.float(), dim=1)
     pb = F.softmax(logits_b.float(), dim=1)
@@ -91,4 +95,4 @@ def paired_cluster_loss(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch
     joint = ((joint + joint.T) / 2).clamp_min(1e-12)
     marginal = joint.sum(1)
     outer = marginal[:, None] * marginal[None, :]
-    return -(joint * (torch.log(joint) - torch.log(outer))).sum()
+    return -(joint * (torch.log(joint) - balance * torch.log(outer))).sum()

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from infogan import __version__, distributed
-from infogan.augment import random_affine
+from infogan.augment import augment
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.datasets import (
@@ -116,6 +116,8 @@ class InfoGANStep:
         plain_discriminator: nn.Module | None = None,
         lambda_cluster: float = 0.0,
         cluster_pairs: bool = False,
+        cluster_augment: str = "mild",
+        cluster_balance: float = 1.0,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -123,7 +125,9 @@ class InfoGANStep:
         The G phase and the measuring pass use the plain discriminator: D's weights
         get no gradient there, so DDP has nothing to reduce. ``lambda_cluster`` > 0 adds
         the clustering term on the real batch to D and Q's loss (``cluster_pairs``: the
-        paired form, with a randomly moved copy of each real image). ``precision``
+        paired form, with a randomly changed copy of each real image, changed at the
+        ``cluster_augment`` strength and with ``cluster_balance`` as the weight of
+        equal category use). ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -140,6 +144,8 @@ class InfoGANStep:
         self.use_info = lambda_cat > 0 or lambda_cont > 0
         self.lambda_cluster = lambda_cluster
         self.cluster_pairs = cluster_pairs
+        self.cluster_augment = cluster_augment
+        self.cluster_balance = cluster_balance
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -169,14 +175,14 @@ class InfoGANStep:
             fake_logit, cat_logits, cont_pred = _float(D(fake.detach()))
             moved_cat = None
             if self.lambda_cluster > 0 and self.cluster_pairs:
-                moved_cat = D(random_affine(real))[1].float()
+                moved_cat = D(augment(real, self.cluster_augment))[1].float()
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
             total_d = total_d + self._info(cat_logits, cont_pred, latent)[0]
         if self.lambda_cluster > 0:
             if moved_cat is not None:
-                cluster = paired_cluster_loss(real_cat, moved_cat)
+                cluster = paired_cluster_loss(real_cat, moved_cat, balance=self.cluster_balance)
             else:
                 cluster = cluster_loss(real_cat)
             total_d = total_d + self.lambda_cluster * cluster
@@ -792,6 +798,8 @@ def build_training(
         plain_discriminator=d_plain,
         lambda_cluster=t.lambda_cluster,
         cluster_pairs=t.cluster_pairs,
+        cluster_augment=t.cluster_augment,
+        cluster_balance=t.cluster_balance,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
