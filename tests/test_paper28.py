@@ -331,3 +331,17 @@ def test_cluster_options_from_the_cli_are_recorded_and_fixed_on_resume(tmp_path,
     )
     assert changed.returncode != 0
     assert "cluster-balance" in changed.stderr and "Traceback" not in changed.stderr
+
+
+def test_cluster_screen_trains_the_term_alone_and_measures_on_validation(tmp_path, mnist_dir):
+    from cluster_screen import main as screen
+
+    out = tmp_path / "screen.jsonl"
+    common = ["--data-dir", str(mnist_dir), "--json", str(out), "--eval-every", "2"]
+    assert screen(["--steps", "3", "--thickness", "0.7", "--balance", "1.5", *common]) == 0
+    result = json.loads(out.read_text())
+    assert [step for step, _ in result["curve"]] == [2, 3]
+    assert all(0.1 <= acc <= 1 for _, acc in result["curve"])  # ten codes: at least chance
+    assert result["settings"]["thickness"] == 0.7 and result["settings"]["balance"] == 1.5
+    with pytest.raises(SystemExit):
+        screen(["--balance", "0", *common])
