@@ -76,8 +76,16 @@ def apply_settings(config: RunConfig, settings: list[str]) -> RunConfig:
 class AccuracyProbe:
     """Every ``every`` steps, Q's Hungarian-matched accuracy on labelled real images."""
 
-    def __init__(self, parts: TrainingParts, images: torch.Tensor, labels: np.ndarray, every: int):
+    def __init__(
+        self,
+        parts: TrainingParts,
+        images: torch.Tensor,
+        labels: np.ndarray,
+        every: int,
+        log=None,
+    ):
         self.discriminator = parts.discriminator
+        self.log = log or (lambda _msg: None)
         self.num_codes = parts.code.config.num_categories
         device = next(self.discriminator.parameters()).device
         self.images = images.to(device)
@@ -113,6 +121,7 @@ class AccuracyProbe:
         minutes = (begun - self.started - self.probe_seconds) / 60
         acc = self.accuracy()
         self.curve.append({"step": step, "minutes": round(minutes, 3), "accuracy": round(acc, 4)})
+        self.log(f"step {step}: accuracy {acc:.4f} after {minutes:.1f} min")
         self.probe_seconds += time.perf_counter() - begun
 
     def on_metrics(self, rows) -> None:
@@ -160,8 +169,11 @@ def run_seed(config: RunConfig, args, seed: int, images, labels) -> dict[str, An
     probe: list[AccuracyProbe] = []
 
     def make_probe(parts: TrainingParts) -> AccuracyProbe:
-        probe.append(AccuracyProbe(parts, images, labels, args.eval_every))
+        probe.append(AccuracyProbe(parts, images, labels, args.eval_every, log=log))
         return probe[0]
+
+    def log(msg: str) -> None:
+        print(f"[seed {seed}] {msg}", file=sys.stderr, flush=True)
 
     started = time.perf_counter()
     interrupted = False
@@ -172,7 +184,7 @@ def run_seed(config: RunConfig, args, seed: int, images, labels) -> dict[str, An
             data_dir=args.data_dir,
             overwrite=True,
             progress=not args.no_progress,
-            log=lambda msg: print(f"[seed {seed}] {msg}", file=sys.stderr),
+            log=log,
             probes=[make_probe],
         )
     except TrainingInterrupted:  # stopped early (Ctrl-C, or a sweep's deadline): keep the curve
