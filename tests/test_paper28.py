@@ -345,3 +345,25 @@ def test_cluster_screen_trains_the_term_alone_and_measures_on_validation(tmp_pat
     assert result["settings"]["thickness"] == 0.7 and result["settings"]["balance"] == 1.5
     with pytest.raises(SystemExit):
         screen(["--balance", "0", *common])
+
+
+def test_q_cat_off_fakes_leaves_the_categorical_head_to_real_digits(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    heads = {}
+    for on_fakes in (True, False):
+        torch.manual_seed(0)
+        config = CLUSTER28.with_train(channels_last=False, q_cat_on_fakes=on_fakes)
+        parts = build_training(config.validate())
+        latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+        torch.manual_seed(2)  # the same random copies of the real digits
+        parts.step_fn(real, latent)
+        heads[on_fakes] = parts.discriminator.q_head[-1].weight.detach().clone()  # (K + 2C, 128)
+    k = CLUSTER28.latent.num_categories
+    # the continuous rows see the same gradient either way (Adam's first step is its sign)
+    assert torch.allclose(heads[True][k:], heads[False][k:], atol=1e-7)
+    assert not torch.allclose(heads[True][:k], heads[False][:k], atol=1e-7)
+    with pytest.raises(ConfigError, match="--no-q-cat-on-fakes needs --lambda-cluster"):
+        PAPER28.with_train(q_cat_on_fakes=False).validate()

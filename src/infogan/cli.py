@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of equal category use in the paired term (1 = plain mutual information)",
     )
     train.add_argument(
+        "--q-cat-on-fakes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train Q's categories on generated images in D's step (default, as the paper); "
+        "--no-q-cat-on-fakes: from the clustering term on real digits only",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -285,6 +292,7 @@ _RESUME_FIXED = (
     "cluster_pairs",
     "cluster_augment",
     "cluster_balance",
+    "q_cat_on_fakes",
     "precision",
     "compile",
     "holdout",
@@ -355,6 +363,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 cluster_pairs=args.cluster_pairs,
                 cluster_augment=args.cluster_augment,
                 cluster_balance=args.cluster_balance,
+                q_cat_on_fakes=args.q_cat_on_fakes,
                 precision=args.precision,
                 compile=args.compile,
             )

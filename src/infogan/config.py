@@ -69,6 +69,9 @@ class TrainConfig:
     # weight of the entropy of the categories' marginal in the paired term, relative
     # to the mutual information's own (1); above 1 it pushes harder for equal use
     cluster_balance: float = 1.0
+    # train Q's categorical head on generated images in D's step (the paper does); off,
+    # Q learns categories only from the clustering term on real digits
+    q_cat_on_fakes: bool = True
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -173,6 +176,11 @@ class RunConfig:
         if not (math.isfinite(t.cluster_balance) and t.cluster_balance > 0):
             raise ConfigError(
                 f"--cluster-balance must be a positive finite number, got {t.cluster_balance}"
+            )
+        if not t.q_cat_on_fakes and t.lambda_cluster == 0:
+            raise ConfigError(
+                "--no-q-cat-on-fakes needs --lambda-cluster > 0: otherwise nothing trains "
+                "Q's categorical head"
             )
         if t.cluster_augment not in CLUSTER_AUGMENTS:
             raise ConfigError(

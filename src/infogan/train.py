@@ -118,6 +118,7 @@ class InfoGANStep:
         cluster_pairs: bool = False,
         cluster_augment: str = "mild",
         cluster_balance: float = 1.0,
+        q_cat_on_fakes: bool = True,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -127,7 +128,9 @@ class InfoGANStep:
         the clustering term on the real batch to D and Q's loss (``cluster_pairs``: the
         paired form, with a randomly changed copy of each real image, changed at the
         ``cluster_augment`` strength and with ``cluster_balance`` as the weight of
-        equal category use). ``precision``
+        equal category use). ``q_cat_on_fakes`` False leaves Q's categorical head out of
+        D's step on generated images: Q then learns categories from real digits alone
+        and only the generator follows them. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -146,6 +149,7 @@ class InfoGANStep:
         self.cluster_pairs = cluster_pairs
         self.cluster_augment = cluster_augment
         self.cluster_balance = cluster_balance
+        self.q_cat_on_fakes = q_cat_on_fakes
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -179,7 +183,10 @@ class InfoGANStep:
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
-            total_d = total_d + self._info(cat_logits, cont_pred, latent)[0]
+            _, cat_d, cont_d = self._info(cat_logits, cont_pred, latent)
+            if self.q_cat_on_fakes:
+                total_d = total_d + self.lambda_cat * cat_d
+            total_d = total_d + self.lambda_cont * cont_d
         if self.lambda_cluster > 0:
             if moved_cat is not None:
                 cluster = paired_cluster_loss(real_cat, moved_cat, balance=self.cluster_balance)
@@ -800,6 +807,7 @@ def build_training(
         cluster_pairs=t.cluster_pairs,
         cluster_augment=t.cluster_augment,
         cluster_balance=t.cluster_balance,
+        q_cat_on_fakes=t.q_cat_on_fakes,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
