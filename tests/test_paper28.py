@@ -275,7 +275,7 @@ def test_named_augments_keep_shape_and_differ_in_strength(mnist_dir):
         out = augment(x, name, generator=torch.Generator().manual_seed(0))
         assert out.shape == x.shape
         change[name] = (out - x).abs().mean().item()
-    assert change["strong"] > change["mild"] > 0.01
+    assert change["strong"] > change["geometric"] > change["mild"] > 0.01
 
 
 def test_cluster_balance_weighs_equal_use_of_the_categories():
@@ -297,7 +297,7 @@ def test_cluster_balance_weighs_equal_use_of_the_categories():
 
 
 def test_cluster_options_are_checked(tmp_path):
-    with pytest.raises(ConfigError, match="--cluster-augment must be one of mild, strong"):
+    with pytest.raises(ConfigError, match="--cluster-augment must be one of mild, geometric"):
         CLUSTER28.with_train(cluster_augment="wild").validate()
     with pytest.raises(ConfigError, match="--cluster-balance must be a positive"):
         CLUSTER28.with_train(cluster_balance=0.0).validate()

@@ -5,6 +5,7 @@ a changed copy of it the same category, so that the categories cannot encode wha
 the change alters. Two strengths are named (:data:`AUGMENTS`):
 
 * ``mild``: turned by up to 10 degrees, moved by up to 10% and scaled by up to 10%;
+* ``geometric``: turned by up to 25 degrees, moved by up to 12%, scaled by up to 15%;
 * ``strong``: turned by up to 25 degrees, moved by up to 12%, scaled by up to 15%, and
   strokes made thicker or thinner (:func:`random_thickness`, up to 0.7 of a 3x3
   dilation or erosion). Slant and stroke width are then no way to tell categories
@@ -66,6 +67,7 @@ def random_thickness(
 #: the named strengths of the clustering term's changes (``--cluster-augment``)
 AUGMENTS: dict[str, dict[str, float]] = {
     "mild": {"degrees": 10.0, "shift": 0.1, "scale": 0.1, "thickness": 0.0},
+    "geometric": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.0},
     "strong": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.7},
 }
 

@@ -107,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster-augment",
         choices=CLUSTER_AUGMENTS,
         default=None,
-        help="how much the paired copy is changed: mild (turn, move, scale a little) or "
-        "strong (more, and thicker or thinner strokes)",
+        help="how much the paired copy is changed: mild (turn, move, scale a little), "
+        "geometric (more) or strong (as geometric, and thicker or thinner strokes)",
     )
     train.add_argument(
         "--cluster-balance",

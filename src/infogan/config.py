@@ -17,7 +17,7 @@ from infogan.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16")
 #: strengths of the paired clustering term's changes (infogan.augment.AUGMENTS)
-CLUSTER_AUGMENTS = ("mild", "strong")
+CLUSTER_AUGMENTS = ("mild", "geometric", "strong")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class TrainConfig:
     # the clustering term pairs each real image with a randomly moved/turned copy and
     # maximises the mutual information between the two views' categories
     cluster_pairs: bool = False
-    # how strongly the paired view is changed: mild | strong (see infogan.augment)
+    # how strongly the paired view is changed: mild | geometric | strong (infogan.augment)
     cluster_augment: str = "mild"
     # weight of the entropy of the categories' marginal in the paired term, relative
     # to the mutual information's own (1); above 1 it pushes harder for equal use
