@@ -1,5 +1,6 @@
 """Short real training runs on real MNIST: the artifacts, the plain GAN, and the step itself."""
 
+import copy
 import csv
 import json
 
@@ -12,8 +13,9 @@ from infogan.api import load_model
 from infogan.config import SEED64
 from infogan.errors import RunDirError
 from infogan.models import build_models
-from infogan.train import CSV_COLUMNS, build_training, train
+from infogan.train import CSV_COLUMNS, build_training, load_optimizer_state, make_adam, train
 
+CPU = torch.device("cpu")
 SHORT = dict(max_steps=24, batch_size=16, sample_every=10, checkpoint_every=20, log_every=5)
 
 
@@ -113,3 +115,52 @@ def test_one_step_updates_g_and_d_as_designed(mnist_train_64):
     assert d.trunk[3].num_batches_tracked.item() == 3  # real, fake (D phase), fake (G phase)
     assert not torch.equal(bn_mean, d.trunk[3].running_mean)
     assert all(p.requires_grad for p in d.parameters())
+
+
+def _two_linear_copies():
+    torch.manual_seed(0)
+    first = torch.nn.Linear(300, 200)
+    second = torch.nn.Linear(300, 200)
+    second.load_state_dict(first.state_dict())
+    return first, second
+
+
+def _adam_steps(model, optimizer, x, steps):
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        model(x).square().mean().backward()
+        optimizer.step()
+
+
+def test_fused_adam_follows_the_default_update_rule():
+    default_model, fused_model = _two_linear_copies()
+    default = torch.optim.Adam(default_model.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    fused = make_adam(fused_model.parameters(), lr=1e-3, betas=(0.5, 0.999), device=CPU)
+    assert fused.param_groups[0]["fused"] is True
+    x = torch.randn(64, 300)
+    start = default_model.weight.detach().clone()
+    _adam_steps(default_model, default, x, 20)
+    _adam_steps(fused_model, fused, x, 20)
+    assert (default_model.weight - start).abs().max() > 1e-2  # the weights really moved
+    for a, b in zip(default_model.parameters(), fused_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)  # 1% of a step: rounding
+
+
+def test_a_saved_optimizer_state_loads_into_the_fused_one():
+    saved_model, resumed_model = _two_linear_copies()
+    saved = torch.optim.Adam(saved_model.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    x = torch.randn(64, 300)
+    _adam_steps(saved_model, saved, x, 5)
+    resumed_model.load_state_dict(saved_model.state_dict())
+    resumed = make_adam(resumed_model.parameters(), lr=7.0, betas=(0.9, 0.9), device=CPU)
+    load_optimizer_state(resumed, copy.deepcopy(saved.state_dict()))  # as if read from disk
+    group = resumed.param_groups[0]
+    assert group["fused"] is True  # this machine's implementation is kept
+    assert group["lr"] == 1e-3 and group["betas"] == (0.5, 0.999)  # the run's settings too
+    _adam_steps(saved_model, saved, x, 5)
+    _adam_steps(resumed_model, resumed, x, 5)
+    torch.testing.assert_close(saved_model.weight, resumed_model.weight, rtol=1e-5, atol=1e-5)
+
+    other = torch.optim.Adam([{"params": [resumed_model.weight]}, {"params": [resumed_model.bias]}])
+    with pytest.raises(ValueError, match="2 parameter groups"):
+        load_optimizer_state(resumed, other.state_dict())

@@ -675,8 +675,8 @@ def _restore(state: dict, *, generator, discriminator, opt_g, opt_d, rng, device
     try:
         generator.load_state_dict(state["generator"], strict=True)
         discriminator.load_state_dict(state["discriminator"], strict=True)
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
+        load_optimizer_state(opt_g, state["opt_g"])
+        load_optimizer_state(opt_d, state["opt_d"])
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0][:160]
         raise CheckpointError(f"checkpoint does not fit this run's networks: {first}") from None
@@ -761,6 +761,34 @@ class TrainingParts:
     step_fn: InfoGANStep  # runs DDP wrappers of the two modules under torchrun
 
 
+#: devices whose Adam has a fused implementation: one pass over each parameter's
+#: memory instead of about ten (measured 5x faster per step on CPU for paper28's
+#: 6.4M-weight layers, where it was 13% of a cluster28 step)
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
+
+
+def make_adam(params, *, lr: float, betas: tuple[float, float], device: torch.device):
+    """Adam, fused where ``device`` has the fused implementation. Same update rule as
+    the default implementation; only the order of floating-point operations differs."""
+    fused = True if device.type in FUSED_ADAM_DEVICES else None
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load a saved optimizer state, keeping this optimizer's implementation (fused or
+    not): that is a property of the machine resuming the run, not of the checkpoint."""
+    keep = ("fused", "foreach", "capturable", "differentiable")
+    mine = [{k: g[k] for k in keep if k in g} for g in optimizer.param_groups]
+    saved_groups = state["param_groups"]
+    if len(saved_groups) != len(mine):
+        raise ValueError(
+            f"the checkpoint's optimizer has {len(saved_groups)} parameter groups, "
+            f"this one {len(mine)}"
+        )
+    groups = [{**saved, **flags} for saved, flags in zip(saved_groups, mine, strict=True)]
+    optimizer.load_state_dict({**state, "param_groups": groups})
+
+
 def build_training(
     config: RunConfig, device: torch.device | str = "cpu", *, ctx: DistContext = SINGLE
 ) -> TrainingParts:
@@ -776,8 +804,8 @@ def build_training(
     generator.to(device, memory_format=memory_format)
     discriminator.to(device, memory_format=memory_format)
     betas = (t.beta1, t.beta2)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=t.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=t.lr_d, betas=betas)
+    opt_g = make_adam(generator.parameters(), lr=t.lr_g, betas=betas, device=device)
+    opt_d = make_adam(discriminator.parameters(), lr=t.lr_d, betas=betas, device=device)
     code = LatentCode(config.latent)
     g_train, d_train = generator, discriminator
     if ctx.enabled:
