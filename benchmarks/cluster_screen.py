@@ -59,14 +59,27 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
         labels[-args.holdout :],
     )
     D = Discriminator28()
-    opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    # IIC's over-clustering head: more categories than digits, on Q's hidden layer
+    over = torch.nn.Linear(128, args.overcluster) if args.overcluster else None
+    params = list(D.parameters()) + (list(over.parameters()) if over else [])
+    opt = torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+
+    def heads(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        hidden = D.q_head[:3](D.trunk(images))  # (B, 128)
+        cat = D.q_head[3](hidden)[:, : D.num_categories]
+        return cat, (over(hidden) if over else None)
+
     curve = []
     for step in range(1, args.steps + 1):
         real = train[torch.randint(len(train), (args.batch_size,))]  # (B, 1, 28, 28)
         moved = random_affine(real, degrees=args.degrees, shift=args.shift, scale=args.scale)
         if args.thickness > 0:
             moved = random_thickness(moved, amount=args.thickness)
-        loss = paired_cluster_loss(D(real)[1], D(moved)[1], balance=args.balance)
+        (cat_a, over_a), (cat_b, over_b) = heads(real), heads(moved)
+        loss = paired_cluster_loss(cat_a, cat_b, balance=args.balance)
+        if over:
+            over_loss = paired_cluster_loss(over_a, over_b, balance=args.balance)
+            loss = loss + args.overcluster_weight * over_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -86,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=0.1, help="largest change of size")
     parser.add_argument("--thickness", type=float, default=0.0, help="largest stroke change")
     parser.add_argument("--balance", type=float, default=1.0, help="weight of equal use")
+    parser.add_argument(
+        "--overcluster", type=int, default=0, help="categories of an extra head (0: none)"
+    )
+    parser.add_argument("--overcluster-weight", type=float, default=1.0)
     parser.add_argument("--holdout", type=int, default=5000, help="validation digits")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: run several)")
@@ -98,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.balance <= 0 or min(args.degrees, args.shift, args.scale, args.thickness) < 0:
         parser.error("--balance must be positive and the change sizes >= 0")
+    if args.overcluster == 1 or args.overcluster < 0 or args.overcluster_weight < 0:
+        parser.error("--overcluster must be 0 or at least 2, its weight >= 0")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     try:
@@ -112,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         k: getattr(args, k)
         for k in ("seed", "batch_size", "degrees", "shift", "scale", "thickness", "balance")
     }
+    if args.overcluster:
+        settings.update(overcluster=args.overcluster, overcluster_weight=args.overcluster_weight)
     result = {"settings": settings, "curve": curve, "seconds": round(time.perf_counter() - started)}
     print(json.dumps(result))
     if args.json:
