@@ -72,14 +72,17 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
     curve = []
     for step in range(1, args.steps + 1):
         real = train[torch.randint(len(train), (args.batch_size,))]  # (B, 1, 28, 28)
-        moved = random_affine(real, degrees=args.degrees, shift=args.shift, scale=args.scale)
-        if args.thickness > 0:
-            moved = random_thickness(moved, amount=args.thickness)
-        (cat_a, over_a), (cat_b, over_b) = heads(real), heads(moved)
-        loss = paired_cluster_loss(cat_a, cat_b, balance=args.balance)
-        if over:
-            over_loss = paired_cluster_loss(over_a, over_b, balance=args.balance)
-            loss = loss + args.overcluster_weight * over_loss
+        cat_a, over_a = heads(real)
+        loss = 0.0
+        for _copy in range(args.copies):  # each a separately moved copy of the batch
+            moved = random_affine(real, degrees=args.degrees, shift=args.shift, scale=args.scale)
+            if args.thickness > 0:
+                moved = random_thickness(moved, amount=args.thickness)
+            cat_b, over_b = heads(moved)
+            loss = loss + paired_cluster_loss(cat_a, cat_b, balance=args.balance) / args.copies
+            if over:
+                over_loss = paired_cluster_loss(over_a, over_b, balance=args.balance)
+                loss = loss + args.overcluster_weight * over_loss / args.copies
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -103,15 +106,18 @@ def main(argv: list[str] | None = None) -> int:
         "--overcluster", type=int, default=0, help="categories of an extra head (0: none)"
     )
     parser.add_argument("--overcluster-weight", type=float, default=1.0)
+    parser.add_argument("--copies", type=int, default=1, help="moved copies of each image")
     parser.add_argument("--holdout", type=int, default=5000, help="validation digits")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: run several)")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="append the result as a line")
     args = parser.parse_args(argv)
-    if min(args.steps, args.batch_size - 1, args.holdout, args.eval_every, args.threads) < 1:
+    positive = (args.steps, args.batch_size - 1, args.holdout, args.eval_every, args.threads)
+    if min(*positive, args.copies) < 1:
         parser.error(
-            "--steps, --holdout, --eval-every and --threads must be positive, --batch-size >= 2"
+            "--steps, --holdout, --eval-every, --threads and --copies must be positive, "
+            "--batch-size >= 2"
         )
     if args.balance <= 0 or min(args.degrees, args.shift, args.scale, args.thickness) < 0:
         parser.error("--balance must be positive and the change sizes >= 0")
@@ -131,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         k: getattr(args, k)
         for k in ("seed", "batch_size", "degrees", "shift", "scale", "thickness", "balance")
     }
+    if args.copies > 1:
+        settings["copies"] = args.copies
     if args.overcluster:
         settings.update(overcluster=args.overcluster, overcluster_weight=args.overcluster_weight)
     result = {"settings": settings, "curve": curve, "seconds": round(time.perf_counter() - started)}

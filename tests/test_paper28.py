@@ -343,8 +343,15 @@ def test_cluster_screen_trains_the_term_alone_and_measures_on_validation(tmp_pat
     assert [step for step, _ in result["curve"]] == [2, 3]
     assert all(0.1 <= acc <= 1 for _, acc in result["curve"])  # ten codes: at least chance
     assert result["settings"]["thickness"] == 0.7 and result["settings"]["balance"] == 1.5
-    with pytest.raises(SystemExit):
-        screen(["--balance", "0", *common])
+    assert "copies" not in result["settings"] and "overcluster" not in result["settings"]
+    # an over-clustering head and two moved copies per digit: trained, recorded, measured
+    assert screen(["--steps", "2", "--overcluster", "20", "--copies", "2", *common]) == 0
+    result = json.loads(out.read_text().splitlines()[-1])
+    assert result["settings"]["overcluster"] == 20 and result["settings"]["copies"] == 2
+    assert all(0.1 <= acc <= 1 for _, acc in result["curve"])
+    for bad in (["--balance", "0"], ["--overcluster", "1"], ["--copies", "0"]):
+        with pytest.raises(SystemExit):
+            screen([*bad, *common])
 
 
 def test_q_cat_off_fakes_leaves_the_categorical_head_to_real_digits(mnist_dir):
@@ -367,3 +374,32 @@ def test_q_cat_off_fakes_leaves_the_categorical_head_to_real_digits(mnist_dir):
     assert not torch.allclose(heads[True][:k], heads[False][:k], atol=1e-7)
     with pytest.raises(ConfigError, match="--no-q-cat-on-fakes needs --lambda-cluster"):
         PAPER28.with_train(q_cat_on_fakes=False).validate()
+
+
+def test_cluster_copies_pair_each_real_image_with_several_changed_copies(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    config = CLUSTER28.with_train(channels_last=False, cluster_augment="strong").validate()
+    parts = build_training(config)
+    step = parts.step_fn
+    D = parts.discriminator
+    moved = []
+    original = D.forward
+
+    def counting_forward(images):
+        moved.append(images.shape[0])
+        return original(images)
+
+    D.forward = counting_forward
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+    step.cluster_copies = 3
+    step(real, latent)
+    # D sees the real batch, the fakes, three changed copies, the G phase's fakes and the
+    # measuring pass's
+    assert len(moved) == 2 + 3 + 2
+    with pytest.raises(ConfigError, match="--cluster-copies must be a positive integer"):
+        CLUSTER28.with_train(cluster_copies=0).validate()
+    with pytest.raises(ConfigError, match="--cluster-copies needs --cluster-pairs"):
+        PAPER28.with_train(lambda_cluster=1.0, cluster_copies=2).validate()

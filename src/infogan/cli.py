@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of equal category use in the paired term (1 = plain mutual information)",
     )
     train.add_argument(
+        "--cluster-copies",
+        type=int,
+        default=None,
+        help="changed copies of each real image in the paired term (default 1)",
+    )
+    train.add_argument(
         "--q-cat-on-fakes",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -292,6 +298,7 @@ _RESUME_FIXED = (
     "cluster_pairs",
     "cluster_augment",
     "cluster_balance",
+    "cluster_copies",
     "q_cat_on_fakes",
     "precision",
     "compile",
@@ -363,6 +370,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 cluster_pairs=args.cluster_pairs,
                 cluster_augment=args.cluster_augment,
                 cluster_balance=args.cluster_balance,
+                cluster_copies=args.cluster_copies,
                 q_cat_on_fakes=args.q_cat_on_fakes,
                 precision=args.precision,
                 compile=args.compile,

@@ -69,6 +69,9 @@ class TrainConfig:
     # weight of the entropy of the categories' marginal in the paired term, relative
     # to the mutual information's own (1); above 1 it pushes harder for equal use
     cluster_balance: float = 1.0
+    # how many separately changed copies of each real image the paired term compares it
+    # with (the term is averaged over them); each costs one more pass of D
+    cluster_copies: int = 1
     # train Q's categorical head on generated images in D's step (the paper does); off,
     # Q learns categories only from the clustering term on real digits
     q_cat_on_fakes: bool = True
@@ -177,6 +180,9 @@ class RunConfig:
             raise ConfigError(
                 f"--cluster-balance must be a positive finite number, got {t.cluster_balance}"
             )
+        _positive_int("cluster-copies", t.cluster_copies)
+        if t.cluster_copies > 1 and not t.cluster_pairs:
+            raise ConfigError("--cluster-copies needs --cluster-pairs: the copies are its pairs")
         if not t.q_cat_on_fakes and t.lambda_cluster == 0:
             raise ConfigError(
                 "--no-q-cat-on-fakes needs --lambda-cluster > 0: otherwise nothing trains "

@@ -118,6 +118,7 @@ class InfoGANStep:
         cluster_pairs: bool = False,
         cluster_augment: str = "mild",
         cluster_balance: float = 1.0,
+        cluster_copies: int = 1,
         q_cat_on_fakes: bool = True,
         precision: str = "fp32",
     ):
@@ -128,7 +129,8 @@ class InfoGANStep:
         the clustering term on the real batch to D and Q's loss (``cluster_pairs``: the
         paired form, with a randomly changed copy of each real image, changed at the
         ``cluster_augment`` strength and with ``cluster_balance`` as the weight of
-        equal category use). ``q_cat_on_fakes`` False leaves Q's categorical head out of
+        equal category use; ``cluster_copies`` changed copies, the term averaged over
+        them). ``q_cat_on_fakes`` False leaves Q's categorical head out of
         D's step on generated images: Q then learns categories from real digits alone
         and only the generator follows them. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
@@ -149,6 +151,7 @@ class InfoGANStep:
         self.cluster_pairs = cluster_pairs
         self.cluster_augment = cluster_augment
         self.cluster_balance = cluster_balance
+        self.cluster_copies = cluster_copies
         self.q_cat_on_fakes = q_cat_on_fakes
         self.bf16 = precision == "bf16"
 
@@ -177,9 +180,12 @@ class InfoGANStep:
             # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
             real_logit, real_cat, _ = _float(D(real))
             fake_logit, cat_logits, cont_pred = _float(D(fake.detach()))
-            moved_cat = None
+            moved_cats = []  # Q's categories of changed copies of the real batch
             if self.lambda_cluster > 0 and self.cluster_pairs:
-                moved_cat = D(augment(real, self.cluster_augment))[1].float()
+                moved_cats = [
+                    D(augment(real, self.cluster_augment))[1].float()
+                    for _ in range(self.cluster_copies)
+                ]
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
@@ -188,8 +194,12 @@ class InfoGANStep:
                 total_d = total_d + self.lambda_cat * cat_d
             total_d = total_d + self.lambda_cont * cont_d
         if self.lambda_cluster > 0:
-            if moved_cat is not None:
-                cluster = paired_cluster_loss(real_cat, moved_cat, balance=self.cluster_balance)
+            if moved_cats:
+                pairs = [
+                    paired_cluster_loss(real_cat, moved, balance=self.cluster_balance)
+                    for moved in moved_cats
+                ]
+                cluster = sum(pairs) / len(pairs)
             else:
                 cluster = cluster_loss(real_cat)
             total_d = total_d + self.lambda_cluster * cluster
@@ -835,6 +845,7 @@ def build_training(
         cluster_pairs=t.cluster_pairs,
         cluster_augment=t.cluster_augment,
         cluster_balance=t.cluster_balance,
+        cluster_copies=t.cluster_copies,
         q_cat_on_fakes=t.q_cat_on_fakes,
         precision=t.precision,
     )
