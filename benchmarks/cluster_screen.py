@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from infogan.augment import random_affine, random_thickness
@@ -33,8 +34,8 @@ from infogan.losses import paired_cluster_loss
 from infogan.models.paper28 import Discriminator28
 
 
-def val_accuracy(D: Discriminator28, images: torch.Tensor, labels) -> float:
-    """Hungarian-matched accuracy of Q's category on labelled ``images`` (N, 1, 28, 28)."""
+def val_codes(D: Discriminator28, images: torch.Tensor) -> np.ndarray:
+    """Q's category of each of ``images`` (N, 1, 28, 28)."""
     D.eval()
     try:
         with torch.no_grad():
@@ -43,7 +44,23 @@ def val_accuracy(D: Discriminator28, images: torch.Tensor, labels) -> float:
             )
     finally:
         D.train()
-    return metrics.hungarian_accuracy(codes.numpy(), labels, num_codes=10, num_labels=10)[0]
+    return codes.numpy()
+
+
+def val_accuracy(D: Discriminator28, images: torch.Tensor, labels) -> float:
+    """Hungarian-matched accuracy of Q's category on labelled ``images`` (N, 1, 28, 28)."""
+    codes = val_codes(D, images)
+    return metrics.hungarian_accuracy(codes, labels, num_codes=10, num_labels=10)[0]
+
+
+def code_table(codes: np.ndarray, labels: np.ndarray) -> list[str]:
+    """One line per category: how many digits it holds and its three commonest labels."""
+    lines = []
+    for k in range(10):
+        counts = np.bincount(labels[codes == k], minlength=10)
+        top = [f"{d}:{counts[d]}" for d in np.argsort(-counts, kind="stable")[:3] if counts[d]]
+        lines.append(f"code {k}: {int(counts.sum()):4d} digits, {' '.join(top)}")
+    return lines
 
 
 def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
@@ -75,7 +92,14 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
         cat_a, over_a = heads(real)
         loss = 0.0
         for _copy in range(args.copies):  # each a separately moved copy of the batch
-            moved = random_affine(real, degrees=args.degrees, shift=args.shift, scale=args.scale)
+            moved = random_affine(
+                real,
+                degrees=args.degrees,
+                shift=args.shift,
+                scale=args.scale,
+                shear=args.shear,
+                squeeze=args.squeeze,
+            )
             if args.thickness > 0:
                 moved = random_thickness(moved, amount=args.thickness)
             cat_b, over_b = heads(moved)
@@ -89,6 +113,7 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
         if step % args.eval_every == 0 or step == args.steps:
             curve.append((step, round(val_accuracy(D, val, val_labels), 4)))
             print(f"step {step}: validation accuracy {curve[-1][1]:.4f}", flush=True)
+    print("\n".join(code_table(val_codes(D, val), np.asarray(val_labels))))
     return curve
 
 
@@ -100,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--degrees", type=float, default=10.0, help="largest turn")
     parser.add_argument("--shift", type=float, default=0.1, help="largest move, of the size")
     parser.add_argument("--scale", type=float, default=0.1, help="largest change of size")
+    parser.add_argument("--shear", type=float, default=0.0, help="largest slant (x per y)")
+    parser.add_argument("--squeeze", type=float, default=0.0, help="largest change of width")
     parser.add_argument("--thickness", type=float, default=0.0, help="largest stroke change")
     parser.add_argument("--balance", type=float, default=1.0, help="weight of equal use")
     parser.add_argument(
@@ -119,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             "--steps, --holdout, --eval-every, --threads and --copies must be positive, "
             "--batch-size >= 2"
         )
-    if args.balance <= 0 or min(args.degrees, args.shift, args.scale, args.thickness) < 0:
-        parser.error("--balance must be positive and the change sizes >= 0")
+    sizes = (args.degrees, args.shift, args.scale, args.shear, args.squeeze, args.thickness)
+    if args.balance <= 0 or min(sizes) < 0 or max(args.scale, args.squeeze) >= 1:
+        parser.error("--balance must be positive, the change sizes >= 0, --scale and --squeeze < 1")
     if args.overcluster == 1 or args.overcluster < 0 or args.overcluster_weight < 0:
         parser.error("--overcluster must be 0 or at least 2, its weight >= 0")
     torch.set_num_threads(args.threads)
@@ -137,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         k: getattr(args, k)
         for k in ("seed", "batch_size", "degrees", "shift", "scale", "thickness", "balance")
     }
+    settings.update({k: getattr(args, k) for k in ("shear", "squeeze") if getattr(args, k)})
     if args.copies > 1:
         settings["copies"] = args.copies
     if args.overcluster:

@@ -102,6 +102,38 @@ def test_random_affine_moves_digits_but_keeps_the_background(mnist_dir):
     assert (corners < -0.99).all()  # the border repeats MNIST's black background
 
 
+def test_random_affine_slants_and_squeezes_a_vertical_bar():
+    bar = torch.full((1, 1, 28, 28), -1.0)
+    bar[..., 4:24, 13:15] = 1.0  # a vertical stroke, 2 pixels wide, 20 high
+    ink = lambda img: img > 0  # noqa: E731
+
+    def columns(img):  # the leftmost and rightmost inked column in the top and bottom rows
+        top, bottom = ink(img)[0, 0, 6], ink(img)[0, 0, 21]
+        return top.nonzero().flatten(), bottom.nonzero().flatten()
+
+    plain = dict(degrees=0, shift=0, scale=0)
+    slanted = random_affine(bar, **plain, shear=0.3, generator=torch.Generator().manual_seed(1))
+    top, bottom = columns(slanted)
+    assert abs(top.float().mean() - bottom.float().mean()) >= 2  # top and bottom moved apart
+    assert ink(slanted).sum() == pytest.approx(ink(bar).sum(), rel=0.25)  # same stroke
+
+    box = torch.full((1, 1, 28, 28), -1.0)
+    box[..., 4:24, 9:19] = 1.0  # 10 pixels wide, 20 high
+    widths = set()
+    for seed in range(8):
+        g = torch.Generator().manual_seed(seed)
+        squeezed = ink(random_affine(box, **plain, squeeze=0.25, generator=g))[0, 0]
+        assert squeezed[:, 14].sum() == 20  # the height is kept
+        assert squeezed[6].sum() == squeezed[21].sum()  # upright: the same width everywhere
+        widths.add(squeezed[14].sum().item())
+    assert min(widths) < 10 < max(widths) and max(widths) <= 13  # narrower and wider
+
+    # shear and squeeze draw their own random numbers, so the named strengths without
+    # them change exactly as before
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(random_affine(bar, generator=g1), random_affine(bar, generator=g2))
+
+
 def test_paper28_step_matches_the_textbook_loop(mnist_dir):
     from infogan.data import load_mnist_arrays, to_training_tensor
 
@@ -275,7 +307,7 @@ def test_named_augments_keep_shape_and_differ_in_strength(mnist_dir):
         out = augment(x, name, generator=torch.Generator().manual_seed(0))
         assert out.shape == x.shape
         change[name] = (out - x).abs().mean().item()
-    assert change["strong"] > change["geometric"] > change["mild"] > 0.01
+    assert change["shape"] > change["strong"] > change["geometric"] > change["mild"] > 0.01
 
 
 def test_cluster_balance_weighs_equal_use_of_the_categories():

@@ -2,7 +2,7 @@
 
 Used by the paired clustering term (``--cluster-pairs``): Q should give an image and
 a changed copy of it the same category, so that the categories cannot encode what
-the change alters. Two strengths are named (:data:`AUGMENTS`):
+the change alters. Four strengths are named (:data:`AUGMENTS`):
 
 * ``mild``: turned by up to 10 degrees, moved by up to 10% and scaled by up to 10%;
 * ``geometric``: turned by up to 25 degrees, moved by up to 12%, scaled by up to 15%;
@@ -10,6 +10,11 @@ the change alters. Two strengths are named (:data:`AUGMENTS`):
   strokes made thicker or thinner (:func:`random_thickness`, up to 0.7 of a 3x3
   dilation or erosion). Slant and stroke width are then no way to tell categories
   apart, which leaves them to the continuous codes.
+* ``shape``: ``strong``, and slanted by up to 0.3 (x moved by 0.3 of y) and made
+  narrower or wider by up to 25%. The two 4/9 codes of a stuck run split both digits
+  by slant and width together (upright, wide 4s and 9s in one code; narrow, italic
+  ones in the other); a turn and a uniform scale do not change that trait, a slant and
+  a squeeze do.
 """
 
 from __future__ import annotations
@@ -26,22 +31,35 @@ def random_affine(
     degrees: float = 10.0,
     shift: float = 0.1,
     scale: float = 0.1,
+    shear: float = 0.0,
+    squeeze: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Each image of (B, C, H, W) turned by up to ``degrees``, moved by up to ``shift``
     of its size and scaled by up to ``scale`` (uniformly at random, independently).
 
-    Pixels brought in from outside repeat the border (the background for digits).
+    ``shear`` > 0 also slants it (x moves by up to ``shear`` times y: italic or
+    back-slanted) and ``squeeze`` > 0 makes it narrower or wider by up to that fraction
+    of its width, the height kept: the two ways a writer's digits differ that a turn
+    and a uniform scale do not reach. Pixels brought in from outside repeat the border
+    (the background for digits).
     """
     b = images.shape[0]
     u = torch.rand(b, 4, generator=generator, device=images.device) * 2 - 1  # U(-1, 1)
     angle = u[:, 0] * math.radians(degrees)
     factor = 1 + u[:, 1] * scale
     cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
+    # the output-to-input map: rotation / scale, then (read right to left) slant, width
+    a, bb, c, d = cos, -sin, sin, cos
+    if shear > 0 or squeeze > 0:  # drawn only then: the other strengths stay as they were
+        v = torch.rand(b, 2, generator=generator, device=images.device) * 2 - 1
+        k = v[:, 0] * shear  # input x = x + k * y
+        w = 1 / (1 + v[:, 1] * squeeze)  # input x scaled by 1 / width factor
+        a, bb, c, d = w * (a + k * c), w * (bb + k * d), c, d
     theta = torch.stack(
         [
-            torch.stack([cos, -sin, u[:, 2] * 2 * shift], dim=1),
-            torch.stack([sin, cos, u[:, 3] * 2 * shift], dim=1),
+            torch.stack([a, bb, u[:, 2] * 2 * shift], dim=1),
+            torch.stack([c, d, u[:, 3] * 2 * shift], dim=1),
         ],
         dim=1,
     )  # (B, 2, 3), in grid_sample's [-1, 1] coordinates
@@ -69,6 +87,14 @@ AUGMENTS: dict[str, dict[str, float]] = {
     "mild": {"degrees": 10.0, "shift": 0.1, "scale": 0.1, "thickness": 0.0},
     "geometric": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.0},
     "strong": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.7},
+    "shape": {
+        "degrees": 25.0,
+        "shift": 0.12,
+        "scale": 0.15,
+        "thickness": 0.7,
+        "shear": 0.3,
+        "squeeze": 0.25,
+    },
 }
 
 
@@ -78,7 +104,13 @@ def augment(
     """``images`` changed at one of the named :data:`AUGMENTS` strengths."""
     p = AUGMENTS[strength]
     out = random_affine(
-        images, degrees=p["degrees"], shift=p["shift"], scale=p["scale"], generator=generator
+        images,
+        degrees=p["degrees"],
+        shift=p["shift"],
+        scale=p["scale"],
+        shear=p.get("shear", 0.0),
+        squeeze=p.get("squeeze", 0.0),
+        generator=generator,
     )
     if p["thickness"] > 0:
         out = random_thickness(out, amount=p["thickness"], generator=generator)

@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CLUSTER_AUGMENTS,
         default=None,
         help="how much the paired copy is changed: mild (turn, move, scale a little), "
-        "geometric (more) or strong (as geometric, and thicker or thinner strokes)",
+        "geometric (more), strong (as geometric, and thicker or thinner strokes) or "
+        "shape (as strong, and slanted, narrower or wider)",
     )
     train.add_argument(
         "--cluster-balance",
