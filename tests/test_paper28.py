@@ -435,3 +435,40 @@ def test_cluster_copies_pair_each_real_image_with_several_changed_copies(mnist_d
         CLUSTER28.with_train(cluster_copies=0).validate()
     with pytest.raises(ConfigError, match="--cluster-copies needs --cluster-pairs"):
         PAPER28.with_train(lambda_cluster=1.0, cluster_copies=2).validate()
+
+
+def test_augment_fakes_teaches_q_the_code_of_changed_generated_digits(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    heads, seen = {}, {}
+    for on in (False, True):
+        torch.manual_seed(0)
+        config = CLUSTER28.with_train(
+            channels_last=False, cluster_augment="strong", augment_fakes=on
+        ).validate()
+        parts = build_training(config)
+        D = parts.discriminator
+        batches = seen[on] = []
+        original = D.forward
+
+        def recording_forward(images, original=original, batches=batches):
+            batches.append(images.detach().clone())
+            return original(images)
+
+        D.forward = recording_forward
+        latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+        torch.manual_seed(2)
+        parts.step_fn(real, latent)
+        heads[on] = D.q_head[-1].weight.detach().clone()  # (K + 2C, 128)
+    # one more batch in D's step: the fakes (the second batch), changed
+    assert len(seen[True]) == len(seen[False]) + 1
+    fakes, changed = seen[True][1], seen[True][3]
+    assert changed.shape == fakes.shape and (changed - fakes).abs().mean() > 0.01
+    k = CLUSTER28.latent.num_categories
+    assert torch.allclose(heads[True][k:], heads[False][k:], atol=1e-7)  # continuous rows
+    assert not torch.allclose(heads[True][:k], heads[False][:k], atol=1e-7)
+    for bad in (dict(lambda_cat=0.0), dict(q_cat_on_fakes=False)):
+        with pytest.raises(ConfigError, match="--augment-fakes needs Q's categories"):
+            CLUSTER28.with_train(augment_fakes=True, **bad).validate()

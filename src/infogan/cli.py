@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-q-cat-on-fakes: from the clustering term on real digits only",
     )
     train.add_argument(
+        "--augment-fakes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also train Q's categories on a changed copy of each generated image "
+        "(changed as --cluster-augment says; one more pass of D a step)",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -301,6 +308,7 @@ _RESUME_FIXED = (
     "cluster_balance",
     "cluster_copies",
     "q_cat_on_fakes",
+    "augment_fakes",
     "precision",
     "compile",
     "holdout",
@@ -373,6 +381,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 cluster_balance=args.cluster_balance,
                 cluster_copies=args.cluster_copies,
                 q_cat_on_fakes=args.q_cat_on_fakes,
+                augment_fakes=args.augment_fakes,
                 precision=args.precision,
                 compile=args.compile,
             )

@@ -75,6 +75,10 @@ class TrainConfig:
     # train Q's categorical head on generated images in D's step (the paper does); off,
     # Q learns categories only from the clustering term on real digits
     q_cat_on_fakes: bool = True
+    # Q's categorical head also learns, in D's step, to read the code of a changed copy
+    # of each generated image (changed at cluster_augment's strength): the categories
+    # must then survive the same changes on generated digits as on real ones
+    augment_fakes: bool = False
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -187,6 +191,11 @@ class RunConfig:
             raise ConfigError(
                 "--no-q-cat-on-fakes needs --lambda-cluster > 0: otherwise nothing trains "
                 "Q's categorical head"
+            )
+        if t.augment_fakes and not (t.q_cat_on_fakes and t.lambda_cat > 0):
+            raise ConfigError(
+                "--augment-fakes needs Q's categories on generated images: "
+                "--q-cat-on-fakes and --lambda-cat > 0"
             )
         if t.cluster_augment not in CLUSTER_AUGMENTS:
             raise ConfigError(

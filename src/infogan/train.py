@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from infogan import __version__, distributed
@@ -120,6 +121,7 @@ class InfoGANStep:
         cluster_balance: float = 1.0,
         cluster_copies: int = 1,
         q_cat_on_fakes: bool = True,
+        augment_fakes: bool = False,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -132,7 +134,9 @@ class InfoGANStep:
         equal category use; ``cluster_copies`` changed copies, the term averaged over
         them). ``q_cat_on_fakes`` False leaves Q's categorical head out of
         D's step on generated images: Q then learns categories from real digits alone
-        and only the generator follows them. ``precision``
+        and only the generator follows them. ``augment_fakes`` adds Q's categorical
+        cross-entropy on a copy of the generated batch changed at ``cluster_augment``'s
+        strength to D's step (weight lambda_cat). ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -153,6 +157,7 @@ class InfoGANStep:
         self.cluster_balance = cluster_balance
         self.cluster_copies = cluster_copies
         self.q_cat_on_fakes = q_cat_on_fakes
+        self.augment_fakes = augment_fakes and q_cat_on_fakes and lambda_cat > 0
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -186,12 +191,17 @@ class InfoGANStep:
                     D(augment(real, self.cluster_augment))[1].float()
                     for _ in range(self.cluster_copies)
                 ]
+            if self.augment_fakes:  # Q's categories of a changed copy of the fakes
+                moved_fake_cats = D(augment(fake.detach(), self.cluster_augment))[1].float()
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
             _, cat_d, cont_d = self._info(cat_logits, cont_pred, latent)
             if self.q_cat_on_fakes:
                 total_d = total_d + self.lambda_cat * cat_d
+            if self.augment_fakes:
+                moved_cat = F.cross_entropy(moved_fake_cats, latent.categories)
+                total_d = total_d + self.lambda_cat * moved_cat
             total_d = total_d + self.lambda_cont * cont_d
         if self.lambda_cluster > 0:
             if moved_cats:
@@ -847,6 +857,7 @@ def build_training(
         cluster_balance=t.cluster_balance,
         cluster_copies=t.cluster_copies,
         q_cat_on_fakes=t.q_cat_on_fakes,
+        augment_fakes=t.augment_fakes,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
