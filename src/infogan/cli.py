@@ -131,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-q-cat-on-fakes: from the clustering term on real digits only",
     )
     train.add_argument(
+        "--cluster-resplit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="every N steps, merge two codes that share their digits so that the paired "
+        "term splits them again (default 0: never)",
+    )
+    train.add_argument(
         "--augment-fakes",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -309,6 +317,7 @@ _RESUME_FIXED = (
     "cluster_copies",
     "q_cat_on_fakes",
     "augment_fakes",
+    "cluster_resplit",
     "precision",
     "compile",
     "holdout",
@@ -382,6 +391,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 cluster_copies=args.cluster_copies,
                 q_cat_on_fakes=args.q_cat_on_fakes,
                 augment_fakes=args.augment_fakes,
+                cluster_resplit=args.cluster_resplit,
                 precision=args.precision,
                 compile=args.compile,
             )

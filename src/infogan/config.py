@@ -79,6 +79,9 @@ class TrainConfig:
     # of each generated image (changed at cluster_augment's strength): the categories
     # must then survive the same changes on generated digits as on real ones
     augment_fakes: bool = False
+    # every this many steps (0: never), merge two categorical codes that share their
+    # digits so that the clustering term splits them again (infogan.resplit)
+    cluster_resplit: int = 0
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -196,6 +199,15 @@ class RunConfig:
             raise ConfigError(
                 "--augment-fakes needs Q's categories on generated images: "
                 "--q-cat-on-fakes and --lambda-cat > 0"
+            )
+        if not isinstance(t.cluster_resplit, int) or t.cluster_resplit < 0:
+            raise ConfigError(
+                f"--cluster-resplit must be an integer >= 0 (0: off), got {t.cluster_resplit!r}"
+            )
+        if t.cluster_resplit and not (t.cluster_pairs and t.lambda_cluster > 0):
+            raise ConfigError(
+                "--cluster-resplit needs --cluster-pairs and --lambda-cluster > 0: "
+                "the paired term is what splits a merged code again"
             )
         if t.cluster_augment not in CLUSTER_AUGMENTS:
             raise ConfigError(

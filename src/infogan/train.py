@@ -55,6 +55,7 @@ from infogan.losses import (
     paired_cluster_loss,
 )
 from infogan.models import ARCHITECTURES, build_models
+from infogan.resplit import PROBE_IMAGES, PairResplit
 
 METRIC_NAMES = (
     "d_loss",
@@ -926,6 +927,21 @@ def _run_on(
         enabled=ctx.is_main,
     )
     callbacks: list[Callback] = [writer] if ctx.is_main else []
+    if t.cluster_resplit:  # before the writer: a checkpoint holds the merged weights
+        total = min(t.epochs * (len(images) // t.batch_size), t.max_steps or math.inf)
+        callbacks.insert(
+            0,
+            PairResplit(
+                generator=generator,
+                discriminator=discriminator,
+                probe=images[:PROBE_IMAGES],
+                strength=t.cluster_augment,
+                noise_dim=config.latent.noise_dim,
+                every=t.cluster_resplit,
+                last_step=int(0.75 * total),
+                log=log,
+            ),
+        )
     if tensorboard and ctx.is_main:
         from infogan.tensorboard import TensorBoardLogger
 

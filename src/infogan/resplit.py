@@ -1,0 +1,154 @@
+"""Find two categorical codes that share their digits, and merge them to split again.
+
+A run of the paired clustering term can settle with two codes that each hold a mixture
+of the same two digits (4s and 9s, say), split by a trait of the handwriting instead
+of by digit. Such a pair shows without labels: a changed copy of an image often lands
+in the other code of the pair, because the change (a turn, a thicker stroke) moves the
+trait that splits them. Over the categories' joint distribution J of an image and its
+changed copy (symmetrised), the cross-view ratio of codes k and l is
+``J[k, l] / min(J[k, k], J[l, l])``. Measured on the last 5,000 training digits of four
+runs, codes that share two digits had ratios of 0.19-0.21 and every other pair at
+most 0.09, so :data:`SHARED_RATIO` = 0.15 tells them apart.
+
+:class:`PairResplit` checks a fixed probe set every ``every`` steps and merges the pair
+with the highest ratio above it: the two codes' rows of Q's categorical layer and their
+columns of the generator's first layer are set to their mean (plus a little noise), so
+that G draws the same digits for both and Q cannot tell them apart. The clustering term
+then splits the merged code again from the features the networks have learned by then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from infogan.augment import augment
+
+#: cross-view ratio above which two codes are taken to share their digits
+SHARED_RATIO = 0.15
+#: images in the probe set (the first ones of the training tensor)
+PROBE_IMAGES = 2048
+
+
+def cross_view_ratios(
+    discriminator: nn.Module, probe: torch.Tensor, strength: str, *, seed: int
+) -> torch.Tensor:
+    """(K, K) cross-view ratios of Q's categories on ``probe`` and changed copies of it
+    (changed at ``strength``, with random numbers from ``seed``); the diagonal is 0."""
+    was_training = discriminator.training
+    discriminator.eval()
+    generator = torch.Generator(device=probe.device).manual_seed(seed)
+    try:
+        with torch.no_grad():
+            joint = 0.0
+            for start in range(0, len(probe), 512):
+                chunk = probe[start : start + 512]
+                pa = discriminator(chunk)[1].float().softmax(1)
+                pb = discriminator(augment(chunk, strength, generator=generator))[1]
+                joint = joint + pa.T @ pb.float().softmax(1)
+    finally:
+        discriminator.train(was_training)
+    joint = joint / len(probe)
+    joint = (joint + joint.T) / 2
+    diag = joint.diagonal().clamp_min(1e-12)
+    ratios = joint / torch.minimum(diag[:, None], diag[None, :])
+    return ratios.fill_diagonal_(0.0)
+
+
+def _last_linear(module: nn.Module) -> nn.Linear:
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f"{type(module).__name__} has no linear layer")
+    return linears[-1]
+
+
+def _code_input(generator: nn.Module) -> tuple[torch.Tensor, int]:
+    """The generator's first weight and the dimension along which it reads the code."""
+    first = next(m for m in generator.modules() if isinstance(m, nn.Linear | nn.ConvTranspose2d))
+    return first.weight, 1 if isinstance(first, nn.Linear) else 0
+
+
+def merge_codes(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    k: int,
+    l: int,  # noqa: E741
+    *,
+    noise_dim: int,
+    seed: int,
+) -> None:
+    """Give codes ``k`` and ``l`` the mean of their two rows of Q's categorical layer
+    and of their two columns of G's first layer, plus noise of 1% of those weights'
+    spread (so that the two can part again)."""
+    generator_ = torch.Generator().manual_seed(seed)
+
+    def tie(weight: torch.Tensor, dim: int, i: int, j: int) -> None:
+        a, b = weight.select(dim, i), weight.select(dim, j)
+        mean = (a + b) / 2
+        spread = 0.01 * float(weight.std())
+        for row in (a, b):
+            noise = torch.randn(row.shape, generator=generator_).to(row) * spread
+            row.copy_(mean + noise)
+
+    q = _last_linear(discriminator.q_head)
+    g_weight, g_dim = _code_input(generator)
+    with torch.no_grad():
+        tie(q.weight, 0, k, l)
+        if q.bias is not None:
+            q.bias[[k, l]] = q.bias[[k, l]].mean()
+        tie(g_weight, g_dim, noise_dim + k, noise_dim + l)
+
+
+class PairResplit:
+    """A training callback: every ``every`` steps from step ``2 * every`` until
+    ``last_step``, merge the two codes with the highest cross-view ratio if it is above
+    :data:`SHARED_RATIO`. Decisions depend only on the weights at that step (fixed probe
+    images, random numbers seeded by the step), so a resumed run makes the same ones;
+    it must run before the checkpoint writer, and on every process under torchrun."""
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        probe: torch.Tensor,
+        strength: str,
+        noise_dim: int,
+        every: int,
+        last_step: int,
+        log: Callable[[str], None] = lambda _msg: None,
+    ):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.probe = probe
+        self.strength = strength
+        self.noise_dim = noise_dim
+        self.every = every
+        self.last_step = last_step
+        self.log = log
+        self.merged: list[tuple[int, int, int, float]] = []  # (step, k, l, ratio)
+
+    def on_metrics(self, rows: Sequence) -> None:
+        pass
+
+    def on_step_end(self, step: int, epoch: int) -> None:
+        if step % self.every or step < 2 * self.every or step > self.last_step:
+            return
+        ratios = cross_view_ratios(self.discriminator, self.probe, self.strength, seed=step)
+        flat = int(ratios.argmax())
+        k, l = divmod(flat, ratios.shape[0])  # noqa: E741
+        ratio = float(ratios[k, l])
+        if ratio < SHARED_RATIO:
+            return
+        k, l = min(k, l), max(k, l)  # noqa: E741
+        merge_codes(self.generator, self.discriminator, k, l, noise_dim=self.noise_dim, seed=step)
+        self.merged.append((step, k, l, ratio))
+        self.log(
+            f"step {step}: codes {k} and {l} share their digits (cross-view ratio "
+            f"{ratio:.2f}); merged them to split again"
+        )
+
+    def on_train_end(self, step: int, epoch: int) -> None:
+        pass

@@ -1,0 +1,160 @@
+"""Finding two codes that share their digits, and merging them (infogan.resplit)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from infogan.config import CLUSTER28, PAPER28
+from infogan.errors import ConfigError
+from infogan.models import build_models
+from infogan.resplit import SHARED_RATIO, PairResplit, cross_view_ratios, merge_codes
+
+
+@pytest.fixture(scope="module")
+def probe(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    return to_training_tensor(digits[:2048], 28)
+
+
+@pytest.fixture(scope="module")
+def digit_reader(mnist_dir):
+    from infogan.evaluate import classifier as clf
+
+    return clf.get_classifier(mnist_dir, progress=False).model.eval()
+
+
+def slant(images: torch.Tensor) -> torch.Tensor:
+    """(B,) how far each digit leans right: minus the ink's x-y covariance over y's variance."""
+    w = (images[:, 0] + 1) / 2
+    size = images.shape[-1]
+    ys, xs = torch.meshgrid(torch.arange(size * 1.0), torch.arange(size * 1.0), indexing="ij")
+    mass = w.sum((1, 2))
+    mx = (w * xs).sum((1, 2)) / mass
+    my = (w * ys).sum((1, 2)) / mass
+    dx, dy = xs - mx[:, None, None], ys - my[:, None, None]
+    return -(w * dx * dy).sum((1, 2)) / (w * dy * dy).sum((1, 2))
+
+
+class DigitQ(nn.Module):
+    """A stand-in for D with Q: the MNIST classifier's logits as Q's categories. With
+    ``style_split``, 4s and 9s are put in code 4 if they lean left and in code 9 if they
+    lean right: two codes that share two digits by a trait of the handwriting, as in a
+    stuck run."""
+
+    def __init__(self, reader: nn.Module, *, style_split: bool):
+        super().__init__()
+        self.reader = reader
+        self.q_head = reader.head  # the categories' layer, for merge_codes
+        self.style_split = style_split
+
+    def forward(self, images: torch.Tensor):
+        logits = self.reader(images)
+        if self.style_split:
+            four_or_nine = torch.isin(logits.argmax(1), torch.tensor([4, 9]))
+            code = torch.where(slant(images) > 0, 9, 4)
+            split = F.one_hot(code, 10).float() * 20.0
+            logits = torch.where(four_or_nine[:, None], split, logits)
+        return logits[:, 0], logits, logits[:, :0]
+
+
+def test_the_cross_view_ratio_finds_two_codes_that_share_digits(probe, digit_reader):
+    clean = cross_view_ratios(DigitQ(digit_reader, style_split=False), probe, "strong", seed=0)
+    assert clean.shape == (10, 10) and (clean.diagonal() == 0).all()
+    assert clean.max() < SHARED_RATIO  # one digit per code: a changed copy stays put
+    shared = cross_view_ratios(DigitQ(digit_reader, style_split=True), probe, "strong", seed=0)
+    assert divmod(int(shared.argmax()), 10) in ((4, 9), (9, 4))
+    assert shared[4, 9] == shared[9, 4] > SHARED_RATIO > 3 * clean[4, 9]
+
+
+def test_merged_codes_are_drawn_alike_and_nothing_else_moves():
+    torch.manual_seed(0)
+    G, D = build_models(PAPER28)
+    torch.manual_seed(0)
+    G2, D2 = build_models(PAPER28)
+    noise_dim, k, l = PAPER28.latent.noise_dim, 2, 7  # noqa: E741
+    merge_codes(G, D, k, l, noise_dim=noise_dim, seed=1)
+    q, w = D.q_head[-1], G.fc[0].weight  # Q's last layer (K + 2C, 128); G's first (1024, 74)
+    with torch.no_grad():
+        assert torch.allclose(q.weight[k], q.weight[l], atol=0.05 * float(q.weight.std()))
+        assert q.bias[k] == q.bias[l]
+        assert torch.allclose(w[:, noise_dim + k], w[:, noise_dim + l], atol=0.05 * float(w.std()))
+        untouched = [i for i in range(q.weight.shape[0]) if i not in (k, l)]
+        assert torch.equal(q.weight[untouched], D2.q_head[-1].weight[untouched])
+        columns = [i for i in range(w.shape[1]) if i not in (noise_dim + k, noise_dim + l)]
+        assert torch.equal(w[:, columns], G2.fc[0].weight[:, columns])
+        # the same noise under the two codes draws (nearly) the same digit
+        code = torch.zeros(2, w.shape[1])
+        code[0, noise_dim + k] = code[1, noise_dim + l] = 1
+        G.eval()
+        a, b = G(code)
+        a2, b2 = G2.eval()(code)
+    assert (a - b).abs().max() < 0.2 * (a2 - b2).abs().max()
+
+
+def test_the_callback_merges_a_shared_pair_on_its_steps_only(probe, digit_reader):
+    import copy
+
+    torch.manual_seed(0)
+    G, _ = build_models(PAPER28)
+    D = DigitQ(copy.deepcopy(digit_reader), style_split=True)
+    messages = []
+    callback = PairResplit(
+        generator=G,
+        discriminator=D,
+        probe=probe[:1024],
+        strength="strong",
+        noise_dim=PAPER28.latent.noise_dim,
+        every=100,
+        last_step=600,
+        log=messages.append,
+    )
+    head = D.q_head.weight.detach().clone()
+    for step in (100, 150, 700):  # before 2 * every, between checks, after the last step
+        callback.on_step_end(step, 1)
+    assert messages == [] and torch.equal(D.q_head.weight, head)
+    callback.on_step_end(200, 1)
+    assert [m[:3] for m in callback.merged] == [(200, 4, 9)]
+    assert callback.merged[0][3] >= SHARED_RATIO
+    assert messages[0].startswith("step 200: codes 4 and 9 share their digits")
+    assert not torch.equal(D.q_head.weight[4], head[4])
+    assert D.training  # measured in eval mode, then put back
+
+
+def test_resplit_runs_in_training_and_a_resume_makes_the_same_merges(tmp_path, mnist_dir):
+    import shutil
+
+    from infogan.train import resume, train
+
+    config = CLUSTER28.with_train(
+        max_steps=8, cluster_resplit=2, checkpoint_every=4, sample_every=8, channels_last=False
+    )
+    logs = []
+    whole = train(config, tmp_path / "whole", data_dir=mnist_dir, progress=False, log=logs.append)
+    merges = [m for m in logs if "merged them to split again" in m]
+    assert merges and merges[0].startswith("step 4: codes")  # checks from 2 * every to 6
+    # the step-4 checkpoint was written after that step's merge: resuming from it
+    # makes the later merges again and ends with the same weights
+    again = tmp_path / "again"
+    shutil.copytree(whole, again)
+    shutil.copy(again / "checkpoints" / "step_000004.pt", again / "checkpoints" / "last.pt")
+    logs_again = []
+    resume(again, data_dir=mnist_dir, progress=False, log=logs_again.append)
+    assert [m for m in logs_again if "merged" in m] == merges[1:]
+    a = torch.load(whole / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(again / "checkpoints" / "last.pt", weights_only=True)
+    for part in ("generator", "discriminator"):
+        for name, tensor in a[part].items():
+            assert torch.equal(tensor, b[part][name]), (part, name)
+
+
+def test_resplit_needs_the_paired_term():
+    with pytest.raises(ConfigError, match="--cluster-resplit needs --cluster-pairs"):
+        PAPER28.with_train(cluster_resplit=200).validate()
+    with pytest.raises(ConfigError, match="--cluster-resplit must be an integer >= 0"):
+        CLUSTER28.with_train(cluster_resplit=-1).validate()
+    CLUSTER28.with_train(cluster_resplit=200).validate()
