@@ -80,20 +80,32 @@ def test_merged_codes_are_drawn_alike_and_nothing_else_moves():
     merge_codes(G, D, k, l, noise_dim=noise_dim, seed=1)
     q, w = D.q_head[-1], G.fc[0].weight  # Q's last layer (K + 2C, 128); G's first (1024, 74)
     with torch.no_grad():
-        assert torch.allclose(q.weight[k], q.weight[l], atol=0.05 * float(q.weight.std()))
+        # the two rows (columns) now differ by the merge's noise only: about a quarter of
+        # what two independent ones differ by, and not by nothing
+        def apart(x, y):
+            return float((x - y).abs().mean())
+
+        q2, w2 = D2.q_head[-1].weight, G2.fc[0].weight
+        for after, before in (
+            (apart(q.weight[k], q.weight[l]), apart(q2[k], q2[l])),
+            (
+                apart(w[:, noise_dim + k], w[:, noise_dim + l]),
+                apart(w2[:, noise_dim + k], w2[:, noise_dim + l]),
+            ),
+        ):
+            assert 0.1 * before < after < 0.4 * before
         assert q.bias[k] == q.bias[l]
-        assert torch.allclose(w[:, noise_dim + k], w[:, noise_dim + l], atol=0.05 * float(w.std()))
         untouched = [i for i in range(q.weight.shape[0]) if i not in (k, l)]
         assert torch.equal(q.weight[untouched], D2.q_head[-1].weight[untouched])
         columns = [i for i in range(w.shape[1]) if i not in (noise_dim + k, noise_dim + l)]
         assert torch.equal(w[:, columns], G2.fc[0].weight[:, columns])
-        # the same noise under the two codes draws (nearly) the same digit
+        # the same noise under the two codes draws much the same digit
         code = torch.zeros(2, w.shape[1])
         code[0, noise_dim + k] = code[1, noise_dim + l] = 1
         G.eval()
         a, b = G(code)
         a2, b2 = G2.eval()(code)
-    assert (a - b).abs().max() < 0.2 * (a2 - b2).abs().max()
+    assert (a - b).abs().mean() < 0.5 * (a2 - b2).abs().mean()
 
 
 def test_the_callback_merges_a_shared_pair_on_its_steps_only(probe, digit_reader):
@@ -125,10 +137,17 @@ def test_the_callback_merges_a_shared_pair_on_its_steps_only(probe, digit_reader
     assert D.training  # measured in eval mode, then put back
 
 
-def test_resplit_runs_in_training_and_a_resume_makes_the_same_merges(tmp_path, mnist_dir):
+def test_resplit_runs_in_training_and_a_resume_makes_the_same_merges(
+    tmp_path, mnist_dir, monkeypatch
+):
     import shutil
 
+    from infogan import resplit
     from infogan.train import resume, train
+
+    # a few steps from random weights: every pair is read as one (ratios near 1), which
+    # the callback takes for a merge still splitting; let it merge them anyway here
+    monkeypatch.setattr(resplit, "MERGED_RATIO", float("inf"))
 
     config = CLUSTER28.with_train(
         max_steps=8, cluster_resplit=2, checkpoint_every=4, sample_every=8, channels_last=False

@@ -28,6 +28,11 @@ from infogan.augment import augment
 
 #: cross-view ratio above which two codes are taken to share their digits
 SHARED_RATIO = 0.15
+#: cross-view ratio from which two codes are still read as one: a merge not yet split
+#: again, left alone (a merged pair starts near 1)
+MERGED_RATIO = 0.8
+#: the noise added to merged weights, as a fraction of the layer's weights' spread
+MERGE_NOISE = 0.25
 #: images in the probe set (the first ones of the training tensor)
 PROBE_IMAGES = 2048
 
@@ -80,14 +85,14 @@ def merge_codes(
     seed: int,
 ) -> None:
     """Give codes ``k`` and ``l`` the mean of their two rows of Q's categorical layer
-    and of their two columns of G's first layer, plus noise of 1% of those weights'
-    spread (so that the two can part again)."""
+    and of their two columns of G's first layer, plus noise of :data:`MERGE_NOISE` of
+    those weights' spread (a random direction for the two to part along again)."""
     generator_ = torch.Generator().manual_seed(seed)
 
     def tie(weight: torch.Tensor, dim: int, i: int, j: int) -> None:
         a, b = weight.select(dim, i), weight.select(dim, j)
         mean = (a + b) / 2
-        spread = 0.01 * float(weight.std())
+        spread = MERGE_NOISE * float(weight.std())
         for row in (a, b):
             noise = torch.randn(row.shape, generator=generator_).to(row) * spread
             row.copy_(mean + noise)
@@ -97,14 +102,15 @@ def merge_codes(
     with torch.no_grad():
         tie(q.weight, 0, k, l)
         if q.bias is not None:
-            q.bias[[k, l]] = q.bias[[k, l]].mean()
+            q.bias[[k, l]] = q.bias[[k, l]].mean()  # equal use to start with
         tie(g_weight, g_dim, noise_dim + k, noise_dim + l)
 
 
 class PairResplit:
     """A training callback: every ``every`` steps from step ``2 * every`` until
-    ``last_step``, merge the two codes with the highest cross-view ratio if it is above
-    :data:`SHARED_RATIO`. Decisions depend only on the weights at that step (fixed probe
+    ``last_step``, merge the two codes with the highest cross-view ratio between
+    :data:`SHARED_RATIO` and :data:`MERGED_RATIO` (pairs above it are earlier merges
+    still splitting). Decisions depend only on the weights at that step (fixed probe
     images, random numbers seeded by the step), so a resumed run makes the same ones;
     it must run before the checkpoint writer, and on every process under torchrun."""
 
@@ -137,6 +143,7 @@ class PairResplit:
         if step % self.every or step < 2 * self.every or step > self.last_step:
             return
         ratios = cross_view_ratios(self.discriminator, self.probe, self.strength, seed=step)
+        ratios = ratios.masked_fill(ratios >= MERGED_RATIO, 0.0)
         flat = int(ratios.argmax())
         k, l = divmod(flat, ratios.shape[0])  # noqa: E741
         ratio = float(ratios[k, l])
