@@ -63,6 +63,44 @@ def code_table(codes: np.ndarray, labels: np.ndarray) -> list[str]:
     return lines
 
 
+def head_table(D, subs, probe, val, val_labels, args) -> str:
+    """Each head's validation accuracy beside its label-free scores on ``probe``: the
+    mutual information of the categories of an image and a changed copy, and the
+    largest cross-view ratio of two codes (see :mod:`infogan.resplit`)."""
+    D.eval()
+    gen = torch.Generator().manual_seed(0)
+    try:
+        with torch.no_grad():
+            moved = random_affine(
+                probe, degrees=args.degrees, shift=args.shift, scale=args.scale, generator=gen
+            )
+            if args.thickness > 0:
+                moved = random_thickness(moved, amount=args.thickness, generator=gen)
+
+            def all_heads(x):
+                hidden = D.q_head[:3](D.trunk(x))
+                return [D.q_head[3](hidden)[:, :10]] + [s(hidden) for s in subs]
+
+            pa, pb = all_heads(probe), all_heads(moved)
+            hv = D.q_head[:3](D.trunk(val))
+            val_heads = [D.q_head[3](hv)[:, :10]] + [s(hv) for s in subs]
+    finally:
+        D.train()
+    rows = []
+    for h, (a, b, v) in enumerate(zip(pa, pb, val_heads, strict=True)):
+        acc = metrics.hungarian_accuracy(
+            v.argmax(1).numpy(), val_labels, num_codes=10, num_labels=10
+        )[0]
+        joint = a.softmax(1).T @ b.softmax(1) / len(a)
+        joint = ((joint + joint.T) / 2).clamp_min(1e-12)
+        m = joint.sum(1)
+        mi = float((joint * (joint.log() - (m[:, None] * m[None, :]).log())).sum())
+        diag = joint.diagonal()
+        ratio = (joint / torch.minimum(diag[:, None], diag[None, :])).fill_diagonal_(0)
+        rows.append(f"  head {h}: acc {acc:.3f}  MI {mi:.3f}  max ratio {float(ratio.max()):.3f}")
+    return "\n".join(rows)
+
+
 def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
     """Train with the term alone; the (step, validation accuracy) curve."""
     torch.manual_seed(args.seed)
@@ -78,18 +116,21 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
     D = Discriminator28()
     # IIC's over-clustering head: more categories than digits, on Q's hidden layer
     over = torch.nn.Linear(128, args.overcluster) if args.overcluster else None
+    # IIC's sub-heads: more 10-way heads on Q's hidden layer, each trained by the term
+    subs = torch.nn.ModuleList(torch.nn.Linear(128, 10) for _ in range(args.subheads - 1))
     params = list(D.parameters()) + (list(over.parameters()) if over else [])
+    params += list(subs.parameters())
     opt = torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
 
     def heads(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         hidden = D.q_head[:3](D.trunk(images))  # (B, 128)
         cat = D.q_head[3](hidden)[:, : D.num_categories]
-        return cat, (over(hidden) if over else None)
+        return cat, (over(hidden) if over else None), [s(hidden) for s in subs]
 
     curve = []
     for step in range(1, args.steps + 1):
         real = train[torch.randint(len(train), (args.batch_size,))]  # (B, 1, 28, 28)
-        cat_a, over_a = heads(real)
+        cat_a, over_a, subs_a = heads(real)
         loss = 0.0
         for _copy in range(args.copies):  # each a separately moved copy of the batch
             moved = random_affine(
@@ -102,8 +143,10 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
             )
             if args.thickness > 0:
                 moved = random_thickness(moved, amount=args.thickness)
-            cat_b, over_b = heads(moved)
+            cat_b, over_b, subs_b = heads(moved)
             loss = loss + paired_cluster_loss(cat_a, cat_b, balance=args.balance) / args.copies
+            for sa, sb in zip(subs_a, subs_b, strict=True):
+                loss = loss + paired_cluster_loss(sa, sb, balance=args.balance) / args.copies
             if over:
                 over_loss = paired_cluster_loss(over_a, over_b, balance=args.balance)
                 loss = loss + args.overcluster_weight * over_loss / args.copies
@@ -113,6 +156,8 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
         if step % args.eval_every == 0 or step == args.steps:
             curve.append((step, round(val_accuracy(D, val, val_labels), 4)))
             print(f"step {step}: validation accuracy {curve[-1][1]:.4f}", flush=True)
+            if subs:
+                print(head_table(D, subs, train[:2048], val, val_labels, args), flush=True)
     print("\n".join(code_table(val_codes(D, val), np.asarray(val_labels))))
     return curve
 
@@ -133,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "--overcluster", type=int, default=0, help="categories of an extra head (0: none)"
     )
     parser.add_argument("--overcluster-weight", type=float, default=1.0)
+    parser.add_argument("--subheads", type=int, default=1, help="10-way heads (IIC sub-heads)")
     parser.add_argument("--copies", type=int, default=1, help="moved copies of each image")
     parser.add_argument("--holdout", type=int, default=5000, help="validation digits")
     parser.add_argument("--eval-every", type=int, default=100)

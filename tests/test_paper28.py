@@ -472,3 +472,46 @@ def test_augment_fakes_teaches_q_the_code_of_changed_generated_digits(mnist_dir)
     for bad in (dict(lambda_cat=0.0), dict(q_cat_on_fakes=False)):
         with pytest.raises(ConfigError, match="--augment-fakes needs Q's categories"):
             CLUSTER28.with_train(augment_fakes=True, **bad).validate()
+
+
+def test_separate_q_gives_the_categories_a_hidden_layer_of_their_own():
+    config = CLUSTER28.with_model(separate_q=True).validate()
+    torch.manual_seed(0)
+    _g, d = build_models(config)
+    _g, shared = build_models(CLUSTER28)
+    # one more Q hidden layer (Linear 1024->128 and its BN); the outputs split 10 / 4
+    assert count(d) - count(shared) == 1024 * 128 + 2 * 128
+    assert d.q_head[-1].out_features == 10 and d.q_cont_head[-1].out_features == 4
+    d.eval()
+    logit, cat, cont = d(torch.randn(6, 1, 28, 28))
+    assert logit.shape == (6,) and cat.shape == (6, 10) and cont.shape == (6, 4)
+    # the categorical loss reaches only the categories' layer, the continuous only theirs
+    cat.sum().backward(retain_graph=True)
+    def reached(layer):
+        return layer.weight.grad is not None and bool(layer.weight.grad.any())
+
+    assert reached(d.q_head[0]) and not reached(d.q_cont_head[0])
+    d.zero_grad(set_to_none=True)
+    cont.sum().backward()
+    assert reached(d.q_cont_head[0]) and not reached(d.q_head[0])
+    with pytest.raises(ConfigError, match="--separate-q needs the paper28 architecture"):
+        get_preset("seed64").with_model(separate_q=True).validate()
+    with pytest.raises(ConfigError, match="--separate-q must be true or false"):
+        CLUSTER28.with_model(separate_q="yes").validate()
+
+
+def test_separate_q_run_saves_and_reloads_its_network(mnist_dir, tmp_path):
+    from infogan.api import load_model
+
+    run = tmp_path / "run"
+    args = ["--max-steps", "2", "--sample-every", "2", "--checkpoint-every", "2"]
+    result = run_cli(
+        "train", "--preset", "cluster28", "--separate-q", *args, "--run-dir", str(run),
+        "--data-dir", str(mnist_dir), "--no-progress", "--no-report",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "config.json").read_text())["model"]["separate_q"] is True
+    model = load_model(run)
+    assert hasattr(model.discriminator, "q_cont_head")
+    result = run_cli("train", "--resume", str(run), "--separate-q", "--max-steps", "3")
+    assert result.returncode == 1 and "drop --separate-q" in result.stderr

@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(changed as --cluster-augment says; one more pass of D a step)",
     )
     train.add_argument(
+        "--separate-q",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="paper28: give Q's categorical code its own hidden layer, apart from the "
+        "continuous codes' (default: shared, as in the paper)",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -318,6 +325,7 @@ _RESUME_FIXED = (
     "q_cat_on_fakes",
     "augment_fakes",
     "cluster_resplit",
+    "separate_q",
     "precision",
     "compile",
     "holdout",
@@ -396,6 +404,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 compile=args.compile,
             )
             .with_data(holdout=args.holdout)
+            .with_model(separate_q=args.separate_q)
             .validate()
         )
         run_dir = args.run_dir or _default_run_dir(preset, config.data.dataset)

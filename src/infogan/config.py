@@ -45,6 +45,8 @@ class LatentConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = "seed64"  # key into infogan.models.ARCHITECTURES
+    # paper28: Q's categorical code and continuous codes each get their own hidden layer
+    separate_q: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,11 @@ class RunConfig:
         changes = {k: v for k, v in changes.items() if v is not None}
         return dataclasses.replace(self, data=dataclasses.replace(self.data, **changes))
 
+    def with_model(self, **changes: Any) -> RunConfig:
+        """A copy with some model fields changed (None values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, model=dataclasses.replace(self.model, **changes))
+
     def with_train(self, **changes: Any) -> RunConfig:
         """A copy with some training fields changed (None values are ignored)."""
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -144,6 +151,13 @@ class RunConfig:
             raise ConfigError(
                 f"unknown architecture {self.model.arch!r}; expected one of "
                 f"{', '.join(sorted(ARCHITECTURES))}"
+            )
+        if not isinstance(self.model.separate_q, bool):
+            raise ConfigError(f"--separate-q must be true or false, got {self.model.separate_q!r}")
+        if self.model.separate_q and self.model.arch != "paper28":
+            raise ConfigError(
+                f"--separate-q needs the paper28 architecture (Q with a hidden layer), "
+                f"got {self.model.arch}"
             )
         if not isinstance(self.data.dataset, str):
             raise ConfigError(f"--dataset must be a name, got {self.data.dataset!r}")

@@ -37,7 +37,10 @@ def _paper28(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     return (
         Generator28(latent_dim=lat.dim, channels=channels),
         Discriminator28(
-            num_categories=lat.num_categories, num_continuous=lat.num_continuous, channels=channels
+            num_categories=lat.num_categories,
+            num_continuous=lat.num_continuous,
+            channels=channels,
+            separate_q=config.model.separate_q,
         ),
     )
 

@@ -6,6 +6,12 @@ logit) and Q (Linear 128, then the code's outputs). Q models each continuous cod
 factored Gaussian: it outputs a mean and a log standard deviation per code, trained by
 negative log-likelihood, so the third output of :meth:`Discriminator28.forward` is
 ``(B, 2 * num_continuous)``: the means first, then the log-stds.
+
+With ``separate_q`` the categorical code and the continuous codes each get their own
+hidden layer (``q_head`` then ends in the K categories, ``q_cont_head`` in the 2C
+Gaussian outputs): the continuous codes' loss teaches Q's hidden layer to read the
+turn and width of a digit, and shared, those directions are the first ones a
+categorical split of real digits can use.
 """
 
 from __future__ import annotations
@@ -52,10 +58,18 @@ class Discriminator28(nn.Module):
 
     continuous_outputs = "gaussian"
 
-    def __init__(self, num_categories: int = 10, num_continuous: int = 2, channels: int = 1):
+    def __init__(
+        self,
+        num_categories: int = 10,
+        num_continuous: int = 2,
+        channels: int = 1,
+        *,
+        separate_q: bool = False,
+    ):
         super().__init__()
         self.num_categories = num_categories
         self.num_continuous = num_continuous
+        self.separate_q = separate_q
         self.trunk = nn.Sequential(
             nn.Conv2d(channels, 64, 4, 2, 1),  # (B, 64, 14, 14)
             nn.LeakyReLU(0.1, inplace=True),
@@ -68,18 +82,30 @@ class Discriminator28(nn.Module):
             nn.LeakyReLU(0.1, inplace=True),
         )
         self.d_head = nn.Linear(1024, 1)
-        self.q_head = nn.Sequential(
-            nn.Linear(1024, 128, bias=False),
-            nn.BatchNorm1d(128),
-            nn.LeakyReLU(0.1, inplace=True),
-            nn.Linear(128, num_categories + 2 * num_continuous),
-        )
+        cont_outputs = 2 * num_continuous
+        if separate_q:
+            self.q_head = _q_head(num_categories)
+            self.q_cont_head = _q_head(cont_outputs)
+        else:
+            self.q_head = _q_head(num_categories + cont_outputs)
         self.apply(dcgan_init)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         features = self.trunk(image)  # (B, 1024)
         d_logit = self.d_head(features).flatten()  # (B,)
-        q = self.q_head(features)  # (B, K + 2C)
+        q = self.q_head(features)  # (B, K + 2C), or (B, K) with separate_q
+        if self.separate_q:
+            q = torch.cat([q, self.q_cont_head(features)], dim=1)
         k, c = self.num_categories, self.num_continuous
         mean, log_std = q[:, k : k + c], q[:, k + c :].clamp(*LOG_STD_RANGE)
         return d_logit, q[:, :k], torch.cat([mean, log_std], dim=1)
+
+
+def _q_head(outputs: int) -> nn.Sequential:
+    """Q's hidden layer (Linear 128) and its output layer, on the trunk's 1024 features."""
+    return nn.Sequential(
+        nn.Linear(1024, 128, bias=False),
+        nn.BatchNorm1d(128),
+        nn.LeakyReLU(0.1, inplace=True),
+        nn.Linear(128, outputs),
+    )
