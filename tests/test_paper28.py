@@ -487,6 +487,7 @@ def test_separate_q_gives_the_categories_a_hidden_layer_of_their_own():
     assert logit.shape == (6,) and cat.shape == (6, 10) and cont.shape == (6, 4)
     # the categorical loss reaches only the categories' layer, the continuous only theirs
     cat.sum().backward(retain_graph=True)
+
     def reached(layer):
         return layer.weight.grad is not None and bool(layer.weight.grad.any())
 
