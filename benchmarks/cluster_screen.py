@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from infogan.augment import random_affine, random_thickness
+from infogan.augment import RESLANT, random_affine, random_thickness
 from infogan.data import default_data_dir, fetch_dataset, load_idx_arrays, to_training_tensor
 from infogan.datasets import parse_dataset
 from infogan.errors import InfoGANError
@@ -140,6 +140,7 @@ def screen(args: argparse.Namespace) -> list[tuple[int, float]]:
                 scale=args.scale,
                 shear=args.shear,
                 squeeze=args.squeeze,
+                reslant=RESLANT if args.reslant else None,
             )
             if args.thickness > 0:
                 moved = random_thickness(moved, amount=args.thickness)
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=0.1, help="largest change of size")
     parser.add_argument("--shear", type=float, default=0.0, help="largest slant (x per y)")
     parser.add_argument("--squeeze", type=float, default=0.0, help="largest change of width")
+    parser.add_argument(
+        "--reslant", action="store_true", help="give each copy a random slant (not --shear)"
+    )
     parser.add_argument("--thickness", type=float, default=0.0, help="largest stroke change")
     parser.add_argument("--balance", type=float, default=1.0, help="weight of equal use")
     parser.add_argument(
@@ -211,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         k: getattr(args, k)
         for k in ("seed", "batch_size", "degrees", "shift", "scale", "thickness", "balance")
     }
-    settings.update({k: getattr(args, k) for k in ("shear", "squeeze") if getattr(args, k)})
+    settings.update(
+        {k: getattr(args, k) for k in ("shear", "squeeze", "reslant") if getattr(args, k)}
+    )
     if args.copies > 1:
         settings["copies"] = args.copies
     if args.overcluster:

@@ -308,6 +308,33 @@ def test_named_augments_keep_shape_and_differ_in_strength(mnist_dir):
         assert out.shape == x.shape
         change[name] = (out - x).abs().mean().item()
     assert change["shape"] > change["strong"] > change["geometric"] > change["mild"] > 0.01
+    assert change["restyle"] > change["strong"]
+
+
+def test_slant_reads_a_leaning_bar_and_reslant_forgets_the_original_slant(mnist_dir):
+    from infogan.augment import RESLANT, slant
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    bar = -torch.ones(3, 1, 28, 28)
+    for i, lean in enumerate((0.0, 0.25, -0.4)):  # x moves by `lean` per unit of y
+        for row in range(4, 24):
+            col = round(13.5 + lean * (row - 13.5))
+            bar[i, 0, row, col : col + 2] = 1.0
+    assert slant(bar).tolist() == pytest.approx([0.0, 0.25, -0.4], abs=0.03)
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    x = to_training_tensor(digits[:512], 28)
+    before = slant(x)
+    moved = random_affine(
+        x, degrees=0, shift=0, scale=0, reslant=RESLANT, generator=torch.Generator().manual_seed(0)
+    )
+    after = slant(moved)
+    # each copy's slant is drawn from the range, whatever the digit's own was
+    assert (
+        before.std() > 0.2 and abs(float(torch.corrcoef(torch.stack([before, after]))[0, 1])) < 0.15
+    )
+    assert RESLANT[0] - 0.1 < after.min() and after.max() < RESLANT[1] + 0.1
+    assert (moved - x).abs().mean() > 0.01
+    assert (moved[:, :, [0, 0, -1, -1], [0, -1, 0, -1]] < -0.99).all()  # background stays
 
 
 def test_cluster_balance_weighs_equal_use_of_the_categories():

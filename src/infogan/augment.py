@@ -2,7 +2,7 @@
 
 Used by the paired clustering term (``--cluster-pairs``): Q should give an image and
 a changed copy of it the same category, so that the categories cannot encode what
-the change alters. Four strengths are named (:data:`AUGMENTS`):
+the change alters. Five strengths are named (:data:`AUGMENTS`):
 
 * ``mild``: turned by up to 10 degrees, moved by up to 10% and scaled by up to 10%;
 * ``geometric``: turned by up to 25 degrees, moved by up to 12%, scaled by up to 15%;
@@ -15,11 +15,17 @@ the change alters. Four strengths are named (:data:`AUGMENTS`):
   by slant and width together (upright, wide 4s and 9s in one code; narrow, italic
   ones in the other); a turn and a uniform scale do not change that trait, a slant and
   a squeeze do.
+* ``restyle``: ``strong``, made narrower or wider by up to 20%, and given a slant
+  drawn from MNIST's own range whatever the image's slant was (``reslant``): the
+  copy's slant then tells nothing of the original's, while staying one that writers
+  use (``shape`` adds a random slant to the image's own, and can reach slants no
+  digit has).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +39,7 @@ def random_affine(
     scale: float = 0.1,
     shear: float = 0.0,
     squeeze: float = 0.0,
+    reslant: tuple[float, float] | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Each image of (B, C, H, W) turned by up to ``degrees``, moved by up to ``shift``
@@ -41,8 +48,10 @@ def random_affine(
     ``shear`` > 0 also slants it (x moves by up to ``shear`` times y: italic or
     back-slanted) and ``squeeze`` > 0 makes it narrower or wider by up to that fraction
     of its width, the height kept: the two ways a writer's digits differ that a turn
-    and a uniform scale do not reach. Pixels brought in from outside repeat the border
-    (the background for digits).
+    and a uniform scale do not reach. ``reslant`` = (lo, hi) instead gives each image a
+    slant drawn uniformly from that range whatever its own (:func:`slant`), so that the
+    copy's slant tells nothing of the original's. Pixels brought in from outside repeat
+    the border (the background for digits).
     """
     b = images.shape[0]
     u = torch.rand(b, 4, generator=generator, device=images.device) * 2 - 1  # U(-1, 1)
@@ -51,10 +60,14 @@ def random_affine(
     cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
     # the output-to-input map: rotation / scale, then (read right to left) slant, width
     a, bb, c, d = cos, -sin, sin, cos
-    if shear > 0 or squeeze > 0:  # drawn only then: the other strengths stay as they were
+    if shear > 0 or squeeze > 0 or reslant:  # drawn only then: the others stay as they were
         v = torch.rand(b, 2, generator=generator, device=images.device) * 2 - 1
-        k = v[:, 0] * shear  # input x = x + k * y
         w = 1 / (1 + v[:, 1] * squeeze)  # input x scaled by 1 / width factor
+        if reslant:  # an ink line x = s y of the input is drawn as x = (s / w - k) y
+            lo, hi = reslant
+            k = slant(images) / w - (lo + (v[:, 0] + 1) / 2 * (hi - lo))
+        else:
+            k = v[:, 0] * shear  # input x = x + k * y
         a, bb, c, d = w * (a + k * c), w * (bb + k * d), c, d
     theta = torch.stack(
         [
@@ -65,6 +78,22 @@ def random_affine(
     )  # (B, 2, 3), in grid_sample's [-1, 1] coordinates
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
+def slant(images: torch.Tensor) -> torch.Tensor:
+    """(B,) slant of each image of (B, C, H, W) in [-1, 1] (ink bright): how far the ink's
+    x moves per unit of y, from its second moments (mu_xy / mu_yy); positive leans the
+    top to the left (y grows downwards)."""
+    ink = (images.float().mean(1) + 1).clamp_min(0)  # (B, H, W), background 0
+    h, w = ink.shape[1:]
+    y = torch.linspace(-1, 1, h, device=images.device)[:, None]
+    x = torch.linspace(-1, 1, w, device=images.device)[None, :]
+    mass = ink.sum((1, 2)).clamp_min(1e-6)
+    mx = (ink * x).sum((1, 2)) / mass
+    my = (ink * y).sum((1, 2)) / mass
+    dx, dy = x - mx[:, None, None], y - my[:, None, None]
+    mu_yy = (ink * dy * dy).sum((1, 2)) / mass
+    return (ink * dx * dy).sum((1, 2)) / mass / mu_yy.clamp_min(1e-6)
 
 
 def random_thickness(
@@ -82,8 +111,12 @@ def random_thickness(
     return images + t.abs().to(images.dtype) * (target - images)
 
 
+#: the slants a ``restyle`` copy is given: the middle 90% of MNIST's training digits
+#: (-0.58 to 0.35 by :func:`slant`), a little narrowed
+RESLANT = (-0.5, 0.3)
+
 #: the named strengths of the clustering term's changes (``--cluster-augment``)
-AUGMENTS: dict[str, dict[str, float]] = {
+AUGMENTS: dict[str, dict[str, Any]] = {
     "mild": {"degrees": 10.0, "shift": 0.1, "scale": 0.1, "thickness": 0.0},
     "geometric": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.0},
     "strong": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.7},
@@ -94,6 +127,14 @@ AUGMENTS: dict[str, dict[str, float]] = {
         "thickness": 0.7,
         "shear": 0.3,
         "squeeze": 0.25,
+    },
+    "restyle": {
+        "degrees": 25.0,
+        "shift": 0.12,
+        "scale": 0.15,
+        "thickness": 0.7,
+        "squeeze": 0.2,
+        "reslant": RESLANT,
     },
 }
 
@@ -110,6 +151,7 @@ def augment(
         scale=p["scale"],
         shear=p.get("shear", 0.0),
         squeeze=p.get("squeeze", 0.0),
+        reslant=p.get("reslant"),
         generator=generator,
     )
     if p["thickness"] > 0:

@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="how much the paired copy is changed: mild (turn, move, scale a little), "
         "geometric (more), strong (as geometric, and thicker or thinner strokes) or "
-        "shape (as strong, and slanted, narrower or wider)",
+        "shape (as strong, and slanted, narrower or wider) or restyle (as strong, "
+        "narrower or wider, and given a new slant from MNIST's range)",
     )
     train.add_argument(
         "--cluster-balance",

@@ -17,7 +17,7 @@ from infogan.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16")
 #: strengths of the paired clustering term's changes (infogan.augment.AUGMENTS)
-CLUSTER_AUGMENTS = ("mild", "geometric", "strong", "shape")
+CLUSTER_AUGMENTS = ("mild", "geometric", "strong", "shape", "restyle")
 
 
 @dataclass(frozen=True)
