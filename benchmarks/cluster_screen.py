@@ -191,10 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="append the result as a line")
     args = parser.parse_args(argv)
     positive = (args.steps, args.batch_size - 1, args.holdout, args.eval_every, args.threads)
-    if min(*positive, args.copies) < 1:
+    if min(*positive, args.copies, args.subheads) < 1:
         parser.error(
-            "--steps, --holdout, --eval-every, --threads and --copies must be positive, "
-            "--batch-size >= 2"
+            "--steps, --holdout, --eval-every, --threads, --copies and --subheads must be "
+            "positive, --batch-size >= 2"
         )
     sizes = (args.degrees, args.shift, args.scale, args.shear, args.squeeze, args.thickness)
     if args.balance <= 0 or min(sizes) < 0 or max(args.scale, args.squeeze) >= 1:
@@ -220,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.copies > 1:
         settings["copies"] = args.copies
+    if args.subheads > 1:
+        settings["subheads"] = args.subheads
     if args.overcluster:
         settings.update(overcluster=args.overcluster, overcluster_weight=args.overcluster_weight)
     result = {"settings": settings, "curve": curve, "seconds": round(time.perf_counter() - started)}

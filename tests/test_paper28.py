@@ -528,18 +528,56 @@ def test_separate_q_gives_the_categories_a_hidden_layer_of_their_own():
         CLUSTER28.with_model(separate_q="yes").validate()
 
 
-def test_separate_q_run_saves_and_reloads_its_network(mnist_dir, tmp_path):
+def test_separate_q_and_overcluster_runs_save_and_reload_their_network(mnist_dir, tmp_path):
     from infogan.api import load_model
 
     run = tmp_path / "run"
     args = ["--max-steps", "2", "--sample-every", "2", "--checkpoint-every", "2"]
     result = run_cli(
-        "train", "--preset", "cluster28", "--separate-q", *args, "--run-dir", str(run),
-        "--data-dir", str(mnist_dir), "--no-progress", "--no-report",
+        "train", "--preset", "cluster28", "--separate-q", "--overcluster", "20", *args,
+        "--run-dir", str(run), "--data-dir", str(mnist_dir), "--no-progress", "--no-report",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads((run / "config.json").read_text())["model"]["separate_q"] is True
+    model_config = json.loads((run / "config.json").read_text())["model"]
+    assert model_config["separate_q"] is True and model_config["overcluster"] == 20
     model = load_model(run)
     assert hasattr(model.discriminator, "q_cont_head")
-    result = run_cli("train", "--resume", str(run), "--separate-q", "--max-steps", "3")
-    assert result.returncode == 1 and "drop --separate-q" in result.stderr
+    assert model.discriminator.over_head.out_features == 20
+    for flag in (["--separate-q"], ["--overcluster", "30"], ["--overcluster-weight", "1"]):
+        result = run_cli("train", "--resume", str(run), *flag, "--max-steps", "3")
+        assert result.returncode == 1 and f"drop {flag[0]}" in result.stderr
+
+
+def test_overcluster_head_is_trained_by_the_paired_term_alone(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:32], 28)
+    config = CLUSTER28.with_model(overcluster=20).with_train(channels_last=False)
+    after = {}
+    for weight in (0.0, 0.5):
+        torch.manual_seed(0)
+        parts = build_training(config.with_train(overcluster_weight=weight).validate())
+        D = parts.discriminator
+        before = D.over_head.weight.detach().clone()
+        latent = parts.code.sample(32, generator=torch.Generator().manual_seed(1))
+        torch.manual_seed(2)
+        parts.step_fn(real, latent)
+        after[weight] = D.q_head[0].weight.detach().clone()
+        moved = (D.over_head.weight - before).abs().max().item()
+        assert (moved > 0) == (weight > 0)  # at weight 0 the head is left alone
+    # the term on the extra head reaches Q's hidden layer too
+    assert not torch.allclose(after[0.0], after[0.5])
+    D.eval()
+    outputs = D(real[:4], overcluster=True)
+    assert len(outputs) == 4 and outputs[3].shape == (4, 20) and len(D(real[:4])) == 3
+    with pytest.raises(ValueError, match="no over-clustering head"):
+        build_models(CLUSTER28)[1](real[:4], overcluster=True)
+    for bad, message in (
+        (CLUSTER28.with_model(overcluster=1), "--overcluster must be 0 .none. or an integer"),
+        (get_preset("seed64").with_model(overcluster=20), "--overcluster needs the paper28"),
+        (PAPER28.with_model(overcluster=20), "--overcluster needs the paired clustering term"),
+        (config.with_train(overcluster_weight=-1.0), "--overcluster-weight must be a number"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            bad.validate()

@@ -154,6 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
         "continuous codes' (default: shared, as in the paper)",
     )
     train.add_argument(
+        "--overcluster",
+        type=int,
+        default=None,
+        metavar="N",
+        help="paper28: an extra head of N categories on Q's hidden layer, trained by the "
+        "paired term alongside the code (IIC's over-clustering; default 0: none)",
+    )
+    train.add_argument(
+        "--overcluster-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the paired term on that head, relative to the code's (default 0.5)",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -327,6 +342,8 @@ _RESUME_FIXED = (
     "augment_fakes",
     "cluster_resplit",
     "separate_q",
+    "overcluster",
+    "overcluster_weight",
     "precision",
     "compile",
     "holdout",
@@ -401,11 +418,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 q_cat_on_fakes=args.q_cat_on_fakes,
                 augment_fakes=args.augment_fakes,
                 cluster_resplit=args.cluster_resplit,
+                overcluster_weight=args.overcluster_weight,
                 precision=args.precision,
                 compile=args.compile,
             )
             .with_data(holdout=args.holdout)
-            .with_model(separate_q=args.separate_q)
+            .with_model(separate_q=args.separate_q, overcluster=args.overcluster)
             .validate()
         )
         run_dir = args.run_dir or _default_run_dir(preset, config.data.dataset)

@@ -47,6 +47,9 @@ class ModelConfig:
     arch: str = "seed64"  # key into infogan.models.ARCHITECTURES
     # paper28: Q's categorical code and continuous codes each get their own hidden layer
     separate_q: bool = False
+    # paper28: an over-clustering head with this many categories on Q's hidden layer,
+    # trained by the paired clustering term alongside the code's (0: none)
+    overcluster: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ class TrainConfig:
     # every this many steps (0: never), merge two categorical codes that share their
     # digits so that the clustering term splits them again (infogan.resplit)
     cluster_resplit: int = 0
+    # weight of the paired term on the over-clustering head (model.overcluster), relative
+    # to the term on the categorical code
+    overcluster_weight: float = 0.5
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -159,6 +165,22 @@ class RunConfig:
                 f"--separate-q needs the paper28 architecture (Q with a hidden layer), "
                 f"got {self.model.arch}"
             )
+        over = self.model.overcluster
+        if not isinstance(over, int) or isinstance(over, bool) or over < 0 or over == 1:
+            raise ConfigError(f"--overcluster must be 0 (none) or an integer >= 2, got {over!r}")
+        if over and self.model.arch != "paper28":
+            raise ConfigError(
+                f"--overcluster needs the paper28 architecture (Q with a hidden layer), "
+                f"got {self.model.arch}"
+            )
+        if over and not (t.cluster_pairs and t.lambda_cluster > 0):
+            raise ConfigError(
+                "--overcluster needs the paired clustering term (--lambda-cluster > 0 and "
+                "--cluster-pairs), which is all that trains it"
+            )
+        weight = t.overcluster_weight
+        if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+            raise ConfigError(f"--overcluster-weight must be a number >= 0, got {weight!r}")
         if not isinstance(self.data.dataset, str):
             raise ConfigError(f"--dataset must be a name, got {self.data.dataset!r}")
         parse_dataset(self.data.dataset)

@@ -96,6 +96,12 @@ def frozen_batchnorm_stats(*modules: nn.Module) -> Iterator[None]:
             m.num_batches_tracked.copy_(tracked)
 
 
+def _over(on: bool) -> dict[str, bool]:
+    """The discriminator's keyword for its over-clustering output, only when asked
+    (a discriminator without that head takes no such keyword)."""
+    return {"overcluster": True} if on else {}
+
+
 def _float(outputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     """The discriminator's outputs in float32 (they are bfloat16 under autocast)."""
     return tuple(t.float() for t in outputs)
@@ -123,6 +129,7 @@ class InfoGANStep:
         cluster_copies: int = 1,
         q_cat_on_fakes: bool = True,
         augment_fakes: bool = False,
+        overcluster_weight: float = 0.0,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -137,7 +144,9 @@ class InfoGANStep:
         D's step on generated images: Q then learns categories from real digits alone
         and only the generator follows them. ``augment_fakes`` adds Q's categorical
         cross-entropy on a copy of the generated batch changed at ``cluster_augment``'s
-        strength to D's step (weight lambda_cat). ``precision``
+        strength to D's step (weight lambda_cat). ``overcluster_weight`` > 0 (with
+        the paired term) adds the same term on the discriminator's over-clustering
+        head, at that weight relative to the term on the code. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -159,6 +168,7 @@ class InfoGANStep:
         self.cluster_copies = cluster_copies
         self.q_cat_on_fakes = q_cat_on_fakes
         self.augment_fakes = augment_fakes and q_cat_on_fakes and lambda_cat > 0
+        self.overcluster_weight = overcluster_weight if lambda_cluster > 0 and cluster_pairs else 0
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -184,14 +194,18 @@ class InfoGANStep:
             fake = G(code)  # (B, C, H, W)
 
             # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
-            real_logit, real_cat, _ = _float(D(real))
+            over = self.overcluster_weight > 0  # also the over-clustering head's logits
+            real_logit, real_cat, _, *real_over = _float(D(real, **_over(over)))
             fake_logit, cat_logits, cont_pred = _float(D(fake.detach()))
             moved_cats = []  # Q's categories of changed copies of the real batch
+            moved_over = []  # and the over-clustering head's
             if self.lambda_cluster > 0 and self.cluster_pairs:
-                moved_cats = [
-                    D(augment(real, self.cluster_augment))[1].float()
-                    for _ in range(self.cluster_copies)
-                ]
+                for _ in range(self.cluster_copies):
+                    _, moved_cat, _, *over_logits = D(
+                        augment(real, self.cluster_augment), **_over(over)
+                    )
+                    moved_cats.append(moved_cat.float())
+                    moved_over += [o.float() for o in over_logits]
             if self.augment_fakes:  # Q's categories of a changed copy of the fakes
                 moved_fake_cats = D(augment(fake.detach(), self.cluster_augment))[1].float()
         loss_d = d_loss(real_logit, fake_logit)
@@ -206,10 +220,14 @@ class InfoGANStep:
             total_d = total_d + self.lambda_cont * cont_d
         if self.lambda_cluster > 0:
             if moved_cats:
-                pairs = [
-                    paired_cluster_loss(real_cat, moved, balance=self.cluster_balance)
-                    for moved in moved_cats
-                ]
+                pairs = []
+                for i, moved in enumerate(moved_cats):
+                    pair = paired_cluster_loss(real_cat, moved, balance=self.cluster_balance)
+                    if moved_over:  # the same term on the over-clustering head
+                        pair = pair + self.overcluster_weight * paired_cluster_loss(
+                            real_over[0], moved_over[i], balance=self.cluster_balance
+                        )
+                    pairs.append(pair)
                 cluster = sum(pairs) / len(pairs)
             else:
                 cluster = cluster_loss(real_cat)
@@ -859,6 +877,7 @@ def build_training(
         cluster_copies=t.cluster_copies,
         q_cat_on_fakes=t.q_cat_on_fakes,
         augment_fakes=t.augment_fakes,
+        overcluster_weight=t.overcluster_weight if config.model.overcluster else 0.0,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)

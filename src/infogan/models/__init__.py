@@ -41,6 +41,7 @@ def _paper28(config: RunConfig) -> tuple[nn.Module, nn.Module]:
             num_continuous=lat.num_continuous,
             channels=channels,
             separate_q=config.model.separate_q,
+            overcluster=config.model.overcluster,
         ),
     )
 

@@ -65,6 +65,7 @@ class Discriminator28(nn.Module):
         channels: int = 1,
         *,
         separate_q: bool = False,
+        overcluster: int = 0,
     ):
         super().__init__()
         self.num_categories = num_categories
@@ -88,17 +89,30 @@ class Discriminator28(nn.Module):
             self.q_cont_head = _q_head(cont_outputs)
         else:
             self.q_head = _q_head(num_categories + cont_outputs)
+        # IIC's over-clustering head: more categories than digits on Q's hidden layer,
+        # trained only by the paired clustering term (forward(..., overcluster=True))
+        self.over_head = nn.Linear(128, overcluster) if overcluster else None
         self.apply(dcgan_init)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, *, overcluster: bool = False
+    ) -> tuple[torch.Tensor, ...]:
+        """(D logit, categorical logits, Gaussian), and with ``overcluster`` the
+        over-clustering head's logits (B, N) as a fourth output."""
         features = self.trunk(image)  # (B, 1024)
         d_logit = self.d_head(features).flatten()  # (B,)
-        q = self.q_head(features)  # (B, K + 2C), or (B, K) with separate_q
+        hidden = self.q_head[:3](features)  # (B, 128)
+        q = self.q_head[3](hidden)  # (B, K + 2C), or (B, K) with separate_q
         if self.separate_q:
             q = torch.cat([q, self.q_cont_head(features)], dim=1)
         k, c = self.num_categories, self.num_continuous
         mean, log_std = q[:, k : k + c], q[:, k + c :].clamp(*LOG_STD_RANGE)
-        return d_logit, q[:, :k], torch.cat([mean, log_std], dim=1)
+        outputs = (d_logit, q[:, :k], torch.cat([mean, log_std], dim=1))
+        if overcluster:
+            if self.over_head is None:
+                raise ValueError("this discriminator has no over-clustering head")
+            outputs += (self.over_head(hidden),)
+        return outputs
 
 
 def _q_head(outputs: int) -> nn.Sequential:
