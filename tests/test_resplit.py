@@ -1,4 +1,5 @@
-"""Finding two codes that share their digits, and merging them (infogan.resplit)."""
+"""Finding two codes that share their digits, and merging them; finding a starved code,
+and reseeding it (infogan.resplit)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from torch import nn
 from infogan.config import CLUSTER28, PAPER28
 from infogan.errors import ConfigError
 from infogan.models import build_models
-from infogan.resplit import SHARED_RATIO, PairResplit, cross_view_ratios, merge_codes
+from infogan.resplit import (
+    SHARED_RATIO,
+    STARVED_SHARE,
+    CodeReseed,
+    PairResplit,
+    code_usage,
+    cross_view_ratios,
+    merge_codes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +146,60 @@ def test_the_callback_merges_a_shared_pair_on_its_steps_only(probe, digit_reader
     assert D.training  # measured in eval mode, then put back
 
 
-def test_resplit_runs_in_training_and_a_resume_makes_the_same_merges(
-    tmp_path, mnist_dir, monkeypatch
+def test_a_starved_code_is_given_the_most_used_codes_weights(probe, digit_reader):
+    import copy
+
+    fair = code_usage(DigitQ(digit_reader, style_split=False), probe)
+    assert fair.sum().item() == pytest.approx(1.0, abs=1e-4)
+    assert fair.min() * 10 > STARVED_SHARE  # one digit per code: none starved
+    # the classifier with code 6 all but switched off: its 6s go to other codes
+    D = DigitQ(copy.deepcopy(digit_reader), style_split=False)
+    with torch.no_grad():
+        D.q_head.bias[6] -= 30.0
+    before = code_usage(D, probe)
+    big = int(before.argmax())
+    assert before[6] * 10 < 0.01 and big != 6
+    torch.manual_seed(0)
+    G, _ = build_models(PAPER28)
+    noise_dim = PAPER28.latent.noise_dim
+    g_before = G.fc[0].weight.detach().clone()
+    q_before = D.q_head.weight.detach().clone()
+    messages = []
+    callback = CodeReseed(
+        generator=G,
+        discriminator=D,
+        probe=probe,
+        noise_dim=noise_dim,
+        every=100,
+        last_step=600,
+        log=messages.append,
+    )
+    for step in (100, 150, 700):  # before 2 * every, between checks, after the last step
+        callback.on_step_end(step, 1)
+    assert messages == [] and torch.equal(D.q_head.weight, q_before)
+    callback.on_step_end(200, 1)
+    assert [r[:3] for r in callback.reseeded] == [(200, 6, big)]
+    assert messages[0].startswith("step 200: code 6 holds 0% of an equal share")
+    after = code_usage(D, probe)
+    # the two codes now share the crowded code's digits (the term, in training, evens
+    # the split out); the others keep theirs
+    assert after[6] > 10 * before[6] and after[6] > 0.01 and after[big] < before[big]
+    assert (after[6] + after[big]).item() == pytest.approx(
+        (before[6] + before[big]).item(), abs=0.02
+    )
+    others = [k for k in range(10) if k not in (6, big)]
+    assert torch.equal(D.q_head.weight[others], q_before[others])
+    w = G.fc[0].weight.detach()
+    columns = [i for i in range(w.shape[1]) if i not in (noise_dim + 6, noise_dim + big)]
+    assert torch.equal(w[:, columns], g_before[:, columns])
+    gap = (w[:, noise_dim + 6] - w[:, noise_dim + big]).abs().mean()
+    assert gap < 0.5 * (g_before[:, noise_dim + 6] - g_before[:, noise_dim + big]).abs().mean()
+    assert D.training  # measured in eval mode, then put back
+
+
+@pytest.mark.parametrize("option", ["cluster_resplit", "cluster_reseed"])
+def test_resplit_and_reseed_run_in_training_and_a_resume_makes_the_same_changes(
+    tmp_path, mnist_dir, monkeypatch, option
 ):
     import shutil
 
@@ -146,16 +207,19 @@ def test_resplit_runs_in_training_and_a_resume_makes_the_same_merges(
     from infogan.train import resume, train
 
     # a few steps from random weights: every pair is read as one (ratios near 1), which
-    # the callback takes for a merge still splitting; let it merge them anyway here
+    # the callback takes for a merge still splitting, and no code is starved yet; let
+    # the callbacks act anyway here
     monkeypatch.setattr(resplit, "MERGED_RATIO", float("inf"))
+    monkeypatch.setattr(resplit, "STARVED_SHARE", 1.5)
+    marker = {"cluster_resplit": "merged them to split again", "cluster_reseed": "to split"}
 
     config = CLUSTER28.with_train(
-        max_steps=8, cluster_resplit=2, checkpoint_every=4, sample_every=8, channels_last=False
+        max_steps=8, checkpoint_every=4, sample_every=8, channels_last=False, **{option: 2}
     )
     logs = []
     whole = train(config, tmp_path / "whole", data_dir=mnist_dir, progress=False, log=logs.append)
-    merges = [m for m in logs if "merged them to split again" in m]
-    assert merges and merges[0].startswith("step 4: codes")  # checks from 2 * every to 6
+    merges = [m for m in logs if marker[option] in m]
+    assert merges and merges[0].startswith("step 4: code")  # checks from 2 * every to 6
     # the step-4 checkpoint was written after that step's merge: resuming from it
     # makes the later merges again and ends with the same weights
     again = tmp_path / "again"
@@ -163,7 +227,7 @@ def test_resplit_runs_in_training_and_a_resume_makes_the_same_merges(
     shutil.copy(again / "checkpoints" / "step_000004.pt", again / "checkpoints" / "last.pt")
     logs_again = []
     resume(again, data_dir=mnist_dir, progress=False, log=logs_again.append)
-    assert [m for m in logs_again if "merged" in m] == merges[1:]
+    assert [m for m in logs_again if marker[option] in m] == merges[1:]
     a = torch.load(whole / "checkpoints" / "last.pt", weights_only=True)
     b = torch.load(again / "checkpoints" / "last.pt", weights_only=True)
     for part in ("generator", "discriminator"):
@@ -171,9 +235,14 @@ def test_resplit_runs_in_training_and_a_resume_makes_the_same_merges(
             assert torch.equal(tensor, b[part][name]), (part, name)
 
 
-def test_resplit_needs_the_paired_term():
+def test_resplit_and_reseed_need_the_paired_term():
     with pytest.raises(ConfigError, match="--cluster-resplit needs --cluster-pairs"):
         PAPER28.with_train(cluster_resplit=200).validate()
     with pytest.raises(ConfigError, match="--cluster-resplit must be an integer >= 0"):
         CLUSTER28.with_train(cluster_resplit=-1).validate()
     CLUSTER28.with_train(cluster_resplit=200).validate()
+    with pytest.raises(ConfigError, match="--cluster-reseed needs --cluster-pairs"):
+        PAPER28.with_train(cluster_reseed=200).validate()
+    with pytest.raises(ConfigError, match="--cluster-reseed must be an integer >= 0"):
+        CLUSTER28.with_train(cluster_reseed=-1).validate()
+    CLUSTER28.with_train(cluster_reseed=200).validate()

@@ -140,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
         "term splits them again (default 0: never)",
     )
     train.add_argument(
+        "--cluster-reseed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="every N steps, give a starved code (a few percent of the digits) the "
+        "weights of the most used code, so that the paired term splits that one "
+        "(default 0: never)",
+    )
+    train.add_argument(
         "--augment-fakes",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -341,6 +350,7 @@ _RESUME_FIXED = (
     "q_cat_on_fakes",
     "augment_fakes",
     "cluster_resplit",
+    "cluster_reseed",
     "separate_q",
     "overcluster",
     "overcluster_weight",
@@ -418,6 +428,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 q_cat_on_fakes=args.q_cat_on_fakes,
                 augment_fakes=args.augment_fakes,
                 cluster_resplit=args.cluster_resplit,
+                cluster_reseed=args.cluster_reseed,
                 overcluster_weight=args.overcluster_weight,
                 precision=args.precision,
                 compile=args.compile,

@@ -87,6 +87,9 @@ class TrainConfig:
     # every this many steps (0: never), merge two categorical codes that share their
     # digits so that the clustering term splits them again (infogan.resplit)
     cluster_resplit: int = 0
+    # every this many steps (0: never), give a starved categorical code (a few percent of
+    # the digits) the weights of the most used one, so that the term splits that one
+    cluster_reseed: int = 0
     # weight of the paired term on the over-clustering head (model.overcluster), relative
     # to the term on the categorical code
     overcluster_weight: float = 0.5
@@ -244,6 +247,14 @@ class RunConfig:
             raise ConfigError(
                 "--cluster-resplit needs --cluster-pairs and --lambda-cluster > 0: "
                 "the paired term is what splits a merged code again"
+            )
+        reseed = t.cluster_reseed
+        if not isinstance(reseed, int) or isinstance(reseed, bool) or reseed < 0:
+            raise ConfigError(f"--cluster-reseed must be an integer >= 0 (0: off), got {reseed!r}")
+        if reseed and not (t.cluster_pairs and t.lambda_cluster > 0):
+            raise ConfigError(
+                "--cluster-reseed needs --cluster-pairs and --lambda-cluster > 0: "
+                "the paired term is what splits a reseeded code"
             )
         if t.cluster_augment not in CLUSTER_AUGMENTS:
             raise ConfigError(

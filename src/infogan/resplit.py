@@ -15,6 +15,14 @@ with the highest ratio above it: the two codes' rows of Q's categorical layer an
 columns of the generator's first layer are set to their mean (plus a little noise), so
 that G draws the same digits for both and Q cannot tell them apart. The clustering term
 then splits the merged code again from the features the networks have learned by then.
+
+The other stuck state is a starved code: one digit split over two codes, one of them
+holding a few percent of the images, while two other digits share a single code (1s
+split by their lean, 5s and 8s together, say). :class:`CodeReseed` finds a code used
+by less than :data:`STARVED_SHARE` of an equal share of the probe images and gives it
+the weights of the most used code (Q's row and G's column, plus noise), so that the
+clustering term splits that crowded code in two and the starved code's few images go
+back to their digit's other code.
 """
 
 from __future__ import annotations
@@ -35,6 +43,29 @@ MERGED_RATIO = 0.8
 MERGE_NOISE = 0.25
 #: images in the probe set (the first ones of the training tensor)
 PROBE_IMAGES = 2048
+#: a code whose share of the probe images is below this fraction of 1/K is starved
+STARVED_SHARE = 0.5
+
+
+def _due(step: int, every: int, last_step: int) -> bool:
+    """Whether a check every ``every`` steps, from step ``2 * every`` to ``last_step``,
+    falls on ``step``."""
+    return step % every == 0 and 2 * every <= step <= last_step
+
+
+def code_usage(discriminator: nn.Module, probe: torch.Tensor) -> torch.Tensor:
+    """(K,) mean of Q's category probabilities over ``probe``, read in eval mode."""
+    was_training = discriminator.training
+    discriminator.eval()
+    try:
+        with torch.no_grad():
+            total = sum(
+                discriminator(probe[i : i + 512])[1].float().softmax(1).sum(0)
+                for i in range(0, len(probe), 512)
+            )
+    finally:
+        discriminator.train(was_training)
+    return total / len(probe)
 
 
 def cross_view_ratios(
@@ -106,6 +137,28 @@ def merge_codes(
         tie(g_weight, g_dim, noise_dim + k, noise_dim + l)
 
 
+def reseed_code(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    small: int,
+    big: int,
+    *,
+    noise_dim: int,
+    seed: int,
+) -> None:
+    """Give code ``small`` code ``big``'s row of Q's categorical layer (and bias) and
+    its column of G's first layer, then both the noise of :func:`merge_codes`: the two
+    codes start as one, holding ``big``'s images, for the clustering term to split."""
+    q = _last_linear(discriminator.q_head)
+    g_weight, g_dim = _code_input(generator)
+    with torch.no_grad():
+        q.weight[small] = q.weight[big]
+        if q.bias is not None:
+            q.bias[small] = q.bias[big]
+        g_weight.select(g_dim, noise_dim + small).copy_(g_weight.select(g_dim, noise_dim + big))
+    merge_codes(generator, discriminator, small, big, noise_dim=noise_dim, seed=seed)
+
+
 class PairResplit:
     """A training callback: every ``every`` steps from step ``2 * every`` until
     ``last_step``, merge the two codes with the highest cross-view ratio between
@@ -140,7 +193,7 @@ class PairResplit:
         pass
 
     def on_step_end(self, step: int, epoch: int) -> None:
-        if step % self.every or step < 2 * self.every or step > self.last_step:
+        if not _due(step, self.every, self.last_step):
             return
         ratios = cross_view_ratios(self.discriminator, self.probe, self.strength, seed=step)
         ratios = ratios.masked_fill(ratios >= MERGED_RATIO, 0.0)
@@ -155,6 +208,58 @@ class PairResplit:
         self.log(
             f"step {step}: codes {k} and {l} share their digits (cross-view ratio "
             f"{ratio:.2f}); merged them to split again"
+        )
+
+    def on_train_end(self, step: int, epoch: int) -> None:
+        pass
+
+
+class CodeReseed:
+    """A training callback: every ``every`` steps from step ``2 * every`` until
+    ``last_step``, give the least used code, if it is starved (below
+    :data:`STARVED_SHARE` of 1/K of the probe images), the weights of the most used
+    code (:func:`reseed_code`). Like :class:`PairResplit`, its decisions depend only on
+    the weights at that step, so a resumed run makes the same ones; it must run before
+    the checkpoint writer, and on every process under torchrun."""
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        probe: torch.Tensor,
+        noise_dim: int,
+        every: int,
+        last_step: int,
+        log: Callable[[str], None] = lambda _msg: None,
+    ):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.probe = probe
+        self.noise_dim = noise_dim
+        self.every = every
+        self.last_step = last_step
+        self.log = log
+        self.reseeded: list[tuple[int, int, int, float]] = []  # (step, small, big, share)
+
+    def on_metrics(self, rows: Sequence) -> None:
+        pass
+
+    def on_step_end(self, step: int, epoch: int) -> None:
+        if not _due(step, self.every, self.last_step):
+            return
+        usage = code_usage(self.discriminator, self.probe)
+        small, big = int(usage.argmin()), int(usage.argmax())
+        share = float(usage[small]) * len(usage)  # of an equal share
+        if share >= STARVED_SHARE:
+            return
+        reseed_code(
+            self.generator, self.discriminator, small, big, noise_dim=self.noise_dim, seed=step
+        )
+        self.reseeded.append((step, small, big, share))
+        self.log(
+            f"step {step}: code {small} holds {share:.0%} of an equal share of the digits; "
+            f"gave it the weights of code {big} (the most used) to split"
         )
 
     def on_train_end(self, step: int, epoch: int) -> None:

@@ -55,7 +55,7 @@ from infogan.losses import (
     paired_cluster_loss,
 )
 from infogan.models import ARCHITECTURES, build_models
-from infogan.resplit import PROBE_IMAGES, PairResplit
+from infogan.resplit import PROBE_IMAGES, CodeReseed, PairResplit
 
 METRIC_NAMES = (
     "d_loss",
@@ -946,8 +946,21 @@ def _run_on(
         enabled=ctx.is_main,
     )
     callbacks: list[Callback] = [writer] if ctx.is_main else []
+    total = min(t.epochs * (len(images) // t.batch_size), t.max_steps or math.inf)
+    if t.cluster_reseed:  # before the writer: a checkpoint holds the new weights
+        callbacks.insert(
+            0,
+            CodeReseed(
+                generator=generator,
+                discriminator=discriminator,
+                probe=images[:PROBE_IMAGES],
+                noise_dim=config.latent.noise_dim,
+                every=t.cluster_reseed,
+                last_step=int(0.75 * total),
+                log=log,
+            ),
+        )
     if t.cluster_resplit:  # before the writer: a checkpoint holds the merged weights
-        total = min(t.epochs * (len(images) // t.batch_size), t.max_steps or math.inf)
         callbacks.insert(
             0,
             PairResplit(
