@@ -246,3 +246,47 @@ def test_resplit_and_reseed_need_the_paired_term():
     with pytest.raises(ConfigError, match="--cluster-reseed must be an integer >= 0"):
         CLUSTER28.with_train(cluster_reseed=-1).validate()
     CLUSTER28.with_train(cluster_reseed=200).validate()
+
+
+def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from infogan.train import resume, train
+
+    config = CLUSTER28.with_train(max_steps=4, checkpoint_every=2, sample_every=4)
+    run = train(config, tmp_path / "run", data_dir=mnist_dir, progress=False, log=lambda _m: None)
+    tool = Path(__file__).resolve().parent.parent / "benchmarks" / "reseed_checkpoint.py"
+
+    def reseed(*args):
+        return subprocess.run(
+            [sys.executable, str(tool), str(run), "--data-dir", str(mnist_dir), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    # a few steps in, no code is starved: copied unchanged unless forced
+    plain = reseed("--step", "2", "--out", str(tmp_path / "plain"))
+    assert plain.returncode == 0 and "no code is starved; copied unchanged" in plain.stdout
+    forced = reseed("--step", "2", "--out", str(tmp_path / "forced"), "--force")
+    assert forced.returncode == 0 and "the weights of code" in forced.stdout
+    original = torch.load(run / "checkpoints" / "step_000002.pt", weights_only=True)
+    copies = {
+        name: torch.load(tmp_path / name / "checkpoints" / "last.pt", weights_only=True)
+        for name in ("plain", "forced")
+    }
+    q = "q_head.3.weight"
+    assert torch.equal(copies["plain"]["discriminator"][q], original["discriminator"][q])
+    assert not torch.equal(copies["forced"]["discriminator"][q], original["discriminator"][q])
+    resume(tmp_path / "forced", data_dir=mnist_dir, progress=False, log=lambda _m: None)
+    assert (
+        torch.load(tmp_path / "forced" / "checkpoints" / "last.pt", weights_only=True)["step"] == 4
+    )
+    # bad input: one line naming the problem, nothing written
+    missing = reseed("--step", "3", "--out", str(tmp_path / "x"))
+    assert missing.returncode == 1 and "step_000003.pt: no such checkpoint" in missing.stderr
+    taken = reseed("--step", "2", "--out", str(tmp_path / "plain"))
+    assert taken.returncode == 1 and "already exists" in taken.stderr
+    assert not (tmp_path / "x").exists()

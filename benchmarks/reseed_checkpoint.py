@@ -1,0 +1,100 @@
+"""Reseed a starved code in a stopped run's checkpoint, to continue the run from there.
+
+What ``--cluster-reseed`` does during training, done once on a checkpoint: the run's
+step-N checkpoint is copied into a new run directory (with its config and metrics), the
+categorical codes' use is measured on the probe images training uses (the first 2,048
+training digits, in eval mode), and if the least used code has under half an equal
+share (or with ``--force``), it gets the most used code's weights
+(:func:`infogan.resplit.reseed_code`). ``infogan train --resume NEW_RUN`` then
+continues it. This is how the README's "reseeded at step 1,000" run was made:
+
+    python benchmarks/reseed_checkpoint.py runs/val-restyle15-s0/seed-0 --step 1000 \\
+        --noise-seed 1 --out runs/val-restyle15-s0-reseeded
+    infogan train --resume runs/val-restyle15-s0-reseeded
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from infogan.api import load_model
+from infogan.checkpoint import load_checkpoint, save_checkpoint
+from infogan.data import default_data_dir
+from infogan.datasets import load_dataset
+from infogan.errors import InfoGANError
+from infogan.resplit import PROBE_IMAGES, STARVED_SHARE, code_usage, reseed_code
+
+
+def reseed_run(
+    run: Path, step: int, out: Path, *, data_dir: Path, force: bool, noise_seed: int | None = None
+) -> str:
+    """Write ``out``, a resumable copy of ``run`` at ``step`` with a starved code reseeded;
+    one line saying what was done."""
+    checkpoint = run / "checkpoints" / f"step_{step:06d}.pt"
+    if not checkpoint.is_file():
+        raise InfoGANError(f"{checkpoint}: no such checkpoint (is --step a checkpointed step?)")
+    if out.exists():
+        raise InfoGANError(f"{out}: already exists; choose a new --out")
+    state = load_checkpoint(checkpoint)
+    model = load_model(checkpoint)
+    generator, discriminator = model.generator, model.discriminator
+    config = model.config
+    probe = load_dataset(config.data, data_dir, image_size=config.data.image_size)[:PROBE_IMAGES]
+    usage = code_usage(discriminator, probe)
+    shares = [f"{share:.1%}" for share in usage.tolist()]
+    small, big = int(usage.argmin()), int(usage.argmax())
+    starved = float(usage[small]) * len(usage) < STARVED_SHARE
+    if starved or force:
+        reseed_code(
+            generator,
+            discriminator,
+            small,
+            big,
+            noise_dim=config.latent.noise_dim,
+            seed=step if noise_seed is None else noise_seed,
+        )
+        state["generator"] = generator.state_dict()
+        state["discriminator"] = discriminator.state_dict()
+        action = f"gave code {small} the weights of code {big}"
+    else:
+        action = "no code is starved; copied unchanged (--force to reseed anyway)"
+    (out / "checkpoints").mkdir(parents=True)
+    for name in ("config.json", "metrics.csv", "run.json"):
+        if (run / name).is_file():
+            shutil.copy(run / name, out / name)
+    save_checkpoint(state, out / "checkpoints" / "last.pt")
+    return f"step {step}: codes' shares {' '.join(shares)}; {action}; resume with --resume {out}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a run directory with step_N.pt checkpoints")
+    parser.add_argument("--step", type=int, required=True, help="the checkpoint's step")
+    parser.add_argument("--out", type=Path, required=True, help="the new run directory")
+    parser.add_argument("--force", action="store_true", help="reseed even if none is starved")
+    parser.add_argument(
+        "--noise-seed", type=int, default=None, help="seed of the merge noise (default: the step)"
+    )
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        line = reseed_run(
+            args.run,
+            args.step,
+            args.out,
+            data_dir=args.data_dir or default_data_dir(),
+            force=args.force,
+            noise_seed=args.noise_seed,
+        )
+    except InfoGANError as exc:
+        print(f"reseed_checkpoint.py: error: {exc}", file=sys.stderr)
+        return 1
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
