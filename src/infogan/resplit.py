@@ -47,12 +47,6 @@ PROBE_IMAGES = 2048
 STARVED_SHARE = 0.5
 
 
-def _due(step: int, every: int, last_step: int) -> bool:
-    """Whether a check every ``every`` steps, from step ``2 * every`` to ``last_step``,
-    falls on ``step``."""
-    return step % every == 0 and 2 * every <= step <= last_step
-
-
 def code_usage(discriminator: nn.Module, probe: torch.Tensor) -> torch.Tensor:
     """(K,) mean of Q's category probabilities over ``probe``, read in eval mode."""
     was_training = discriminator.training
@@ -159,13 +153,12 @@ def reseed_code(
     merge_codes(generator, discriminator, small, big, noise_dim=noise_dim, seed=seed)
 
 
-class PairResplit:
-    """A training callback: every ``every`` steps from step ``2 * every`` until
-    ``last_step``, merge the two codes with the highest cross-view ratio between
-    :data:`SHARED_RATIO` and :data:`MERGED_RATIO` (pairs above it are earlier merges
-    still splitting). Decisions depend only on the weights at that step (fixed probe
-    images, random numbers seeded by the step), so a resumed run makes the same ones;
-    it must run before the checkpoint writer, and on every process under torchrun."""
+class _ScheduledCheck:
+    """A training callback that runs :meth:`check` every ``every`` steps from step
+    ``2 * every`` until ``last_step``, on the networks it was given. Its decisions must
+    depend only on the weights at that step (fixed probe images, random numbers seeded
+    by the step), so that a resumed run makes the same ones; it must run before the
+    checkpoint writer, and on every process under torchrun."""
 
     def __init__(
         self,
@@ -173,7 +166,6 @@ class PairResplit:
         generator: nn.Module,
         discriminator: nn.Module,
         probe: torch.Tensor,
-        strength: str,
         noise_dim: int,
         every: int,
         last_step: int,
@@ -182,19 +174,36 @@ class PairResplit:
         self.generator = generator
         self.discriminator = discriminator
         self.probe = probe
-        self.strength = strength
         self.noise_dim = noise_dim
         self.every = every
         self.last_step = last_step
         self.log = log
-        self.merged: list[tuple[int, int, int, float]] = []  # (step, k, l, ratio)
 
     def on_metrics(self, rows: Sequence) -> None:
         pass
 
     def on_step_end(self, step: int, epoch: int) -> None:
-        if not _due(step, self.every, self.last_step):
-            return
+        if step % self.every == 0 and 2 * self.every <= step <= self.last_step:
+            self.check(step)
+
+    def on_train_end(self, step: int, epoch: int) -> None:
+        pass
+
+    def check(self, step: int) -> None:
+        raise NotImplementedError
+
+
+class PairResplit(_ScheduledCheck):
+    """Merges the two codes with the highest cross-view ratio between
+    :data:`SHARED_RATIO` and :data:`MERGED_RATIO` (pairs above it are earlier merges
+    still splitting), changing the copies at ``strength``."""
+
+    def __init__(self, *, strength: str, **kwargs):
+        super().__init__(**kwargs)
+        self.strength = strength
+        self.merged: list[tuple[int, int, int, float]] = []  # (step, k, l, ratio)
+
+    def check(self, step: int) -> None:
         ratios = cross_view_ratios(self.discriminator, self.probe, self.strength, seed=step)
         ratios = ratios.masked_fill(ratios >= MERGED_RATIO, 0.0)
         flat = int(ratios.argmax())
@@ -210,44 +219,16 @@ class PairResplit:
             f"{ratio:.2f}); merged them to split again"
         )
 
-    def on_train_end(self, step: int, epoch: int) -> None:
-        pass
 
+class CodeReseed(_ScheduledCheck):
+    """Gives the least used code, if it is starved (below :data:`STARVED_SHARE` of 1/K
+    of the probe images), the weights of the most used code (:func:`reseed_code`)."""
 
-class CodeReseed:
-    """A training callback: every ``every`` steps from step ``2 * every`` until
-    ``last_step``, give the least used code, if it is starved (below
-    :data:`STARVED_SHARE` of 1/K of the probe images), the weights of the most used
-    code (:func:`reseed_code`). Like :class:`PairResplit`, its decisions depend only on
-    the weights at that step, so a resumed run makes the same ones; it must run before
-    the checkpoint writer, and on every process under torchrun."""
-
-    def __init__(
-        self,
-        *,
-        generator: nn.Module,
-        discriminator: nn.Module,
-        probe: torch.Tensor,
-        noise_dim: int,
-        every: int,
-        last_step: int,
-        log: Callable[[str], None] = lambda _msg: None,
-    ):
-        self.generator = generator
-        self.discriminator = discriminator
-        self.probe = probe
-        self.noise_dim = noise_dim
-        self.every = every
-        self.last_step = last_step
-        self.log = log
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         self.reseeded: list[tuple[int, int, int, float]] = []  # (step, small, big, share)
 
-    def on_metrics(self, rows: Sequence) -> None:
-        pass
-
-    def on_step_end(self, step: int, epoch: int) -> None:
-        if not _due(step, self.every, self.last_step):
-            return
+    def check(self, step: int) -> None:
         usage = code_usage(self.discriminator, self.probe)
         small, big = int(usage.argmin()), int(usage.argmax())
         share = float(usage[small]) * len(usage)  # of an equal share
@@ -261,6 +242,3 @@ class CodeReseed:
             f"step {step}: code {small} holds {share:.0%} of an equal share of the digits; "
             f"gave it the weights of code {big} (the most used) to split"
         )
-
-    def on_train_end(self, step: int, epoch: int) -> None:
-        pass

@@ -947,33 +947,25 @@ def _run_on(
     )
     callbacks: list[Callback] = [writer] if ctx.is_main else []
     total = min(t.epochs * (len(images) // t.batch_size), t.max_steps or math.inf)
-    if t.cluster_reseed:  # before the writer: a checkpoint holds the new weights
-        callbacks.insert(
-            0,
-            CodeReseed(
-                generator=generator,
-                discriminator=discriminator,
-                probe=images[:PROBE_IMAGES],
-                noise_dim=config.latent.noise_dim,
-                every=t.cluster_reseed,
-                last_step=int(0.75 * total),
-                log=log,
-            ),
+    checks = [
+        (t.cluster_resplit, PairResplit, {"strength": t.cluster_augment}),
+        (t.cluster_reseed, CodeReseed, {}),
+    ]
+    # before the writer, in this order: a checkpoint holds the changed weights
+    callbacks[:0] = [
+        check(
+            generator=generator,
+            discriminator=discriminator,
+            probe=images[:PROBE_IMAGES],
+            noise_dim=config.latent.noise_dim,
+            every=every,
+            last_step=int(0.75 * total),
+            log=log,
+            **options,
         )
-    if t.cluster_resplit:  # before the writer: a checkpoint holds the merged weights
-        callbacks.insert(
-            0,
-            PairResplit(
-                generator=generator,
-                discriminator=discriminator,
-                probe=images[:PROBE_IMAGES],
-                strength=t.cluster_augment,
-                noise_dim=config.latent.noise_dim,
-                every=t.cluster_resplit,
-                last_step=int(0.75 * total),
-                log=log,
-            ),
-        )
+        for every, check, options in checks
+        if every
+    ]
     if tensorboard and ctx.is_main:
         from infogan.tensorboard import TensorBoardLogger
 
