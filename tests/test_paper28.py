@@ -1,5 +1,6 @@
 """The paper's 28x28 network, its Gaussian Q, the clustering term and the cluster28 preset."""
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from infogan.augment import AUGMENTS, augment, random_affine, random_thickness
-from infogan.config import CLUSTER28, CLUSTER_AUGMENTS, PAPER28, get_preset
+from infogan.config import CLUSTER28, CLUSTER_AUGMENTS, PAPER28, RESTYLE28, get_preset
 from infogan.datasets import load_dataset
 from infogan.errors import ConfigError
 from infogan.losses import cluster_loss, gaussian_nll, info_loss, paired_cluster_loss
@@ -164,6 +165,21 @@ def test_cluster28_is_paper28_plus_the_paired_clustering_term():
     )
     assert CLUSTER28.train.lambda_cluster > 0 and CLUSTER28.train.cluster_pairs
     assert PAPER28.train.lambda_cluster == 0  # paper28 stays the paper's
+
+
+def test_restyle28_is_cluster28_plus_the_fourth_rounds_changes():
+    assert get_preset("restyle28") is RESTYLE28
+    assert (RESTYLE28.latent, RESTYLE28.data) == (CLUSTER28.latent, CLUSTER28.data)
+    assert RESTYLE28.model == dataclasses.replace(CLUSTER28.model, overcluster=50)
+    changed = {
+        f.name
+        for f in dataclasses.fields(RESTYLE28.train)
+        if getattr(RESTYLE28.train, f.name) != getattr(CLUSTER28.train, f.name)
+    }
+    assert changed == {"cluster_augment", "cluster_balance", "cluster_reseed"}
+    t = RESTYLE28.train
+    assert (t.cluster_augment, t.cluster_balance, t.cluster_reseed) == ("restyle", 1.5, 500)
+    assert CLUSTER28.train.cluster_augment == "mild" and CLUSTER28.model.overcluster == 0
 
 
 def test_holdout_keeps_the_last_training_digits_out(mnist_dir):
