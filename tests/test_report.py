@@ -21,6 +21,7 @@ from infogan.config import SEED64
 from infogan.errors import ConfigError, RunDirError
 from infogan.grids import make_grid
 from infogan.report import load_run, train_comparison, write_report
+from infogan.report.build import _grid, grid_columns, report_noise
 from infogan.report.figures import (
     GridPanel,
     evenly_spaced,
@@ -248,6 +249,37 @@ def test_report_follows_what_the_run_has(comparison, tmp_path):
     (run / "run.json").unlink()  # as while a run is still training
     text = " ".join(_parse(write_report(run, traversal_frames=2).html).text)
     assert "No run.json: the run has not finished" in text
+
+
+def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
+    run = _copy_run(comparison.infogan, tmp_path / "run")
+    model = load_model(run)
+    batch = model.code.grid_fixed(report_noise(model, rows=3))
+    plain = grid_columns(load_run(run), model)
+    assert plain.order == list(range(10)) and plain.title.startswith("categorical code")
+    codes = _grid(model, batch, plain.order)
+    np.testing.assert_array_equal(codes, _grid(model, batch))
+
+    mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]  # code -> digit
+    (run / "eval.json").write_text(json.dumps({"category_to_digit": mapping}))
+    cols = grid_columns(load_run(run), model)
+    assert cols.order == [3, 1, 6, 0, 2, 4, 7, 9, 8, 5]
+    assert cols.labels[:2] == ["0 (c3)", "1 (c1)"] and cols.title.startswith("digit")
+    digits = _grid(model, batch, cols.order)
+    size = model.config.data.image_size
+    pad = (codes.shape[1] - 10 * size) // 11  # make_grid's padding around every tile
+
+    def column(grid, k):
+        start = pad + k * (size + pad)
+        return grid[:, start : start + size]
+
+    for k, code in enumerate(cols.order):  # column k of the new grid is code k's old column
+        np.testing.assert_array_equal(column(digits, k), column(codes, code))
+    assert not np.array_equal(digits, codes)
+    write_report(run, traversal_frames=2)  # the report draws them
+
+    (run / "eval.json").write_text(json.dumps({"category_to_digit": [0] * 10}))
+    assert grid_columns(load_run(run), model).order == list(range(10))  # not one-to-one
 
 
 # --- user mistakes ------------------------------------------------------------------------

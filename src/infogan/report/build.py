@@ -99,13 +99,42 @@ def report_noise(model: InfoGANModel, rows: int = 10) -> torch.Tensor:
     return torch.randn(rows, model.config.latent.noise_dim, generator=gen)
 
 
-def _grid(model: InfoGANModel, batch: LatentBatch) -> np.ndarray:
+@dataclass(frozen=True)
+class Columns:
+    """Which categorical code each grid column shows, its label and the axis title."""
+
+    order: list[int]
+    labels: list[str]
+    title: str
+
+
+def grid_columns(run: RunData, model: InfoGANModel) -> Columns:
+    """Code order, or, once ``infogan eval`` has matched every code to its own class
+    (eval.json's ``category_to_digit``), class order: column k shows the code matched
+    to class k, labelled with both."""
+    k = model.config.latent.num_categories
+    mapping = run.evaluation.get("category_to_digit")
+    if not isinstance(mapping, list) or sorted(mapping) != list(range(k)):
+        return Columns(list(range(k)), [str(c) for c in range(k)], CODE_ORDER_TITLE)
+    order = sorted(range(k), key=lambda code: mapping[code])
+    noun = "digit" if run.evaluation.get("dataset", "mnist") == "mnist" else "class"
+    return Columns(
+        order,
+        [f"{mapping[c]} (c{c})" for c in order],
+        f"{noun} (categorical code c), as matched by infogan eval",
+    )
+
+
+CODE_ORDER_TITLE = "categorical code c (one value per column)"
+
+
+def _grid(model: InfoGANModel, batch: LatentBatch, order: list[int] | None = None) -> np.ndarray:
+    """The batch's images as a grid of rows of every code; ``order`` picks the columns."""
     images = model.generate(batch.categories, batch.continuous, noise=batch.noise)
-    return make_grid(images, nrow=model.config.latent.num_categories)
-
-
-def _category_labels(model: InfoGANModel) -> list[str]:
-    return [str(k) for k in range(model.config.latent.num_categories)]
+    k = model.config.latent.num_categories
+    if order is not None:
+        images = images.reshape(-1, k, *images.shape[1:])[:, order].flatten(0, 1)
+    return make_grid(images, nrow=k)
 
 
 def _codes_at_zero(model: InfoGANModel, *, varied: int | None = None) -> str:
@@ -122,14 +151,14 @@ def _run_figures(
         "d_probabilities": fig.plot_probabilities(run, out / "d_probabilities.png"),
     }
     noise = report_noise(model)
-    cols = _category_labels(model)
-    col_title = "categorical code c (one value per column)"
+    cols = grid_columns(run, model)
+    grid = _grid(model, model.code.grid_fixed(noise), cols.order)
     paths["grid_random"] = fig.plot_grid_panels(
-        [fig.GridPanel(_grid(model, model.code.grid_fixed(noise)), _codes_at_zero(model))],
+        [fig.GridPanel(grid, _codes_at_zero(model))],
         out / "grid_random.png",
         title=f"{run.name}, iteration {model.step}: random noise, continuous codes at 0",
-        col_labels=cols,
-        col_title=col_title,
+        col_labels=cols.labels,
+        col_title=cols.title,
         row_labels=[f"z{r + 1}" for r in range(noise.shape[0])],
         row_title="noise vector z (one per row)",
     )
@@ -153,12 +182,14 @@ def _varying_grid(run: RunData, model: InfoGANModel, which: int, out: Path) -> P
     name = f"c{which + 1}"
     held = _codes_at_zero(model, varied=which)
     batch = model.code.grid_varying(which, rows=rows)
+    cols = grid_columns(run, model)
+    grid = _grid(model, batch, cols.order)
     return fig.plot_grid_panels(
-        [fig.GridPanel(_grid(model, batch), "noise z = 0" + (f", {held}" if held else ""))],
+        [fig.GridPanel(grid, "noise z = 0" + (f", {held}" if held else ""))],
         out / f"grid_{name}.png",
         title=f"{run.name}, iteration {model.step}: {name} varied from -1 (top) to +1 (bottom)",
-        col_labels=_category_labels(model),
-        col_title="categorical code c (one value per column)",
+        col_labels=cols.labels,
+        col_title=cols.title,
         row_labels=[f"{v:+.2f}" for v in values],
         row_title=f"continuous code {name}",
     )
@@ -212,7 +243,7 @@ def _comparison_figures(
         panels,
         out / "compare_grids.png",
         title="The same fixed noise through both generators (continuous codes at 0)",
-        col_labels=_category_labels(model),
+        col_labels=[str(c) for c in range(model.config.latent.num_categories)],
         col_title="categorical code c",
         row_labels=[f"z{r + 1}" for r in range(noise.shape[0])],
         row_title="fixed noise vector",
