@@ -1,8 +1,9 @@
 import math
 
+import pytest
 import torch
 
-from infogan.losses import d_loss, g_nonsaturating_loss, info_loss
+from infogan.losses import d_loss, effect_overlap, g_nonsaturating_loss, info_loss
 
 
 def test_d_loss_at_chance_is_two_ln2():
@@ -56,3 +57,40 @@ def test_plain_gan_weights_switch_the_term_off():
         lambda_cont=0,
     )
     assert total.item() == 0 and cat.item() > 0
+
+
+def test_effect_overlap_is_the_squared_cosine_between_two_codes_changes():
+    base = torch.zeros(3, 1, 2, 2)
+    right = torch.tensor([1.0, 0, 0, 0]).reshape(1, 2, 2).expand(3, 1, 2, 2)
+    down = torch.tensor([0, 0, 2.0, 0]).reshape(1, 2, 2).expand(3, 1, 2, 2)
+    diagonal = torch.tensor([1.0, 0, 1.0, 0]).reshape(1, 2, 2).expand(3, 1, 2, 2)
+    # the same change, or its reverse, at any size: 1; orthogonal changes: 0
+    assert effect_overlap(base, torch.stack([right, 5 * right])).item() == pytest.approx(1)
+    assert effect_overlap(base, torch.stack([right, -right])).item() == pytest.approx(1)
+    assert effect_overlap(base, torch.stack([right, down])).item() == pytest.approx(0)
+    # 45 degrees apart: cos^2 = 1/2; three codes average their three pairs
+    assert effect_overlap(base, torch.stack([right, diagonal])).item() == pytest.approx(0.5)
+    three = effect_overlap(base, torch.stack([right, down, diagonal])).item()
+    assert three == pytest.approx((0 + 0.5 + 0.5) / 3)
+    # measured from the base, not from zero
+    shifted = base + 7
+    assert effect_overlap(shifted, torch.stack([right, down]) + 7).item() == pytest.approx(0)
+    # a code that changes nothing adds nothing (and no NaN)
+    assert effect_overlap(base, torch.stack([right, base])).item() == pytest.approx(0)
+    with pytest.raises(ValueError, match="C >= 2"):
+        effect_overlap(base, right[None])
+
+
+def test_effect_overlap_gradient_turns_the_changes_apart():
+    torch.manual_seed(0)
+    base = torch.randn(4, 16)
+    changes = torch.randn(2, 4, 16)
+    changes[1] = changes[0] + 0.1 * torch.randn(4, 16)  # nearly the same change
+    changes.requires_grad_(True)
+    optimizer = torch.optim.Adam([changes], lr=0.05)
+    before = effect_overlap(base, base + changes).item()
+    for _ in range(100):
+        optimizer.zero_grad()
+        effect_overlap(base, base + changes).backward()
+        optimizer.step()
+    assert before > 0.9 and effect_overlap(base, base + changes).item() < 0.05

@@ -597,3 +597,55 @@ def test_overcluster_head_is_trained_by_the_paired_term_alone(mnist_dir):
     ):
         with pytest.raises(ConfigError, match=message):
             bad.validate()
+
+
+def test_lambda_orth_moves_each_continuous_code_alone_in_the_generators_batch(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    weights, inputs = {}, {}
+    for weight in (0.0, 1.0):
+        config = RESTYLE28.with_train(
+            channels_last=False, lambda_orth=weight, orth_samples=4
+        ).validate()
+        parts = build_training(config)
+        G = parts.generator
+        seen = inputs[weight] = []
+        original = G.forward
+
+        def recording_forward(codes, original=original, seen=seen):
+            seen.append(codes.detach().clone())
+            return original(codes)
+
+        G.forward = recording_forward
+        latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+        torch.manual_seed(2)
+        metrics = parts.step_fn(real, latent)
+        assert torch.isfinite(metrics).all()
+        weights[weight] = [p.detach().clone() for p in G.parameters()]
+    assert inputs[0.0][0].shape == (16, 74)
+    codes = inputs[1.0][0]  # the batch, then code 1 moved in its first 4, then code 2
+    assert codes.shape == (16 + 2 * 4, 74)
+    assert torch.equal(codes[:16], inputs[0.0][0])
+    for k in range(2):
+        moved = codes[16 + 4 * k : 20 + 4 * k]
+        change = moved - codes[:4]
+        others = [i for i in range(74) if i != 72 + k]
+        assert torch.equal(change[:, others], torch.zeros(4, 73))
+        assert torch.allclose(change[:, 72 + k].abs(), torch.ones(4))
+        assert moved[:, 72 + k].abs().max() <= 1
+    assert any(not torch.equal(a, b) for a, b in zip(weights[0.0], weights[1.0], strict=True))
+    for bad, message in (
+        (dict(lambda_orth=-1.0), "--lambda-orth must be a finite number >= 0"),
+        (dict(lambda_orth=float("nan")), "--lambda-orth must be a finite number >= 0"),
+        (dict(lambda_orth=1.0, orth_samples=0), "--orth-samples must be a positive integer"),
+        (dict(lambda_orth=1.0, orth_samples=65), r"--orth-samples \(65\) must not exceed"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            RESTYLE28.with_train(**bad).validate()
+    one_code = dataclasses.replace(
+        RESTYLE28, latent=dataclasses.replace(RESTYLE28.latent, num_continuous=1)
+    )
+    with pytest.raises(ConfigError, match="--lambda-orth needs at least 2 continuous codes"):
+        one_code.with_train(lambda_orth=1.0).validate()

@@ -178,6 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of the paired term on that head, relative to the code's (default 0.5)",
     )
     train.add_argument(
+        "--lambda-orth",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of G's penalty on continuous codes that change an image alike "
+        "(squared cosine between two codes' changes; default 0: off)",
+    )
+    train.add_argument(
+        "--orth-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="generated images per batch whose codes that penalty moves (default 8)",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -354,6 +369,8 @@ _RESUME_FIXED = (
     "separate_q",
     "overcluster",
     "overcluster_weight",
+    "lambda_orth",
+    "orth_samples",
     "precision",
     "compile",
     "holdout",
@@ -430,6 +447,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 cluster_resplit=args.cluster_resplit,
                 cluster_reseed=args.cluster_reseed,
                 overcluster_weight=args.overcluster_weight,
+                lambda_orth=args.lambda_orth,
+                orth_samples=args.orth_samples,
                 precision=args.precision,
                 compile=args.compile,
             )

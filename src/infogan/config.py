@@ -93,6 +93,13 @@ class TrainConfig:
     # weight of the paired term on the over-clustering head (model.overcluster), relative
     # to the term on the categorical code
     overcluster_weight: float = 0.5
+    # weight of the generator's penalty on continuous codes that change an image alike:
+    # the squared cosine between the changes two codes make to the same image
+    # (infogan.losses.effect_overlap; 0 = off, as in the paper)
+    lambda_orth: float = 0.0
+    # how many of each batch's generated images the penalty moves each code of
+    # (one more generator pass over num_continuous times this many images)
+    orth_samples: int = 8
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -184,6 +191,21 @@ class RunConfig:
         weight = t.overcluster_weight
         if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
             raise ConfigError(f"--overcluster-weight must be a number >= 0, got {weight!r}")
+        orth = t.lambda_orth
+        number = isinstance(orth, int | float) and not isinstance(orth, bool)
+        if not (number and math.isfinite(orth) and orth >= 0):
+            raise ConfigError(f"--lambda-orth must be a finite number >= 0, got {orth!r}")
+        _positive_int("orth-samples", t.orth_samples)
+        if orth > 0 and self.latent.num_continuous < 2:
+            raise ConfigError(
+                "--lambda-orth needs at least 2 continuous codes to keep apart, "
+                f"got {self.latent.num_continuous}"
+            )
+        if orth > 0 and t.orth_samples > t.batch_size:
+            raise ConfigError(
+                f"--orth-samples ({t.orth_samples}) must not exceed --batch-size "
+                f"({t.batch_size}): it moves codes of the batch's own images"
+            )
         if not isinstance(self.data.dataset, str):
             raise ConfigError(f"--dataset must be a name, got {self.data.dataset!r}")
         parse_dataset(self.data.dataset)

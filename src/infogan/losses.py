@@ -96,3 +96,22 @@ def paired_cluster_loss(
     marginal = joint.sum(1)
     outer = marginal[:, None] * marginal[None, :]
     return -(joint * (torch.log(joint) - balance * torch.log(outer))).sum()
+
+
+def effect_overlap(base: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    """How alike the changes that different continuous codes make to the same images are.
+
+    ``base`` (n, ...) are generated images; ``moved`` (C, n, ...) the same images with
+    continuous code k alone moved (row k). Each code's change is ``moved[k] - base``;
+    the result is the squared cosine between the changes of two codes, averaged over
+    the n images and every pair of codes: 1 when two codes make the same change (or
+    its reverse), 0 when their changes are orthogonal. Scale-free, so it only asks the
+    codes to do different things, not to do more or less.
+    """
+    if moved.shape[0] < 2 or moved.shape[1:] != base.shape:
+        raise ValueError("effect_overlap needs (C >= 2, n, ...) moved images over (n, ...) base")
+    change = (moved.float() - base.float()[None]).flatten(2)  # (C, n, pixels)
+    unit = change / change.norm(dim=2, keepdim=True).clamp_min(1e-6)
+    cos = torch.einsum("anp,bnp->abn", unit, unit)  # (C, C, n)
+    a, b = torch.triu_indices(len(moved), len(moved), offset=1)
+    return cos[a, b].square().mean()

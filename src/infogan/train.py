@@ -50,6 +50,7 @@ from infogan.latent import LatentBatch, LatentCode
 from infogan.losses import (
     cluster_loss,
     d_loss,
+    effect_overlap,
     g_nonsaturating_loss,
     info_loss,
     paired_cluster_loss,
@@ -130,6 +131,8 @@ class InfoGANStep:
         q_cat_on_fakes: bool = True,
         augment_fakes: bool = False,
         overcluster_weight: float = 0.0,
+        lambda_orth: float = 0.0,
+        orth_samples: int = 8,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -146,7 +149,10 @@ class InfoGANStep:
         cross-entropy on a copy of the generated batch changed at ``cluster_augment``'s
         strength to D's step (weight lambda_cat). ``overcluster_weight`` > 0 (with
         the paired term) adds the same term on the discriminator's over-clustering
-        head, at that weight relative to the term on the code. ``precision``
+        head, at that weight relative to the term on the code. ``lambda_orth`` > 0
+        adds to G's loss, at that weight, how alike the changes the continuous codes make
+        to the first ``orth_samples`` generated images are (:func:`effect_overlap`;
+        the moved copies share the batch's generator pass). ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -169,6 +175,8 @@ class InfoGANStep:
         self.q_cat_on_fakes = q_cat_on_fakes
         self.augment_fakes = augment_fakes and q_cat_on_fakes and lambda_cat > 0
         self.overcluster_weight = overcluster_weight if lambda_cluster > 0 and cluster_pairs else 0
+        self.lambda_orth = lambda_orth if code.config.num_continuous >= 2 else 0.0
+        self.orth_samples = orth_samples
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -186,12 +194,30 @@ class InfoGANStep:
             lambda_cont=self.lambda_cont,
         )
 
+    def _moved_codes(self, latent: LatentBatch) -> torch.Tensor:
+        """(C * n, latent_dim): the first n codes with continuous code k alone moved by 1,
+        towards and past 0 so that it stays in [-1, 1], for k = 1..C in turn."""
+        n = min(self.orth_samples, len(latent.continuous))
+        first = LatentBatch(latent.noise[:n], latent.categories[:n], latent.continuous[:n])
+        codes = []
+        for k in range(first.continuous.shape[1]):
+            continuous = first.continuous.clone()
+            value = continuous[:, k]
+            continuous[:, k] = torch.where(value >= 0, value - 1, value + 1)
+            codes.append(self.code.assemble(LatentBatch(first.noise, first.categories, continuous)))
+        return torch.cat(codes)
+
     def __call__(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
         """(len(METRIC_NAMES),) detached metrics, left on the device (no host sync)."""
         G, D = self.generator, self.discriminator
         code = self.code.assemble(latent)  # (B, latent_dim)
+        batch = len(code)
         with self._autocast(real.device):
-            fake = G(code)  # (B, C, H, W)
+            if self.lambda_orth > 0:  # one generator pass for the batch and the moved copies
+                out = G(torch.cat([code, self._moved_codes(latent)]))
+                fake, shifted = out[:batch], out[batch:]
+            else:
+                fake = G(code)  # (B, C, H, W)
 
             # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
             over = self.overcluster_weight > 0  # also the over-clustering head's logits
@@ -246,6 +272,10 @@ class InfoGANStep:
             loss_g = g_nonsaturating_loss(fake_logit)
             weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent)
             total_g = loss_g + weighted_info if self.use_info else loss_g
+            if self.lambda_orth > 0:
+                shifted = shifted.reshape(self.code.config.num_continuous, -1, *fake.shape[1:])
+                overlap = effect_overlap(fake[: shifted.shape[1]], shifted)
+                total_g = total_g + self.lambda_orth * overlap
             self.opt_g.zero_grad(set_to_none=True)
             total_g.backward()
             self.opt_g.step()
@@ -878,6 +908,8 @@ def build_training(
         q_cat_on_fakes=t.q_cat_on_fakes,
         augment_fakes=t.augment_fakes,
         overcluster_weight=t.overcluster_weight if config.model.overcluster else 0.0,
+        lambda_orth=t.lambda_orth,
+        orth_samples=t.orth_samples,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
