@@ -170,7 +170,7 @@ def test_cluster28_is_paper28_plus_the_paired_clustering_term():
 def test_restyle28_is_cluster28_plus_the_fourth_rounds_changes():
     assert get_preset("restyle28") is RESTYLE28
     assert (RESTYLE28.latent, RESTYLE28.data) == (CLUSTER28.latent, CLUSTER28.data)
-    assert RESTYLE28.model == dataclasses.replace(CLUSTER28.model, overcluster=50)
+    assert RESTYLE28.model == dataclasses.replace(CLUSTER28.model, overcluster=50, separate_q=True)
     changed = {
         f.name
         for f in dataclasses.fields(RESTYLE28.train)
