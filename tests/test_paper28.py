@@ -649,3 +649,27 @@ def test_lambda_orth_moves_each_continuous_code_alone_in_the_generators_batch(mn
     )
     with pytest.raises(ConfigError, match="--lambda-orth needs at least 2 continuous codes"):
         one_code.with_train(lambda_orth=1.0).validate()
+
+
+def test_q_fixed_std_scores_the_continuous_codes_by_the_means_squared_error(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+    from infogan.models import continuous_loss_name
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    gaussian = torch.randn(16, 4)  # Q's means, then its log-stds
+    mean, log_std = gaussian[:, :2], gaussian[:, 2:]
+    for fixed in (False, True):
+        config = RESTYLE28.with_train(channels_last=False, q_fixed_std=fixed).validate()
+        parts = build_training(config)
+        latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+        assert continuous_loss_name(config) == ("MSE" if fixed else "Gaussian NLL")
+        _, _, cont = parts.step_fn._info(torch.zeros(16, 10), gaussian, latent)
+        if fixed:  # the log-stds play no part
+            expected = torch.nn.functional.mse_loss(mean, latent.continuous)
+        else:
+            expected = gaussian_nll(mean, log_std, latent.continuous)
+        assert torch.allclose(cont, expected)
+        assert torch.isfinite(parts.step_fn(real, latent)).all()
+    with pytest.raises(ConfigError, match="--q-fixed-std must be true or false"):
+        RESTYLE28.with_train(q_fixed_std="yes").validate()

@@ -178,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of the paired term on that head, relative to the code's (default 0.5)",
     )
     train.add_argument(
+        "--q-fixed-std",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="paper28: score Q's continuous codes by the squared error of its means "
+        "instead of the Gaussian log-likelihood with a learned std (default: off)",
+    )
+    train.add_argument(
         "--lambda-orth",
         type=float,
         default=None,
@@ -371,6 +378,7 @@ _RESUME_FIXED = (
     "overcluster_weight",
     "lambda_orth",
     "orth_samples",
+    "q_fixed_std",
     "precision",
     "compile",
     "holdout",
@@ -448,6 +456,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 cluster_reseed=args.cluster_reseed,
                 overcluster_weight=args.overcluster_weight,
                 lambda_orth=args.lambda_orth,
+                q_fixed_std=args.q_fixed_std,
                 orth_samples=args.orth_samples,
                 precision=args.precision,
                 compile=args.compile,

@@ -63,6 +63,9 @@ class TrainConfig:
     beta2: float = 0.999
     lambda_cat: float = 1.0  # weight of the categorical information term; 0 and 0 = plain GAN
     lambda_cont: float = 1.0  # weight of the continuous information term
+    # paper28: score Q's continuous codes by the squared error of its means (a Gaussian
+    # of fixed width) instead of the negative log-likelihood with its learned log-std
+    q_fixed_std: bool = False
     # weight of the clustering term on real images: minus the mutual information between
     # an image and Q's category (0 = off, as in the paper and the seed)
     lambda_cluster: float = 0.0
@@ -191,6 +194,8 @@ class RunConfig:
         weight = t.overcluster_weight
         if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
             raise ConfigError(f"--overcluster-weight must be a number >= 0, got {weight!r}")
+        if not isinstance(t.q_fixed_std, bool):
+            raise ConfigError(f"--q-fixed-std must be true or false, got {t.q_fixed_std!r}")
         orth = t.lambda_orth
         number = isinstance(orth, int | float) and not isinstance(orth, bool)
         if not (number and math.isfinite(orth) and orth >= 0):

@@ -133,6 +133,7 @@ class InfoGANStep:
         overcluster_weight: float = 0.0,
         lambda_orth: float = 0.0,
         orth_samples: int = 8,
+        q_fixed_std: bool = False,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -152,7 +153,8 @@ class InfoGANStep:
         head, at that weight relative to the term on the code. ``lambda_orth`` > 0
         adds to G's loss, at that weight, how alike the changes the continuous codes make
         to the first ``orth_samples`` generated images are (:func:`effect_overlap`;
-        the moved copies share the batch's generator pass). ``precision``
+        the moved copies share the batch's generator pass). ``q_fixed_std`` scores a
+        Gaussian Q's continuous codes by the squared error of its means alone. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -177,6 +179,7 @@ class InfoGANStep:
         self.overcluster_weight = overcluster_weight if lambda_cluster > 0 and cluster_pairs else 0
         self.lambda_orth = lambda_orth if code.config.num_continuous >= 2 else 0.0
         self.orth_samples = orth_samples
+        self.q_fixed_std = q_fixed_std
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -185,6 +188,8 @@ class InfoGANStep:
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def _info(self, cat_logits, cont_pred, latent: LatentBatch):
+        if self.q_fixed_std:  # the means alone: info_loss scores them by squared error
+            cont_pred = cont_pred[:, : latent.continuous.shape[1]]
         return info_loss(
             cat_logits,
             latent.categories,
@@ -910,6 +915,7 @@ def build_training(
         overcluster_weight=t.overcluster_weight if config.model.overcluster else 0.0,
         lambda_orth=t.lambda_orth,
         orth_samples=t.orth_samples,
+        q_fixed_std=t.q_fixed_std,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)

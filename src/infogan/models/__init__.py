@@ -55,7 +55,8 @@ ARCHITECTURES: dict[str, tuple[Callable[[RunConfig], tuple[nn.Module, nn.Module]
 
 def continuous_loss_name(config: RunConfig) -> str:
     """How the architecture's Q scores the continuous codes: "MSE" or "Gaussian NLL"."""
-    return "Gaussian NLL" if config.model.arch == "paper28" else "MSE"
+    gaussian = config.model.arch == "paper28" and not config.train.q_fixed_std
+    return "Gaussian NLL" if gaussian else "MSE"
 
 
 def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module]:
