@@ -31,6 +31,19 @@ def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def record_inputs(module: torch.nn.Module) -> list[torch.Tensor]:
+    """From now on, a copy of the input of each of ``module``'s forward calls."""
+    seen = []
+    original = module.forward
+
+    def recording_forward(inputs, *args, **kwargs):
+        seen.append(inputs.detach().clone())
+        return original(inputs, *args, **kwargs)
+
+    module.forward = recording_forward
+    return seen
+
+
 def test_paper28_layers_have_the_papers_sizes():
     g, d = build_models(PAPER28)
     assert isinstance(g, Generator28) and isinstance(d, Discriminator28)
@@ -493,14 +506,7 @@ def test_augment_fakes_teaches_q_the_code_of_changed_generated_digits(mnist_dir)
         ).validate()
         parts = build_training(config)
         D = parts.discriminator
-        batches = seen[on] = []
-        original = D.forward
-
-        def recording_forward(images, original=original, batches=batches):
-            batches.append(images.detach().clone())
-            return original(images)
-
-        D.forward = recording_forward
+        seen[on] = record_inputs(D)
         latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
         torch.manual_seed(2)
         parts.step_fn(real, latent)
@@ -610,20 +616,10 @@ def test_lambda_orth_moves_each_continuous_code_alone_in_the_generators_batch(mn
             channels_last=False, lambda_orth=weight, orth_samples=4
         ).validate()
         parts = build_training(config)
-        G = parts.generator
-        seen = inputs[weight] = []
-        original = G.forward
-
-        def recording_forward(codes, original=original, seen=seen):
-            seen.append(codes.detach().clone())
-            return original(codes)
-
-        G.forward = recording_forward
-        latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
-        torch.manual_seed(2)
-        metrics = parts.step_fn(real, latent)
-        assert torch.isfinite(metrics).all()
-        weights[weight] = [p.detach().clone() for p in G.parameters()]
+        inputs[weight] = record_inputs(parts.generator)
+        batch = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+        assert torch.isfinite(parts.step_fn(real, batch)).all()
+        weights[weight] = [p.detach().clone() for p in parts.generator.parameters()]
     assert inputs[0.0][0].shape == (16, 74)
     codes = inputs[1.0][0]  # the batch, then code 1 moved in its first 4, then code 2
     assert codes.shape == (16 + 2 * 4, 74)
