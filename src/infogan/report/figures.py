@@ -158,8 +158,8 @@ def plot_losses(runs: Sequence[RunData], path: Path) -> Path:
         ax.set_ylabel("loss (log scale)" if log else "loss")
         ax.set_xlim(0, max(int(run.steps[-1]) for run in runs))
         ax.grid(True, which="major", alpha=0.3)
-        # the information panel's top right holds the H(c) label
-        corner = "center right" if key == "info_loss" else "upper right"
+        # the information panel's top right holds the H(c) label: keep clear of its line
+        corner = "best" if key == "info_loss" else "upper right"
         ax.legend(fontsize=8, loc=corner, framealpha=0.9)
     names = " vs ".join(run.name for run in runs)
     fig.suptitle(f"Loss curves: {names} (faint: every iteration; bold: moving average)")
