@@ -15,7 +15,13 @@ from infogan.augment import AUGMENTS, augment, random_affine, random_thickness
 from infogan.config import CLUSTER28, CLUSTER_AUGMENTS, PAPER28, RESTYLE28, get_preset
 from infogan.datasets import load_dataset
 from infogan.errors import ConfigError
-from infogan.losses import cluster_loss, gaussian_nll, info_loss, paired_cluster_loss
+from infogan.losses import (
+    cluster_loss,
+    continuous_loss_per_code,
+    gaussian_nll,
+    info_loss,
+    paired_cluster_loss,
+)
 from infogan.models import Discriminator28, Generator28, build_models
 from infogan.train import METRIC_NAMES, build_training
 from tests_helpers import run_cli
@@ -669,3 +675,76 @@ def test_q_fixed_std_scores_the_continuous_codes_by_the_means_squared_error(mnis
         assert torch.isfinite(parts.step_fn(real, latent)).all()
     with pytest.raises(ConfigError, match="--q-fixed-std must be true or false"):
         RESTYLE28.with_train(q_fixed_std="yes").validate()
+
+
+def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
+    mnist_dir, monkeypatch
+):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+    from infogan.losses import continuous_loss_per_code
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    config = RESTYLE28.with_train(
+        channels_last=False, turn_code=2, turn_degrees=30.0, turn_samples=4
+    ).validate()
+    parts = build_training(config)
+    calls = []  # (input, output, arguments) of each turn the step makes
+
+    def recording_affine(images, **kwargs):
+        out = random_affine(images, **kwargs)
+        calls.append((images.detach().clone(), out.detach().clone(), kwargs))
+        return out
+
+    monkeypatch.setattr(sys.modules["infogan.train"], "random_affine", recording_affine)
+    fakes = record_inputs(parts.discriminator)
+    made = []  # what the generator made
+    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+    assert torch.isfinite(parts.step_fn(real, latent)).all()
+    assert len(calls) == 2  # one turned copy in D's step, one in G's
+    for images, turned, kwargs in calls:
+        assert kwargs == {"degrees": 30.0, "shift": 0.0, "scale": 0.0}
+        assert torch.equal(images, made[0][:4])  # the batch's first 4 generated images
+        assert not torch.allclose(turned, images, atol=1e-3)  # really turned
+        assert any(torch.equal(turned, seen) for seen in fakes)  # and what Q was shown
+    # a turn moves ink, it does not add or remove much of it
+    ink = lambda x: (x + 1).clamp_min(0).sum((1, 2, 3))  # noqa: E731
+    assert torch.allclose(ink(calls[0][1]), ink(calls[0][0]), rtol=0.1)
+
+    # the information term scores code 2 on the turned reading, code 1 on the batch's
+    step = parts.step_fn
+    batch, turned = torch.randn(16, 4), torch.randn(4, 4)
+    _, _, cont = step._info(torch.zeros(16, 10), batch, latent, turned)
+    first = continuous_loss_per_code(batch, latent.continuous)[0]
+    second = continuous_loss_per_code(turned, latent.continuous[:4])[1]
+    assert torch.allclose(cont, (first + second) / 2)
+    _, _, plain = step._info(torch.zeros(16, 10), batch, latent)
+    assert torch.allclose(plain, continuous_loss_per_code(batch, latent.continuous).mean())
+    assert not torch.allclose(cont, plain)
+
+    for bad, message in (
+        (dict(turn_code=3), "--turn-code 3 names a continuous code that does not exist"),
+        (dict(turn_code=-1), "--turn-code must be an integer >= 0"),
+        (dict(turn_code=True), "--turn-code must be an integer >= 0"),
+        (dict(turn_degrees=0.0), r"--turn-degrees must be in \(0, 180\]"),
+        (dict(turn_degrees=float("nan")), r"--turn-degrees must be in \(0, 180\]"),
+        (dict(turn_samples=0), "--turn-samples must be a positive integer"),
+        (dict(turn_code=1, turn_samples=65), r"--turn-samples \(65\) must not exceed"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            RESTYLE28.with_train(**bad).validate()
+
+
+def test_continuous_loss_per_code_averages_to_the_information_terms():
+    target = torch.rand(32, 3) * 2 - 1
+    for pred in (torch.randn(32, 6), torch.randn(32, 3)):  # Gaussian, then point estimates
+        per_code = continuous_loss_per_code(pred, target)
+        assert per_code.shape == (3,)
+        _, _, cont = info_loss(torch.zeros(32, 10), torch.zeros(32, dtype=torch.long), pred, target)
+        assert torch.allclose(per_code.mean(), cont)
+    exact = torch.cat([target, torch.full((32, 3), -2.0)], dim=1)  # the truth, narrow
+    assert torch.allclose(
+        continuous_loss_per_code(exact, target), torch.full((3,), -2 + 0.5 * math.log(2 * math.pi))
+    )
+    assert torch.equal(continuous_loss_per_code(target.clone(), target), torch.zeros(3))

@@ -200,6 +200,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="generated images per batch whose codes that penalty moves (default 8)",
     )
     train.add_argument(
+        "--turn-code",
+        type=int,
+        default=None,
+        metavar="K",
+        help="continuous code K (from 1) that Q reads from a randomly turned copy of each "
+        "generated image, so that it cannot carry the digit's tilt (default 0: off)",
+    )
+    train.add_argument(
+        "--turn-degrees",
+        type=float,
+        default=None,
+        metavar="A",
+        help="those copies are turned by up to +-A degrees (default 45)",
+    )
+    train.add_argument(
+        "--turn-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="generated images per batch given a turned copy (default 32)",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -379,6 +401,9 @@ _RESUME_FIXED = (
     "lambda_orth",
     "orth_samples",
     "q_fixed_std",
+    "turn_code",
+    "turn_degrees",
+    "turn_samples",
     "precision",
     "compile",
     "holdout",
@@ -458,6 +483,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 lambda_orth=args.lambda_orth,
                 q_fixed_std=args.q_fixed_std,
                 orth_samples=args.orth_samples,
+                turn_code=args.turn_code,
+                turn_degrees=args.turn_degrees,
+                turn_samples=args.turn_samples,
                 precision=args.precision,
                 compile=args.compile,
             )

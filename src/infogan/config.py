@@ -103,6 +103,15 @@ class TrainConfig:
     # how many of each batch's generated images the penalty moves each code of
     # (one more generator pass over num_continuous times this many images)
     orth_samples: int = 8
+    # continuous code (1-based; 0 = none) that Q must read from a randomly turned copy of
+    # each generated image: the turn scrambles any angle the code sets, so the code can
+    # only carry what a turn leaves alone (stroke width, size), never the digit's tilt
+    turn_code: int = 0
+    # the turned copies are turned by an angle drawn uniformly from +-this many degrees
+    turn_degrees: float = 45.0
+    # how many of each batch's generated images get a turned copy (one more pass of D
+    # over this many images in each of D's and G's steps)
+    turn_samples: int = 32
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -210,6 +219,24 @@ class RunConfig:
             raise ConfigError(
                 f"--orth-samples ({t.orth_samples}) must not exceed --batch-size "
                 f"({t.batch_size}): it moves codes of the batch's own images"
+            )
+        turn = t.turn_code
+        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
+            raise ConfigError(f"--turn-code must be an integer >= 0, got {turn!r}")
+        if turn > self.latent.num_continuous:
+            raise ConfigError(
+                f"--turn-code {turn} names a continuous code that does not exist: there are "
+                f"{self.latent.num_continuous} (codes count from 1; 0 is off)"
+            )
+        degrees = t.turn_degrees
+        number = isinstance(degrees, int | float) and not isinstance(degrees, bool)
+        if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
+            raise ConfigError(f"--turn-degrees must be in (0, 180], got {degrees!r}")
+        _positive_int("turn-samples", t.turn_samples)
+        if turn > 0 and t.turn_samples > t.batch_size:
+            raise ConfigError(
+                f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "
+                f"({t.batch_size}): it turns the batch's own images"
             )
         if not isinstance(self.data.dataset, str):
             raise ConfigError(f"--dataset must be a name, got {self.data.dataset!r}")

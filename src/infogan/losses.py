@@ -56,6 +56,18 @@ def info_loss(
     return lambda_cat * cat + lambda_cont * cont, cat, cont
 
 
+def continuous_loss_per_code(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(C,) each continuous code's loss, averaged over the batch: the Gaussian negative
+    log-likelihood when ``pred`` (B, 2C) holds means then log-stds, the squared error
+    when ``pred`` (B, C) holds point estimates; ``target`` (B, C). Their mean is
+    :func:`info_loss`'s continuous term."""
+    c = target.shape[1]
+    if pred.shape[1] == 2 * c:
+        z = (target - pred[:, :c]) * torch.exp(-pred[:, c:])
+        return (0.5 * z.square() + pred[:, c:] + 0.5 * math.log(2 * math.pi)).mean(0)
+    return (pred - target).square().mean(0)
+
+
 def gaussian_nll(mean: torch.Tensor, log_std: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of ``target`` under N(mean, exp(log_std)^2); all (B, C)."""
     z = (target - mean) * torch.exp(-log_std)

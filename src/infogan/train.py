@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infogan import __version__, distributed
-from infogan.augment import augment
+from infogan.augment import augment, random_affine
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.datasets import (
@@ -49,6 +49,7 @@ from infogan.grids import save_grid
 from infogan.latent import LatentBatch, LatentCode
 from infogan.losses import (
     cluster_loss,
+    continuous_loss_per_code,
     d_loss,
     effect_overlap,
     g_nonsaturating_loss,
@@ -134,6 +135,9 @@ class InfoGANStep:
         lambda_orth: float = 0.0,
         orth_samples: int = 8,
         q_fixed_std: bool = False,
+        turn_code: int = 0,
+        turn_degrees: float = 45.0,
+        turn_samples: int = 32,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -154,7 +158,11 @@ class InfoGANStep:
         adds to G's loss, at that weight, how alike the changes the continuous codes make
         to the first ``orth_samples`` generated images are (:func:`effect_overlap`;
         the moved copies share the batch's generator pass). ``q_fixed_std`` scores a
-        Gaussian Q's continuous codes by the squared error of its means alone. ``precision``
+        Gaussian Q's continuous codes by the squared error of its means alone.
+        ``turn_code`` k > 0: in both steps Q reads continuous code k (from 1) from a copy
+        of the first ``turn_samples`` generated images turned by a random angle within
+        +-``turn_degrees`` (one more pass of D each), not from the images themselves; the
+        code then cannot be carried by the digit's tilt. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -180,6 +188,9 @@ class InfoGANStep:
         self.lambda_orth = lambda_orth if code.config.num_continuous >= 2 else 0.0
         self.orth_samples = orth_samples
         self.q_fixed_std = q_fixed_std
+        self.turn_code = turn_code if 0 < turn_code <= code.config.num_continuous else 0
+        self.turn_degrees = turn_degrees
+        self.turn_samples = turn_samples
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -187,9 +198,21 @@ class InfoGANStep:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
-    def _info(self, cat_logits, cont_pred, latent: LatentBatch):
+    def _info(self, cat_logits, cont_pred, latent: LatentBatch, turned_pred=None):
+        """The information term; ``turned_pred``: Q's continuous reading of the turned
+        copies (the first rows of the batch), which code ``turn_code`` is scored on."""
+        num_continuous = latent.continuous.shape[1]
         if self.q_fixed_std:  # the means alone: info_loss scores them by squared error
-            cont_pred = cont_pred[:, : latent.continuous.shape[1]]
+            cont_pred = cont_pred[:, :num_continuous]
+            if turned_pred is not None:
+                turned_pred = turned_pred[:, :num_continuous]
+        if turned_pred is not None:
+            cat = F.cross_entropy(cat_logits, latent.categories)
+            per_code = continuous_loss_per_code(cont_pred, latent.continuous)
+            turned = continuous_loss_per_code(turned_pred, latent.continuous[: len(turned_pred)])
+            k = self.turn_code - 1
+            cont = torch.cat([per_code[:k], turned[k : k + 1], per_code[k + 1 :]]).mean()
+            return self.lambda_cat * cat + self.lambda_cont * cont, cat, cont
         return info_loss(
             cat_logits,
             latent.categories,
@@ -197,6 +220,12 @@ class InfoGANStep:
             latent.continuous,
             lambda_cat=self.lambda_cat,
             lambda_cont=self.lambda_cont,
+        )
+
+    def _turned(self, images: torch.Tensor) -> torch.Tensor:
+        """The first ``turn_samples`` images, each turned by its own random angle."""
+        return random_affine(
+            images[: self.turn_samples], degrees=self.turn_degrees, shift=0.0, scale=0.0
         )
 
     def _moved_codes(self, latent: LatentBatch) -> torch.Tensor:
@@ -239,10 +268,11 @@ class InfoGANStep:
                     moved_over += [o.float() for o in over_logits]
             if self.augment_fakes:  # Q's categories of a changed copy of the fakes
                 moved_fake_cats = D(augment(fake.detach(), self.cluster_augment))[1].float()
+            turned_d = _float(D(self._turned(fake.detach())))[2] if self.turn_code else None
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
-            _, cat_d, cont_d = self._info(cat_logits, cont_pred, latent)
+            _, cat_d, cont_d = self._info(cat_logits, cont_pred, latent, turned_d)
             if self.q_cat_on_fakes:
                 total_d = total_d + self.lambda_cat * cat_d
             if self.augment_fakes:
@@ -274,8 +304,9 @@ class InfoGANStep:
         try:
             with self._autocast(real.device):
                 fake_logit, cat_logits, cont_pred = _float(D_plain(fake))
+                turned_g = _float(D_plain(self._turned(fake)))[2] if self.turn_code else None
             loss_g = g_nonsaturating_loss(fake_logit)
-            weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent)
+            weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent, turned_g)
             total_g = loss_g + weighted_info if self.use_info else loss_g
             if self.lambda_orth > 0:
                 shifted = shifted.reshape(self.code.config.num_continuous, -1, *fake.shape[1:])
@@ -916,6 +947,9 @@ def build_training(
         lambda_orth=t.lambda_orth,
         orth_samples=t.orth_samples,
         q_fixed_std=t.q_fixed_std,
+        turn_code=t.turn_code,
+        turn_degrees=t.turn_degrees,
+        turn_samples=t.turn_samples,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
