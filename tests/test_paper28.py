@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from infogan.augment import AUGMENTS, augment, random_affine, random_thickness
+from infogan.augment import (
+    AUGMENTS,
+    RESLANT,
+    augment,
+    random_affine,
+    random_thickness,
+    slant,
+)
 from infogan.config import CLUSTER28, CLUSTER_AUGMENTS, PAPER28, RESTYLE28, get_preset
 from infogan.datasets import load_dataset
 from infogan.errors import ConfigError
@@ -722,6 +729,23 @@ def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
     _, _, plain = step._info(torch.zeros(16, 10), batch, latent)
     assert torch.allclose(plain, continuous_loss_per_code(batch, latent.continuous).mean())
     assert not torch.allclose(cont, plain)
+
+    # --turn-reslant: each copy is first given a slant from MNIST's range, then turned
+    parts = build_training(
+        RESTYLE28.with_train(
+            channels_last=False, turn_code=1, turn_samples=4, turn_reslant=True
+        ).validate()
+    )
+    calls.clear()
+    assert torch.isfinite(parts.step_fn(real, latent)).all()
+    assert len(calls) == 4
+    for (images, slanted, first), (again, _, second) in (calls[:2], calls[2:]):
+        assert first == {"degrees": 0.0, "shift": 0.0, "scale": 0.0, "reslant": RESLANT}
+        assert second == {"degrees": 45.0, "shift": 0.0, "scale": 0.0}
+        assert images.shape == (4, 1, 28, 28) and torch.equal(again, slanted)
+        assert ((slant(slanted) >= RESLANT[0] - 0.05) & (slant(slanted) <= RESLANT[1] + 0.05)).all()
+    with pytest.raises(ConfigError, match="--turn-reslant must be true or false"):
+        RESTYLE28.with_train(turn_reslant="yes").validate()
 
     for bad, message in (
         (dict(turn_code=3), "--turn-code 3 names a continuous code that does not exist"),

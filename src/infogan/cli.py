@@ -222,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="generated images per batch given a turned copy (default 32)",
     )
     train.add_argument(
+        "--turn-reslant",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also give each turned copy a random slant from MNIST's range, whatever its "
+        "own, so that the code cannot carry the slant either (default: off)",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -404,6 +411,7 @@ _RESUME_FIXED = (
     "turn_code",
     "turn_degrees",
     "turn_samples",
+    "turn_reslant",
     "precision",
     "compile",
     "holdout",
@@ -486,6 +494,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 turn_code=args.turn_code,
                 turn_degrees=args.turn_degrees,
                 turn_samples=args.turn_samples,
+                turn_reslant=args.turn_reslant,
                 precision=args.precision,
                 compile=args.compile,
             )

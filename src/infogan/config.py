@@ -112,6 +112,9 @@ class TrainConfig:
     # how many of each batch's generated images get a turned copy (one more pass of D
     # over this many images in each of D's and G's steps)
     turn_samples: int = 32
+    # before the turn, the copies are also given a slant drawn from MNIST's own range
+    # whatever their own (infogan.augment.RESLANT): the code can then carry no slant either
+    turn_reslant: bool = False
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -233,6 +236,8 @@ class RunConfig:
         if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
             raise ConfigError(f"--turn-degrees must be in (0, 180], got {degrees!r}")
         _positive_int("turn-samples", t.turn_samples)
+        if not isinstance(t.turn_reslant, bool):
+            raise ConfigError(f"--turn-reslant must be true or false, got {t.turn_reslant!r}")
         if turn > 0 and t.turn_samples > t.batch_size:
             raise ConfigError(
                 f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infogan import __version__, distributed
-from infogan.augment import augment, random_affine
+from infogan.augment import RESLANT, augment, random_affine
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.datasets import (
@@ -138,6 +138,7 @@ class InfoGANStep:
         turn_code: int = 0,
         turn_degrees: float = 45.0,
         turn_samples: int = 32,
+        turn_reslant: bool = False,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -162,7 +163,9 @@ class InfoGANStep:
         ``turn_code`` k > 0: in both steps Q reads continuous code k (from 1) from a copy
         of the first ``turn_samples`` generated images turned by a random angle within
         +-``turn_degrees`` (one more pass of D each), not from the images themselves; the
-        code then cannot be carried by the digit's tilt. ``precision``
+        code then cannot be carried by the digit's tilt; ``turn_reslant`` first gives each
+        copy a random slant from MNIST's range (:data:`RESLANT`), whatever its own, so
+        that the code cannot be carried by the slant either. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -191,6 +194,7 @@ class InfoGANStep:
         self.turn_code = turn_code if 0 < turn_code <= code.config.num_continuous else 0
         self.turn_degrees = turn_degrees
         self.turn_samples = turn_samples
+        self.turn_reslant = turn_reslant
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -223,10 +227,12 @@ class InfoGANStep:
         )
 
     def _turned(self, images: torch.Tensor) -> torch.Tensor:
-        """The first ``turn_samples`` images, each turned by its own random angle."""
-        return random_affine(
-            images[: self.turn_samples], degrees=self.turn_degrees, shift=0.0, scale=0.0
-        )
+        """The first ``turn_samples`` images, each turned by its own random angle (and
+        first given a random slant with ``turn_reslant``)."""
+        images = images[: self.turn_samples]
+        if self.turn_reslant:
+            images = random_affine(images, degrees=0.0, shift=0.0, scale=0.0, reslant=RESLANT)
+        return random_affine(images, degrees=self.turn_degrees, shift=0.0, scale=0.0)
 
     def _moved_codes(self, latent: LatentBatch) -> torch.Tensor:
         """(C * n, latent_dim): the first n codes with continuous code k alone moved by 1,
@@ -950,6 +956,7 @@ def build_training(
         turn_code=t.turn_code,
         turn_degrees=t.turn_degrees,
         turn_samples=t.turn_samples,
+        turn_reslant=t.turn_reslant,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
