@@ -730,22 +730,22 @@ def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
     assert torch.allclose(plain, continuous_loss_per_code(batch, latent.continuous).mean())
     assert not torch.allclose(cont, plain)
 
-    # --turn-reslant: each copy is first given a slant from MNIST's range, then turned
+    # --turn-restyle: each copy is first given a slant from MNIST's range and squeezed, then turned
     parts = build_training(
         RESTYLE28.with_train(
-            channels_last=False, turn_code=1, turn_samples=4, turn_reslant=True
+            channels_last=False, turn_code=1, turn_samples=4, turn_restyle=True
         ).validate()
     )
     calls.clear()
     assert torch.isfinite(parts.step_fn(real, latent)).all()
     assert len(calls) == 4
     for (images, slanted, first), (again, _, second) in (calls[:2], calls[2:]):
-        assert first == {"degrees": 0.0, "shift": 0.0, "scale": 0.0, "reslant": RESLANT}
+        assert first == dict(degrees=0.0, shift=0.0, scale=0.0, squeeze=0.2, reslant=RESLANT)
         assert second == {"degrees": 45.0, "shift": 0.0, "scale": 0.0}
         assert images.shape == (4, 1, 28, 28) and torch.equal(again, slanted)
         assert ((slant(slanted) >= RESLANT[0] - 0.05) & (slant(slanted) <= RESLANT[1] + 0.05)).all()
-    with pytest.raises(ConfigError, match="--turn-reslant must be true or false"):
-        RESTYLE28.with_train(turn_reslant="yes").validate()
+    with pytest.raises(ConfigError, match="--turn-restyle must be true or false"):
+        RESTYLE28.with_train(turn_restyle="yes").validate()
 
     for bad, message in (
         (dict(turn_code=3), "--turn-code 3 names a continuous code that does not exist"),

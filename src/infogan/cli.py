@@ -222,11 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="generated images per batch given a turned copy (default 32)",
     )
     train.add_argument(
-        "--turn-reslant",
+        "--turn-restyle",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also give each turned copy a random slant from MNIST's range, whatever its "
-        "own, so that the code cannot carry the slant either (default: off)",
+        help="before the turn, give each copy a random slant from MNIST's range (whatever "
+        "its own) and make it up to 20%% narrower or wider, so that the code cannot carry "
+        "the slant or the digit's width either (default: off)",
     )
     train.add_argument(
         "--holdout",
@@ -411,7 +412,7 @@ _RESUME_FIXED = (
     "turn_code",
     "turn_degrees",
     "turn_samples",
-    "turn_reslant",
+    "turn_restyle",
     "precision",
     "compile",
     "holdout",
@@ -494,7 +495,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 turn_code=args.turn_code,
                 turn_degrees=args.turn_degrees,
                 turn_samples=args.turn_samples,
-                turn_reslant=args.turn_reslant,
+                turn_restyle=args.turn_restyle,
                 precision=args.precision,
                 compile=args.compile,
             )

@@ -113,8 +113,9 @@ class TrainConfig:
     # over this many images in each of D's and G's steps)
     turn_samples: int = 32
     # before the turn, the copies are also given a slant drawn from MNIST's own range
-    # whatever their own (infogan.augment.RESLANT): the code can then carry no slant either
-    turn_reslant: bool = False
+    # whatever their own (infogan.augment.RESLANT) and made narrower or wider by up to
+    # 20%: the code can then carry neither the slant nor the digit's width much
+    turn_restyle: bool = False
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -236,8 +237,8 @@ class RunConfig:
         if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
             raise ConfigError(f"--turn-degrees must be in (0, 180], got {degrees!r}")
         _positive_int("turn-samples", t.turn_samples)
-        if not isinstance(t.turn_reslant, bool):
-            raise ConfigError(f"--turn-reslant must be true or false, got {t.turn_reslant!r}")
+        if not isinstance(t.turn_restyle, bool):
+            raise ConfigError(f"--turn-restyle must be true or false, got {t.turn_restyle!r}")
         if turn > 0 and t.turn_samples > t.batch_size:
             raise ConfigError(
                 f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "

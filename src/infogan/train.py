@@ -109,6 +109,10 @@ def _float(outputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return tuple(t.float() for t in outputs)
 
 
+#: how much narrower or wider ``--turn-restyle`` makes each copy at most (as ``restyle``)
+TURN_SQUEEZE = 0.2
+
+
 class InfoGANStep:
     """One InfoGAN iteration over given models and optimizers; returns the metrics tensor."""
 
@@ -138,7 +142,7 @@ class InfoGANStep:
         turn_code: int = 0,
         turn_degrees: float = 45.0,
         turn_samples: int = 32,
-        turn_reslant: bool = False,
+        turn_restyle: bool = False,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -163,9 +167,10 @@ class InfoGANStep:
         ``turn_code`` k > 0: in both steps Q reads continuous code k (from 1) from a copy
         of the first ``turn_samples`` generated images turned by a random angle within
         +-``turn_degrees`` (one more pass of D each), not from the images themselves; the
-        code then cannot be carried by the digit's tilt; ``turn_reslant`` first gives each
-        copy a random slant from MNIST's range (:data:`RESLANT`), whatever its own, so
-        that the code cannot be carried by the slant either. ``precision``
+        code then cannot be carried by the digit's tilt; ``turn_restyle`` first gives each
+        copy a random slant from MNIST's range (:data:`RESLANT`), whatever its own, and
+        makes it up to ``TURN_SQUEEZE`` narrower or wider, so that the code cannot be
+        carried by the slant or the digit's width either. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -194,7 +199,7 @@ class InfoGANStep:
         self.turn_code = turn_code if 0 < turn_code <= code.config.num_continuous else 0
         self.turn_degrees = turn_degrees
         self.turn_samples = turn_samples
-        self.turn_reslant = turn_reslant
+        self.turn_restyle = turn_restyle
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -228,10 +233,12 @@ class InfoGANStep:
 
     def _turned(self, images: torch.Tensor) -> torch.Tensor:
         """The first ``turn_samples`` images, each turned by its own random angle (and
-        first given a random slant with ``turn_reslant``)."""
+        first restyled with ``turn_restyle``)."""
         images = images[: self.turn_samples]
-        if self.turn_reslant:
-            images = random_affine(images, degrees=0.0, shift=0.0, scale=0.0, reslant=RESLANT)
+        if self.turn_restyle:
+            images = random_affine(
+                images, degrees=0.0, shift=0.0, scale=0.0, squeeze=TURN_SQUEEZE, reslant=RESLANT
+            )
         return random_affine(images, degrees=self.turn_degrees, shift=0.0, scale=0.0)
 
     def _moved_codes(self, latent: LatentBatch) -> torch.Tensor:
@@ -956,7 +963,7 @@ def build_training(
         turn_code=t.turn_code,
         turn_degrees=t.turn_degrees,
         turn_samples=t.turn_samples,
-        turn_reslant=t.turn_reslant,
+        turn_restyle=t.turn_restyle,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
