@@ -722,7 +722,7 @@ def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
     # the information term scores code 2 on the turned reading, code 1 on the batch's
     step = parts.step_fn
     batch, turned = torch.randn(16, 4), torch.randn(4, 4)
-    _, _, cont = step._info(torch.zeros(16, 10), batch, latent, turned)
+    _, _, cont = step._info(torch.zeros(16, 10), batch, latent, {2: turned})
     first = continuous_loss_per_code(batch, latent.continuous)[0]
     second = continuous_loss_per_code(turned, latent.continuous[:4])[1]
     assert torch.allclose(cont, (first + second) / 2)
@@ -755,6 +755,10 @@ def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
         (dict(turn_degrees=float("nan")), r"--turn-degrees must be in \(0, 180\]"),
         (dict(turn_samples=0), "--turn-samples must be a positive integer"),
         (dict(turn_code=1, turn_samples=65), r"--turn-samples \(65\) must not exceed"),
+        (dict(thicken_code=1, turn_samples=65), r"--turn-samples \(65\) must not exceed"),
+        (dict(thicken_code=3), "--thicken-code 3 names a continuous code that does not exist"),
+        (dict(thicken_code=-2), "--thicken-code must be an integer >= 0"),
+        (dict(thicken_code=2, turn_code=2), "--thicken-code and --turn-code both name code 2"),
     ):
         with pytest.raises(ConfigError, match=message):
             RESTYLE28.with_train(**bad).validate()
@@ -772,3 +776,40 @@ def test_continuous_loss_per_code_averages_to_the_information_terms():
         continuous_loss_per_code(exact, target), torch.full((3,), -2 + 0.5 * math.log(2 * math.pi))
     )
     assert torch.equal(continuous_loss_per_code(target.clone(), target), torch.zeros(3))
+
+
+def test_thicken_code_reads_that_code_from_thickened_or_thinned_copies(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    config = RESTYLE28.with_train(
+        channels_last=False, turn_code=2, thicken_code=1, turn_samples=4
+    ).validate()
+    parts = build_training(config)
+    shown = record_inputs(parts.discriminator)
+    made = []
+    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
+    assert torch.isfinite(parts.step_fn(real, latent)).all()
+    copies = [x for x in shown if len(x) == 8]  # D's step and G's: 4 turned, 4 thickened
+    assert len(copies) == 2
+    first = made[0][:4]
+    dilated = torch.nn.functional.max_pool2d(first, 3, 1, 1)
+    eroded = -torch.nn.functional.max_pool2d(-first, 3, 1, 1)
+    for seen in copies:
+        thick = seen[4:]
+        assert ((thick >= eroded - 1e-6) & (thick <= dilated + 1e-6)).all()
+        assert not torch.allclose(thick, first, atol=1e-3)
+        assert not torch.allclose(seen[:4], first, atol=1e-3)  # turned
+    # each code is scored on its own copies, the categorical code on the batch
+    step = parts.step_fn
+    batch, turned, thick = torch.randn(16, 4), torch.randn(4, 4), torch.randn(4, 4)
+    weighted, cat, cont = step._info(torch.zeros(16, 10), batch, latent, {2: turned, 1: thick})
+    targets = latent.continuous[:4]
+    expected = (
+        continuous_loss_per_code(thick, targets)[0] + continuous_loss_per_code(turned, targets)[1]
+    ) / 2
+    assert torch.allclose(cont, expected)
+    assert torch.allclose(cat, torch.tensor(math.log(10)))
+    assert torch.allclose(weighted, cat + config.train.lambda_cont * cont)

@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="generated images per batch given a turned copy (default 32)",
+        help="generated images per batch given a turned (or thickened) copy (default 32)",
     )
     train.add_argument(
         "--turn-restyle",
@@ -228,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="before the turn, give each copy a random slant from MNIST's range (whatever "
         "its own) and make it up to 20%% narrower or wider, so that the code cannot carry "
         "the slant or the digit's width either (default: off)",
+    )
+    train.add_argument(
+        "--thicken-code",
+        type=int,
+        default=None,
+        metavar="K",
+        help="continuous code K (from 1) that Q reads from a copy of each generated image "
+        "with randomly thicker or thinner strokes, so that it cannot carry the stroke "
+        "width (default 0: off)",
     )
     train.add_argument(
         "--holdout",
@@ -413,6 +422,7 @@ _RESUME_FIXED = (
     "turn_degrees",
     "turn_samples",
     "turn_restyle",
+    "thicken_code",
     "precision",
     "compile",
     "holdout",
@@ -496,6 +506,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 turn_degrees=args.turn_degrees,
                 turn_samples=args.turn_samples,
                 turn_restyle=args.turn_restyle,
+                thicken_code=args.thicken_code,
                 precision=args.precision,
                 compile=args.compile,
             )

@@ -116,6 +116,10 @@ class TrainConfig:
     # whatever their own (infogan.augment.RESLANT) and made narrower or wider by up to
     # 20%: the code can then carry neither the slant nor the digit's width much
     turn_restyle: bool = False
+    # continuous code (1-based; 0 = none) that Q must read from a copy of each of the first
+    # turn_samples generated images with its strokes made randomly thicker or thinner:
+    # the code then cannot carry the stroke width
+    thicken_code: int = 0
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -232,6 +236,19 @@ class RunConfig:
                 f"--turn-code {turn} names a continuous code that does not exist: there are "
                 f"{self.latent.num_continuous} (codes count from 1; 0 is off)"
             )
+        thicken = t.thicken_code
+        if isinstance(thicken, bool) or not isinstance(thicken, int) or thicken < 0:
+            raise ConfigError(f"--thicken-code must be an integer >= 0, got {thicken!r}")
+        if thicken > self.latent.num_continuous:
+            raise ConfigError(
+                f"--thicken-code {thicken} names a continuous code that does not exist: there "
+                f"are {self.latent.num_continuous} (codes count from 1; 0 is off)"
+            )
+        if thicken > 0 and thicken == turn:
+            raise ConfigError(
+                f"--thicken-code and --turn-code both name code {turn}: a code is read from "
+                "one kind of copy"
+            )
         degrees = t.turn_degrees
         number = isinstance(degrees, int | float) and not isinstance(degrees, bool)
         if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
@@ -239,7 +256,7 @@ class RunConfig:
         _positive_int("turn-samples", t.turn_samples)
         if not isinstance(t.turn_restyle, bool):
             raise ConfigError(f"--turn-restyle must be true or false, got {t.turn_restyle!r}")
-        if turn > 0 and t.turn_samples > t.batch_size:
+        if (turn > 0 or thicken > 0) and t.turn_samples > t.batch_size:
             raise ConfigError(
                 f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "
                 f"({t.batch_size}): it turns the batch's own images"

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infogan import __version__, distributed
-from infogan.augment import RESLANT, augment, random_affine
+from infogan.augment import RESLANT, augment, random_affine, random_thickness
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.datasets import (
@@ -111,6 +111,8 @@ def _float(outputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
 
 #: how much narrower or wider ``--turn-restyle`` makes each copy at most (as ``restyle``)
 TURN_SQUEEZE = 0.2
+#: how far ``--thicken-code``'s copies go towards a 3x3 dilation or erosion at most
+THICKEN_AMOUNT = 1.0
 
 
 class InfoGANStep:
@@ -143,6 +145,7 @@ class InfoGANStep:
         turn_degrees: float = 45.0,
         turn_samples: int = 32,
         turn_restyle: bool = False,
+        thicken_code: int = 0,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -170,7 +173,10 @@ class InfoGANStep:
         code then cannot be carried by the digit's tilt; ``turn_restyle`` first gives each
         copy a random slant from MNIST's range (:data:`RESLANT`), whatever its own, and
         makes it up to ``TURN_SQUEEZE`` narrower or wider, so that the code cannot be
-        carried by the slant or the digit's width either. ``precision``
+        carried by the slant or the digit's width either. ``thicken_code`` k > 0 likewise
+        has Q read code k from copies whose strokes are made thicker or thinner by a
+        random amount (up to a whole 3x3 dilation or erosion), so that code k cannot
+        carry the stroke width; both kinds of copy share one pass of D. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -200,6 +206,7 @@ class InfoGANStep:
         self.turn_degrees = turn_degrees
         self.turn_samples = turn_samples
         self.turn_restyle = turn_restyle
+        self.thicken_code = thicken_code if 0 < thicken_code <= code.config.num_continuous else 0
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -207,20 +214,21 @@ class InfoGANStep:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
-    def _info(self, cat_logits, cont_pred, latent: LatentBatch, turned_pred=None):
-        """The information term; ``turned_pred``: Q's continuous reading of the turned
-        copies (the first rows of the batch), which code ``turn_code`` is scored on."""
+    def _info(self, cat_logits, cont_pred, latent: LatentBatch, copies=None):
+        """The information term; ``copies``: {code k (from 1): Q's continuous reading of
+        that code's changed copies of the first rows of the batch}, which code k is
+        scored on instead of the batch's own reading."""
         num_continuous = latent.continuous.shape[1]
         if self.q_fixed_std:  # the means alone: info_loss scores them by squared error
             cont_pred = cont_pred[:, :num_continuous]
-            if turned_pred is not None:
-                turned_pred = turned_pred[:, :num_continuous]
-        if turned_pred is not None:
+            copies = {k: pred[:, :num_continuous] for k, pred in (copies or {}).items()}
+        if copies:
             cat = F.cross_entropy(cat_logits, latent.categories)
-            per_code = continuous_loss_per_code(cont_pred, latent.continuous)
-            turned = continuous_loss_per_code(turned_pred, latent.continuous[: len(turned_pred)])
-            k = self.turn_code - 1
-            cont = torch.cat([per_code[:k], turned[k : k + 1], per_code[k + 1 :]]).mean()
+            per_code = list(continuous_loss_per_code(cont_pred, latent.continuous).unbind())
+            for k, pred in copies.items():
+                target = latent.continuous[: len(pred)]
+                per_code[k - 1] = continuous_loss_per_code(pred, target)[k - 1]
+            cont = torch.stack(per_code).mean()
             return self.lambda_cat * cat + self.lambda_cont * cont, cat, cont
         return info_loss(
             cat_logits,
@@ -240,6 +248,21 @@ class InfoGANStep:
                 images, degrees=0.0, shift=0.0, scale=0.0, squeeze=TURN_SQUEEZE, reslant=RESLANT
             )
         return random_affine(images, degrees=self.turn_degrees, shift=0.0, scale=0.0)
+
+    def _read_copies(self, D: nn.Module, images: torch.Tensor) -> dict[int, torch.Tensor]:
+        """{code k: Q's continuous reading of its changed copies of ``images``' first
+        rows}: turned for ``turn_code``, thickened or thinned for ``thicken_code``, all
+        in one pass of D. Empty when neither is on."""
+        made = {}
+        if self.turn_code:
+            made[self.turn_code] = self._turned(images)
+        if self.thicken_code:
+            first = images[: self.turn_samples]
+            made[self.thicken_code] = random_thickness(first, amount=THICKEN_AMOUNT)
+        if not made:
+            return {}
+        cont = _float(D(torch.cat(list(made.values()))))[2]
+        return dict(zip(made, cont.split([len(m) for m in made.values()]), strict=True))
 
     def _moved_codes(self, latent: LatentBatch) -> torch.Tensor:
         """(C * n, latent_dim): the first n codes with continuous code k alone moved by 1,
@@ -281,11 +304,11 @@ class InfoGANStep:
                     moved_over += [o.float() for o in over_logits]
             if self.augment_fakes:  # Q's categories of a changed copy of the fakes
                 moved_fake_cats = D(augment(fake.detach(), self.cluster_augment))[1].float()
-            turned_d = _float(D(self._turned(fake.detach())))[2] if self.turn_code else None
+            copies_d = self._read_copies(D, fake.detach())
         loss_d = d_loss(real_logit, fake_logit)
         total_d = loss_d
         if self.use_info:
-            _, cat_d, cont_d = self._info(cat_logits, cont_pred, latent, turned_d)
+            _, cat_d, cont_d = self._info(cat_logits, cont_pred, latent, copies_d)
             if self.q_cat_on_fakes:
                 total_d = total_d + self.lambda_cat * cat_d
             if self.augment_fakes:
@@ -317,9 +340,9 @@ class InfoGANStep:
         try:
             with self._autocast(real.device):
                 fake_logit, cat_logits, cont_pred = _float(D_plain(fake))
-                turned_g = _float(D_plain(self._turned(fake)))[2] if self.turn_code else None
+                copies_g = self._read_copies(D_plain, fake)
             loss_g = g_nonsaturating_loss(fake_logit)
-            weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent, turned_g)
+            weighted_info, info_cat, info_cont = self._info(cat_logits, cont_pred, latent, copies_g)
             total_g = loss_g + weighted_info if self.use_info else loss_g
             if self.lambda_orth > 0:
                 shifted = shifted.reshape(self.code.config.num_continuous, -1, *fake.shape[1:])
@@ -964,6 +987,7 @@ def build_training(
         turn_degrees=t.turn_degrees,
         turn_samples=t.turn_samples,
         turn_restyle=t.turn_restyle,
+        thicken_code=t.thicken_code,
         precision=t.precision,
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
