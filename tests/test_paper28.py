@@ -57,6 +57,15 @@ def record_inputs(module: torch.nn.Module) -> list[torch.Tensor]:
     return seen
 
 
+def real_batch_and_parts(mnist_dir: Path, **train):
+    """16 real test digits at 28x28, and restyle28's training parts with ``train`` changed."""
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    config = RESTYLE28.with_train(channels_last=False, **train).validate()
+    return to_training_tensor(digits[:16], 28), build_training(config)
+
+
 def test_paper28_layers_have_the_papers_sizes():
     g, d = build_models(PAPER28)
     assert isinstance(g, Generator28) and isinstance(d, Discriminator28)
@@ -687,15 +696,7 @@ def test_q_fixed_std_scores_the_continuous_codes_by_the_means_squared_error(mnis
 def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
     mnist_dir, monkeypatch
 ):
-    from infogan.data import load_mnist_arrays, to_training_tensor
-    from infogan.losses import continuous_loss_per_code
-
-    digits, _ = load_mnist_arrays(mnist_dir, "test")
-    real = to_training_tensor(digits[:16], 28)
-    config = RESTYLE28.with_train(
-        channels_last=False, turn_code=2, turn_degrees=30.0, turn_samples=4
-    ).validate()
-    parts = build_training(config)
+    real, parts = real_batch_and_parts(mnist_dir, turn_code=2, turn_degrees=30.0, turn_samples=4)
     calls = []  # (input, output, arguments) of each turn the step makes
 
     def recording_affine(images, **kwargs):
@@ -779,14 +780,7 @@ def test_continuous_loss_per_code_averages_to_the_information_terms():
 
 
 def test_thicken_code_reads_that_code_from_thickened_or_thinned_copies(mnist_dir):
-    from infogan.data import load_mnist_arrays, to_training_tensor
-
-    digits, _ = load_mnist_arrays(mnist_dir, "test")
-    real = to_training_tensor(digits[:16], 28)
-    config = RESTYLE28.with_train(
-        channels_last=False, turn_code=2, thicken_code=1, turn_samples=4
-    ).validate()
-    parts = build_training(config)
+    real, parts = real_batch_and_parts(mnist_dir, turn_code=2, thicken_code=1, turn_samples=4)
     shown = record_inputs(parts.discriminator)
     made = []
     parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
@@ -812,4 +806,4 @@ def test_thicken_code_reads_that_code_from_thickened_or_thinned_copies(mnist_dir
     ) / 2
     assert torch.allclose(cont, expected)
     assert torch.allclose(cat, torch.tensor(math.log(10)))
-    assert torch.allclose(weighted, cat + config.train.lambda_cont * cont)
+    assert torch.allclose(weighted, cat + RESTYLE28.train.lambda_cont * cont)

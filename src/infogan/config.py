@@ -228,22 +228,8 @@ class RunConfig:
                 f"--orth-samples ({t.orth_samples}) must not exceed --batch-size "
                 f"({t.batch_size}): it moves codes of the batch's own images"
             )
-        turn = t.turn_code
-        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
-            raise ConfigError(f"--turn-code must be an integer >= 0, got {turn!r}")
-        if turn > self.latent.num_continuous:
-            raise ConfigError(
-                f"--turn-code {turn} names a continuous code that does not exist: there are "
-                f"{self.latent.num_continuous} (codes count from 1; 0 is off)"
-            )
-        thicken = t.thicken_code
-        if isinstance(thicken, bool) or not isinstance(thicken, int) or thicken < 0:
-            raise ConfigError(f"--thicken-code must be an integer >= 0, got {thicken!r}")
-        if thicken > self.latent.num_continuous:
-            raise ConfigError(
-                f"--thicken-code {thicken} names a continuous code that does not exist: there "
-                f"are {self.latent.num_continuous} (codes count from 1; 0 is off)"
-            )
+        turn = _code_index("turn-code", t.turn_code, self.latent.num_continuous)
+        thicken = _code_index("thicken-code", t.thicken_code, self.latent.num_continuous)
         if thicken > 0 and thicken == turn:
             raise ConfigError(
                 f"--thicken-code and --turn-code both name code {turn}: a code is read from "
@@ -355,6 +341,18 @@ class RunConfig:
 def _positive_int(name: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"--{name} must be a positive integer, got {value}")
+
+
+def _code_index(name: str, value: int, num_continuous: int) -> int:
+    """``value`` checked as a continuous code's number, counted from 1 (0: none)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"--{name} must be an integer >= 0, got {value!r}")
+    if value > num_continuous:
+        raise ConfigError(
+            f"--{name} {value} names a continuous code that does not exist: there are "
+            f"{num_continuous} (codes count from 1; 0 is off)"
+        )
+    return value
 
 
 def _is_cuda_name(name: str) -> bool:
