@@ -26,9 +26,9 @@ from infogan.models import ARCHITECTURES
 from infogan.train import LoopState, build_training, train_loop
 
 VARIANTS = {
-    "fp32": {},
+    "fp32": {"precision": "fp32"},
     "bf16": {"precision": "bf16"},
-    "fp32+compile": {"compile": True},
+    "fp32+compile": {"precision": "fp32", "compile": True},
     "bf16+compile": {"precision": "bf16", "compile": True},
 }
 

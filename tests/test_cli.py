@@ -1,8 +1,12 @@
 """The real ``infogan`` command in a subprocess: help, user mistakes, an end-to-end run."""
 
+import json
+
 import pytest
+import torch
 from PIL import Image
 
+from infogan.train import resolve_precision
 from tests_helpers import run_cli
 
 
@@ -107,6 +111,10 @@ def test_train_then_generate_end_to_end(tmp_path, mnist_dir):
     )
     assert out.returncode == 0, out.stderr
     assert "done: 6 steps" in out.stderr
+    # --precision auto (the default) is recorded as what it chose on this machine
+    used = json.loads((run / "run.json").read_text())["precision"]
+    assert used == resolve_precision("auto", torch.device("cpu"))
+    assert ("(bf16 autocast)" in out.stderr) == (used == "bf16")
     for name in ("fixed", "varying_c1", "varying_c2"):
         assert sorted(p.name for p in (run / "images" / name).iterdir()) == [
             "000003.png",

@@ -30,7 +30,7 @@ from infogan.losses import (
     paired_cluster_loss,
 )
 from infogan.models import Discriminator28, Generator28, build_models
-from infogan.train import METRIC_NAMES, build_training
+from infogan.train import METRIC_NAMES, build_training, resolve_precision
 from tests_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +175,7 @@ def test_paper28_step_matches_the_textbook_loop(mnist_dir):
 
     digits, _ = load_mnist_arrays(mnist_dir, "test")
     real = to_training_tensor(digits[:16], 28)
-    config = PAPER28.with_train(channels_last=False)
+    config = PAPER28.with_train(channels_last=False, precision="fp32")
     parts = build_training(config)
     g2, d2 = build_models(config)
     g2.load_state_dict(parts.generator.state_dict())
@@ -283,13 +283,29 @@ def test_cluster28_trains_from_the_cli_and_its_q_reads_real_digits(tmp_path, mni
     assert not np.array_equal(rows[0], rows[2])  # only c1 differs (-1 vs +1), noise is 0
 
 
+def test_auto_precision_is_bf16_exactly_on_cpus_that_multiply_bfloat16_natively():
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    assert flags, "no CPU flags in /proc/cpuinfo"
+    native = bool(flags & {"avx512_bf16", "amx_bf16"})
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+    assert resolve_precision("auto", cuda) == "fp32"  # launch-bound there: bf16 no faster
+    for name in ("fp32", "bf16"):
+        assert resolve_precision(name, cpu) == resolve_precision(name, cuda) == name
+    assert PAPER28.train.precision == RESTYLE28.train.precision == "auto"
+
+
 def test_cli_rejects_an_unknown_precision_in_one_line(tmp_path):
     result = run_cli(
         "train", "--preset", "paper28", "--precision", "fp8", "--run-dir", str(tmp_path / "r")
     )
     assert result.returncode == 1
     assert (
-        result.stderr.strip() == "infogan: error: --precision must be one of fp32, bf16, got 'fp8'"
+        result.stderr.strip()
+        == "infogan: error: --precision must be one of auto, fp32, bf16, got 'fp8'"
     )
 
 

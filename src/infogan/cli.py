@@ -254,8 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--precision",
         default=None,
-        metavar="fp32|bf16",
-        help="bf16: forward passes under bfloat16 autocast (fast on GPUs; default fp32)",
+        metavar="auto|fp32|bf16",
+        help="bf16: forward passes under bfloat16 autocast; auto (default): bf16 on CPUs "
+        "with native bfloat16 (AVX-512 BF16 or AMX), fp32 elsewhere",
     )
     train.add_argument(
         "--compile",

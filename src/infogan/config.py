@@ -15,7 +15,7 @@ from typing import Any
 
 from infogan.errors import ConfigError
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 #: strengths of the paired clustering term's changes (infogan.augment.AUGMENTS)
 CLUSTER_AUGMENTS = ("mild", "geometric", "strong", "shape", "restyle")
 
@@ -127,7 +127,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     channels_last: bool = True  # measured ~15% faster on CPU for the conv nets
-    precision: str = "fp32"  # fp32 | bf16 (forward passes under bfloat16 autocast)
+    # auto | fp32 | bf16 (forward passes under bfloat16 autocast); auto: bf16 on CPUs
+    # with native bfloat16 dot products (AVX-512 BF16 or AMX), fp32 elsewhere
+    precision: str = "auto"
     compile: bool = False  # torch.compile the two networks (pays on GPUs, after a warm-up)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
 
