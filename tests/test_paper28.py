@@ -62,7 +62,7 @@ def real_batch_and_parts(mnist_dir: Path, **train):
     from infogan.data import load_mnist_arrays, to_training_tensor
 
     digits, _ = load_mnist_arrays(mnist_dir, "test")
-    config = RESTYLE28.with_train(channels_last=False, **train).validate()
+    config = RESTYLE28.with_train(channels_last=False, precision="fp32", **train).validate()
     return to_training_tensor(digits[:16], 28), build_training(config)
 
 
@@ -823,3 +823,49 @@ def test_thicken_code_reads_that_code_from_thickened_or_thinned_copies(mnist_dir
     assert torch.allclose(cont, expected)
     assert torch.allclose(cat, torch.tensor(math.log(10)))
     assert torch.allclose(weighted, cat + RESTYLE28.train.lambda_cont * cont)
+
+
+def test_thicken_squeeze_also_makes_those_copies_narrower_or_wider(mnist_dir):
+    from infogan.train import _squeezed
+
+    with pytest.raises(ConfigError, match="--thicken-squeeze changes the copies"):
+        RESTYLE28.with_train(thicken_squeeze=True).validate()
+    real, parts = real_batch_and_parts(
+        mnist_dir, turn_code=2, thicken_code=1, thicken_squeeze=True, turn_samples=4
+    )
+    # on real digits: each row keeps its ink (the height is kept), the width changes by
+    # up to 20%, and a leaning digit leans the same way
+    torch.manual_seed(3)
+    out = _squeezed(real)
+    ink, ink_out = (real + 1) / 2, (out + 1) / 2
+    rows, rows_out = ink.sum(-1).flatten(1), ink_out.sum(-1).flatten(1)
+    for a, b in zip(rows, rows_out, strict=True):
+        assert np.corrcoef(a, b)[0, 1] > 0.97
+    x = torch.arange(28.0)
+
+    def spread(i):
+        mass = i.sum((1, 2, 3))
+        mean = (i * x).sum((1, 2, 3)) / mass
+        return ((i * (x - mean[:, None, None, None]) ** 2).sum((1, 2, 3)) / mass).sqrt()
+
+    ratio = spread(ink_out) / spread(ink)
+    assert ((ratio > 0.75) & (ratio < 1.3)).all()
+    assert (ratio - 1).abs().max() > 0.05  # not left as they were
+    leaning = slant(real).abs() > 0.15
+    assert leaning.any()
+    assert (torch.sign(slant(out)) == torch.sign(slant(real)))[leaning].all()
+    # in the step: the thickened copies are no longer inside the originals' erosion and
+    # dilation, since they were squeezed first
+    shown = record_inputs(parts.discriminator)
+    made = []
+    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
+    assert torch.isfinite(parts.step_fn(real, latent)).all()
+    copies = [x for x in shown if len(x) == 8]
+    assert len(copies) == 2
+    first = made[0][:4].float()
+    dilated = torch.nn.functional.max_pool2d(first, 3, 1, 1)
+    eroded = -torch.nn.functional.max_pool2d(-first, 3, 1, 1)
+    for seen in copies:
+        inside = (seen[4:] >= eroded - 1e-3) & (seen[4:] <= dilated + 1e-3)
+        assert not inside.all()

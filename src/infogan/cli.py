@@ -239,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
         "width (default 0: off)",
     )
     train.add_argument(
+        "--thicken-squeeze",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also make those copies up to 20%% narrower or wider (their slant kept), so "
+        "that the code cannot carry the digit's width either (default: off)",
+    )
+    train.add_argument(
         "--holdout",
         type=int,
         default=None,
@@ -424,6 +431,7 @@ _RESUME_FIXED = (
     "turn_samples",
     "turn_restyle",
     "thicken_code",
+    "thicken_squeeze",
     "precision",
     "compile",
     "holdout",
@@ -508,6 +516,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 turn_samples=args.turn_samples,
                 turn_restyle=args.turn_restyle,
                 thicken_code=args.thicken_code,
+                thicken_squeeze=args.thicken_squeeze,
                 precision=args.precision,
                 compile=args.compile,
             )

@@ -120,6 +120,10 @@ class TrainConfig:
     # turn_samples generated images with its strokes made randomly thicker or thinner:
     # the code then cannot carry the stroke width
     thicken_code: int = 0
+    # the thickened copies are also made narrower or wider by up to 20% (their slant
+    # kept): the code can then carry neither the stroke width nor the digit's width,
+    # which leaves it the digit's tilt
+    thicken_squeeze: bool = False
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -242,8 +246,12 @@ class RunConfig:
         if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
             raise ConfigError(f"--turn-degrees must be in (0, 180], got {degrees!r}")
         _positive_int("turn-samples", t.turn_samples)
-        if not isinstance(t.turn_restyle, bool):
-            raise ConfigError(f"--turn-restyle must be true or false, got {t.turn_restyle!r}")
+        for name in ("turn_restyle", "thicken_squeeze"):
+            if not isinstance(getattr(t, name), bool):
+                flag = name.replace("_", "-")
+                raise ConfigError(f"--{flag} must be true or false, got {getattr(t, name)!r}")
+        if t.thicken_squeeze and not thicken:
+            raise ConfigError("--thicken-squeeze changes the copies of --thicken-code: set it too")
         if (turn > 0 or thicken > 0) and t.turn_samples > t.batch_size:
             raise ConfigError(
                 f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "

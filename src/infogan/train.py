@@ -132,6 +132,14 @@ TURN_SQUEEZE = 0.2
 THICKEN_AMOUNT = 1.0
 
 
+def _squeezed(images: torch.Tensor, reslant: tuple[float, float] | None = None) -> torch.Tensor:
+    """Each image made up to ``TURN_SQUEEZE`` narrower or wider, nothing else moved (with
+    ``reslant``: given a slant from that range too)."""
+    return random_affine(
+        images, degrees=0.0, shift=0.0, scale=0.0, squeeze=TURN_SQUEEZE, reslant=reslant
+    )
+
+
 class InfoGANStep:
     """One InfoGAN iteration over given models and optimizers; returns the metrics tensor."""
 
@@ -163,6 +171,7 @@ class InfoGANStep:
         turn_samples: int = 32,
         turn_restyle: bool = False,
         thicken_code: int = 0,
+        thicken_squeeze: bool = False,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -193,7 +202,9 @@ class InfoGANStep:
         carried by the slant or the digit's width either. ``thicken_code`` k > 0 likewise
         has Q read code k from copies whose strokes are made thicker or thinner by a
         random amount (up to a whole 3x3 dilation or erosion), so that code k cannot
-        carry the stroke width; both kinds of copy share one pass of D. ``precision``
+        carry the stroke width; ``thicken_squeeze`` also makes those copies up to
+        ``TURN_SQUEEZE`` narrower or wider (slant kept), so that it cannot carry the
+        digit's width either; both kinds of copy share one pass of D. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -224,6 +235,7 @@ class InfoGANStep:
         self.turn_samples = turn_samples
         self.turn_restyle = turn_restyle
         self.thicken_code = thicken_code if 0 < thicken_code <= code.config.num_continuous else 0
+        self.thicken_squeeze = thicken_squeeze
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -261,9 +273,7 @@ class InfoGANStep:
         first restyled with ``turn_restyle``)."""
         images = images[: self.turn_samples]
         if self.turn_restyle:
-            images = random_affine(
-                images, degrees=0.0, shift=0.0, scale=0.0, squeeze=TURN_SQUEEZE, reslant=RESLANT
-            )
+            images = _squeezed(images, reslant=RESLANT)
         return random_affine(images, degrees=self.turn_degrees, shift=0.0, scale=0.0)
 
     def _read_copies(self, D: nn.Module, images: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -275,6 +285,8 @@ class InfoGANStep:
             made[self.turn_code] = self._turned(images)
         if self.thicken_code:
             first = images[: self.turn_samples]
+            if self.thicken_squeeze:
+                first = _squeezed(first)
             made[self.thicken_code] = random_thickness(first, amount=THICKEN_AMOUNT)
         if not made:
             return {}
@@ -1005,6 +1017,7 @@ def build_training(
         turn_samples=t.turn_samples,
         turn_restyle=t.turn_restyle,
         thicken_code=t.thicken_code,
+        thicken_squeeze=t.thicken_squeeze,
         precision=resolve_precision(t.precision, device),
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
