@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from infogan.config import PRESETS, get_preset
+from infogan.config import PRECISIONS, PRESETS, get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES, build_models
 from infogan.train import LoopState, build_training, resolve_precision, train_loop
@@ -121,8 +121,12 @@ class ReferenceTrainer:
             self.step_fn(real, *codes)
 
 
-def bench_preset(name: str, digits, *, rounds: int, steps: int, warmup: int) -> dict:
+def bench_preset(
+    name: str, digits, *, rounds: int, steps: int, warmup: int, precision: str | None = None
+) -> dict:
     config = get_preset(name)
+    if precision is not None:
+        config = config.with_train(precision=precision)
     _builder, size = ARCHITECTURES[config.model.arch]
     batch = config.train.batch_size
     images = to_training_tensor(digits, size)
@@ -180,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--presets", default=",".join(p for p in PRESETS if p == "seed64" or p.startswith("paper"))
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="the trainer's precision (default: the preset's, auto)",
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="steps per round and side")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/throughput.json"))
@@ -192,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
     results = []
     for name in args.presets.split(","):
-        results.append(bench_preset(name, digits, rounds=rounds, steps=steps, warmup=warmup))
+        results.append(
+            bench_preset(
+                name, digits, rounds=rounds, steps=steps, warmup=warmup, precision=args.precision
+            )
+        )
     report = {
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads",

@@ -19,7 +19,14 @@ from infogan.augment import (
     random_thickness,
     slant,
 )
-from infogan.config import CLUSTER28, CLUSTER_AUGMENTS, PAPER28, RESTYLE28, get_preset
+from infogan.config import (
+    CLUSTER28,
+    CLUSTER_AUGMENTS,
+    FACTORS28,
+    PAPER28,
+    RESTYLE28,
+    get_preset,
+)
 from infogan.datasets import load_dataset
 from infogan.errors import ConfigError
 from infogan.losses import (
@@ -869,3 +876,28 @@ def test_thicken_squeeze_also_makes_those_copies_narrower_or_wider(mnist_dir):
     for seen in copies:
         inside = (seen[4:] >= eroded - 1e-3) & (seen[4:] <= dilated + 1e-3)
         assert not inside.all()
+
+
+def test_factors28_is_restyle28_with_a_turned_copy_for_c2_and_plain_squared_error():
+    assert get_preset("factors28") is FACTORS28
+    assert (FACTORS28.model, FACTORS28.latent, FACTORS28.data) == (
+        RESTYLE28.model,
+        RESTYLE28.latent,
+        RESTYLE28.data,
+    )
+    changed = {
+        f.name: getattr(FACTORS28.train, f.name)
+        for f in dataclasses.fields(FACTORS28.train)
+        if getattr(FACTORS28.train, f.name) != getattr(RESTYLE28.train, f.name)
+    }
+    assert changed == {
+        "q_fixed_std": True,
+        "lambda_cont": 1.0,
+        "turn_code": 2,
+        "turn_degrees": 180.0,
+        "turn_restyle": True,
+    }
+    # the step it builds reads c2 from turned copies and scores the codes by their means
+    step = build_training(FACTORS28.with_train(channels_last=False)).step_fn
+    assert (step.turn_code, step.turn_degrees, step.turn_restyle) == (2, 180.0, True)
+    assert step.q_fixed_std and step.lambda_cont == 1.0 and step.thicken_code == 0
