@@ -782,7 +782,10 @@ def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
         (dict(thicken_code=1, turn_samples=65), r"--turn-samples \(65\) must not exceed"),
         (dict(thicken_code=3), "--thicken-code 3 names a continuous code that does not exist"),
         (dict(thicken_code=-2), "--thicken-code must be an integer >= 0"),
-        (dict(thicken_code=2, turn_code=2), "--thicken-code and --turn-code both name code 2"),
+        (dict(thicken_code=2, turn_code=2), "--turn-code and --thicken-code both name code 2"),
+        (dict(squeeze_code=1, thicken_code=1), "--thicken-code and --squeeze-code both name"),
+        (dict(squeeze_code=3), "--squeeze-code 3 names a continuous code that does not exist"),
+        (dict(squeeze_code=1, turn_samples=65), r"--turn-samples \(65\) must not exceed"),
     ):
         with pytest.raises(ConfigError, match=message):
             RESTYLE28.with_train(**bad).validate()
@@ -901,3 +904,22 @@ def test_factors28_is_restyle28_with_a_turned_copy_for_c2_and_plain_squared_erro
     step = build_training(FACTORS28.with_train(channels_last=False)).step_fn
     assert (step.turn_code, step.turn_degrees, step.turn_restyle) == (2, 180.0, True)
     assert step.q_fixed_std and step.lambda_cont == 1.0 and step.thicken_code == 0
+
+
+def test_squeeze_code_reads_that_code_from_narrower_or_wider_copies(mnist_dir):
+    real, parts = real_batch_and_parts(mnist_dir, turn_code=2, squeeze_code=1, turn_samples=4)
+    shown = record_inputs(parts.discriminator)
+    made = []
+    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
+    assert torch.isfinite(parts.step_fn(real, latent)).all()
+    copies = [x for x in shown if len(x) == 8]  # D's step and G's: 4 turned, 4 squeezed
+    assert len(copies) == 2
+    first = made[0][:4]
+    for seen in copies:
+        squeezed = seen[4:]
+        assert not torch.allclose(squeezed, first, atol=1e-3)
+        # a squeeze moves ink only along the rows: each row keeps its ink to within the
+        # width change (up to 20%) and the resampling
+        rows, rows_first = (squeezed + 1).sum(-1), (first + 1).sum(-1)
+        assert ((rows - rows_first).abs() <= 0.25 * rows_first + 0.5).all()

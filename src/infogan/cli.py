@@ -239,6 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
         "width (default 0: off)",
     )
     train.add_argument(
+        "--squeeze-code",
+        type=int,
+        default=None,
+        metavar="K",
+        help="continuous code K (from 1) that Q reads from a copy of each generated image "
+        "made up to 20%% narrower or wider, so that it cannot carry the digit's width "
+        "(default 0: off)",
+    )
+    train.add_argument(
         "--thicken-squeeze",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -432,6 +441,7 @@ _RESUME_FIXED = (
     "turn_restyle",
     "thicken_code",
     "thicken_squeeze",
+    "squeeze_code",
     "precision",
     "compile",
     "holdout",
@@ -517,6 +527,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 turn_restyle=args.turn_restyle,
                 thicken_code=args.thicken_code,
                 thicken_squeeze=args.thicken_squeeze,
+                squeeze_code=args.squeeze_code,
                 precision=args.precision,
                 compile=args.compile,
             )

@@ -124,6 +124,10 @@ class TrainConfig:
     # kept): the code can then carry neither the stroke width nor the digit's width,
     # which leaves it the digit's tilt
     thicken_squeeze: bool = False
+    # continuous code (1-based; 0 = none) that Q must read from copies of the first
+    # turn_samples generated images made up to 20% narrower or wider (slant kept): the
+    # code then cannot carry the digit's width
+    squeeze_code: int = 0
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -234,13 +238,17 @@ class RunConfig:
                 f"--orth-samples ({t.orth_samples}) must not exceed --batch-size "
                 f"({t.batch_size}): it moves codes of the batch's own images"
             )
-        turn = _code_index("turn-code", t.turn_code, self.latent.num_continuous)
-        thicken = _code_index("thicken-code", t.thicken_code, self.latent.num_continuous)
-        if thicken > 0 and thicken == turn:
-            raise ConfigError(
-                f"--thicken-code and --turn-code both name code {turn}: a code is read from "
-                "one kind of copy"
-            )
+        named = {}  # code -> the option that has it read from changed copies
+        for option in ("turn-code", "thicken-code", "squeeze-code"):
+            value = getattr(t, option.replace("-", "_"))
+            k = _code_index(option, value, self.latent.num_continuous)
+            if k and k in named:
+                raise ConfigError(
+                    f"--{named[k]} and --{option} both name code {k}: a code is read from "
+                    "one kind of copy"
+                )
+            named[k] = option
+        turn, thicken = t.turn_code, t.thicken_code
         degrees = t.turn_degrees
         number = isinstance(degrees, int | float) and not isinstance(degrees, bool)
         if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
@@ -252,7 +260,7 @@ class RunConfig:
                 raise ConfigError(f"--{flag} must be true or false, got {getattr(t, name)!r}")
         if t.thicken_squeeze and not thicken:
             raise ConfigError("--thicken-squeeze changes the copies of --thicken-code: set it too")
-        if (turn > 0 or thicken > 0) and t.turn_samples > t.batch_size:
+        if (turn > 0 or thicken > 0 or t.squeeze_code > 0) and t.turn_samples > t.batch_size:
             raise ConfigError(
                 f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "
                 f"({t.batch_size}): it turns the batch's own images"

@@ -172,6 +172,7 @@ class InfoGANStep:
         turn_restyle: bool = False,
         thicken_code: int = 0,
         thicken_squeeze: bool = False,
+        squeeze_code: int = 0,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -204,7 +205,8 @@ class InfoGANStep:
         random amount (up to a whole 3x3 dilation or erosion), so that code k cannot
         carry the stroke width; ``thicken_squeeze`` also makes those copies up to
         ``TURN_SQUEEZE`` narrower or wider (slant kept), so that it cannot carry the
-        digit's width either; both kinds of copy share one pass of D. ``precision``
+        digit's width either; ``squeeze_code`` k > 0 has Q read code k from copies that
+        are only made narrower or wider; all kinds of copy share one pass of D. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -236,6 +238,7 @@ class InfoGANStep:
         self.turn_restyle = turn_restyle
         self.thicken_code = thicken_code if 0 < thicken_code <= code.config.num_continuous else 0
         self.thicken_squeeze = thicken_squeeze
+        self.squeeze_code = squeeze_code if 0 < squeeze_code <= code.config.num_continuous else 0
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -288,6 +291,8 @@ class InfoGANStep:
             if self.thicken_squeeze:
                 first = _squeezed(first)
             made[self.thicken_code] = random_thickness(first, amount=THICKEN_AMOUNT)
+        if self.squeeze_code:
+            made[self.squeeze_code] = _squeezed(images[: self.turn_samples])
         if not made:
             return {}
         cont = _float(D(torch.cat(list(made.values()))))[2]
@@ -1018,6 +1023,7 @@ def build_training(
         turn_restyle=t.turn_restyle,
         thicken_code=t.thicken_code,
         thicken_squeeze=t.thicken_squeeze,
+        squeeze_code=t.squeeze_code,
         precision=resolve_precision(t.precision, device),
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
