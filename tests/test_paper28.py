@@ -73,6 +73,21 @@ def real_batch_and_parts(mnist_dir: Path, **train):
     return to_training_tensor(digits[:16], 28), build_training(config)
 
 
+def copies_read_by_q(mnist_dir: Path, **train):
+    """One restyle28 step with ``train`` changed and 4 copies of each kind: the batch's
+    first 4 generated images, D's two inputs of 8 copies (D's step, then G's), the
+    training parts and the step's codes."""
+    real, parts = real_batch_and_parts(mnist_dir, turn_samples=4, **train)
+    shown = record_inputs(parts.discriminator)
+    made = []
+    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
+    assert torch.isfinite(parts.step_fn(real, latent)).all()
+    copies = [x for x in shown if len(x) == 8]
+    assert len(copies) == 2
+    return made[0][:4], copies, parts, latent
+
+
 def test_paper28_layers_have_the_papers_sizes():
     g, d = build_models(PAPER28)
     assert isinstance(g, Generator28) and isinstance(d, Discriminator28)
@@ -806,15 +821,8 @@ def test_continuous_loss_per_code_averages_to_the_information_terms():
 
 
 def test_thicken_code_reads_that_code_from_thickened_or_thinned_copies(mnist_dir):
-    real, parts = real_batch_and_parts(mnist_dir, turn_code=2, thicken_code=1, turn_samples=4)
-    shown = record_inputs(parts.discriminator)
-    made = []
-    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
-    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
-    assert torch.isfinite(parts.step_fn(real, latent)).all()
-    copies = [x for x in shown if len(x) == 8]  # D's step and G's: 4 turned, 4 thickened
-    assert len(copies) == 2
-    first = made[0][:4]
+    # D's step and G's: 4 turned, 4 thickened
+    first, copies, parts, latent = copies_read_by_q(mnist_dir, turn_code=2, thicken_code=1)
     dilated = torch.nn.functional.max_pool2d(first, 3, 1, 1)
     eroded = -torch.nn.functional.max_pool2d(-first, 3, 1, 1)
     for seen in copies:
@@ -840,9 +848,7 @@ def test_thicken_squeeze_also_makes_those_copies_narrower_or_wider(mnist_dir):
 
     with pytest.raises(ConfigError, match="--thicken-squeeze changes the copies"):
         RESTYLE28.with_train(thicken_squeeze=True).validate()
-    real, parts = real_batch_and_parts(
-        mnist_dir, turn_code=2, thicken_code=1, thicken_squeeze=True, turn_samples=4
-    )
+    real, _ = real_batch_and_parts(mnist_dir)
     # on real digits: each row keeps its ink (the height is kept), the width changes by
     # up to 20%, and a leaning digit leans the same way
     torch.manual_seed(3)
@@ -866,14 +872,9 @@ def test_thicken_squeeze_also_makes_those_copies_narrower_or_wider(mnist_dir):
     assert (torch.sign(slant(out)) == torch.sign(slant(real)))[leaning].all()
     # in the step: the thickened copies are no longer inside the originals' erosion and
     # dilation, since they were squeezed first
-    shown = record_inputs(parts.discriminator)
-    made = []
-    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
-    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
-    assert torch.isfinite(parts.step_fn(real, latent)).all()
-    copies = [x for x in shown if len(x) == 8]
-    assert len(copies) == 2
-    first = made[0][:4].float()
+    first, copies, _, _ = copies_read_by_q(
+        mnist_dir, turn_code=2, thicken_code=1, thicken_squeeze=True
+    )
     dilated = torch.nn.functional.max_pool2d(first, 3, 1, 1)
     eroded = -torch.nn.functional.max_pool2d(-first, 3, 1, 1)
     for seen in copies:
@@ -883,11 +884,8 @@ def test_thicken_squeeze_also_makes_those_copies_narrower_or_wider(mnist_dir):
 
 def test_factors28_is_restyle28_with_a_turned_copy_for_c2_and_plain_squared_error():
     assert get_preset("factors28") is FACTORS28
-    assert (FACTORS28.model, FACTORS28.latent, FACTORS28.data) == (
-        RESTYLE28.model,
-        RESTYLE28.latent,
-        RESTYLE28.data,
-    )
+    # the same network, code and data: only the training settings differ
+    assert dataclasses.replace(FACTORS28, preset="restyle28", train=RESTYLE28.train) == RESTYLE28
     changed = {
         f.name: getattr(FACTORS28.train, f.name)
         for f in dataclasses.fields(FACTORS28.train)
@@ -907,15 +905,8 @@ def test_factors28_is_restyle28_with_a_turned_copy_for_c2_and_plain_squared_erro
 
 
 def test_squeeze_code_reads_that_code_from_narrower_or_wider_copies(mnist_dir):
-    real, parts = real_batch_and_parts(mnist_dir, turn_code=2, squeeze_code=1, turn_samples=4)
-    shown = record_inputs(parts.discriminator)
-    made = []
-    parts.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
-    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
-    assert torch.isfinite(parts.step_fn(real, latent)).all()
-    copies = [x for x in shown if len(x) == 8]  # D's step and G's: 4 turned, 4 squeezed
-    assert len(copies) == 2
-    first = made[0][:4]
+    # D's step and G's: 4 turned, 4 squeezed
+    first, copies, _, _ = copies_read_by_q(mnist_dir, turn_code=2, squeeze_code=1)
     for seen in copies:
         squeezed = seen[4:]
         assert not torch.allclose(squeezed, first, atol=1e-3)
