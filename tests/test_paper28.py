@@ -18,6 +18,7 @@ from infogan.augment import (
     random_affine,
     random_thickness,
     slant,
+    turn,
 )
 from infogan.config import (
     CLUSTER28,
@@ -761,7 +762,7 @@ def test_turn_code_reads_that_code_from_turned_copies_of_the_generated_images(
     # the information term scores code 2 on the turned reading, code 1 on the batch's
     step = parts.step_fn
     batch, turned = torch.randn(16, 4), torch.randn(4, 4)
-    _, _, cont = step._info(torch.zeros(16, 10), batch, latent, {2: turned})
+    _, _, cont = step._info(torch.zeros(16, 10), batch, latent, {2: (turned, 0.0)})
     first = continuous_loss_per_code(batch, latent.continuous)[0]
     second = continuous_loss_per_code(turned, latent.continuous[:4])[1]
     assert torch.allclose(cont, (first + second) / 2)
@@ -833,7 +834,9 @@ def test_thicken_code_reads_that_code_from_thickened_or_thinned_copies(mnist_dir
     # each code is scored on its own copies, the categorical code on the batch
     step = parts.step_fn
     batch, turned, thick = torch.randn(16, 4), torch.randn(4, 4), torch.randn(4, 4)
-    weighted, cat, cont = step._info(torch.zeros(16, 10), batch, latent, {2: turned, 1: thick})
+    weighted, cat, cont = step._info(
+        torch.zeros(16, 10), batch, latent, {2: (turned, 0.0), 1: (thick, 0.0)}
+    )
     targets = latent.continuous[:4]
     expected = (
         continuous_loss_per_code(thick, targets)[0] + continuous_loss_per_code(turned, targets)[1]
@@ -914,3 +917,70 @@ def test_squeeze_code_reads_that_code_from_narrower_or_wider_copies(mnist_dir):
         # width change (up to 20%) and the resampling
         rows, rows_first = (squeezed + 1).sum(-1), (first + 1).sum(-1)
         assert ((rows - rows_first).abs() <= 0.25 * rows_first + 0.5).all()
+
+
+def test_turn_turns_ink_counter_clockwise_by_the_angle_that_rotation_measures(mnist_dir):
+    from infogan.data import load_mnist_arrays
+    from infogan.evaluate.factors import rotation_degrees
+
+    bar = -torch.ones(3, 1, 28, 28)
+    bar[:, :, 4:24, 13:15] = 1  # an upright bar: tilt 0
+    angles = torch.tensor([-30.0, 0.0, 25.0])
+    measured = rotation_degrees(turn(bar, angles).numpy())
+    assert np.allclose(measured, angles.numpy(), atol=0.5)
+    assert torch.allclose(turn(bar, torch.zeros(3)), bar, atol=1e-5)
+    # real digits: each one's tilt moves by its own angle
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = torch.from_numpy(digits[:8].astype(np.float32) / 127.5 - 1)[:, None]
+    angles = torch.linspace(-20, 20, 8)
+    moved = rotation_degrees(turn(real, angles).numpy()) - rotation_degrees(real.numpy())
+    assert np.allclose(moved, angles.numpy(), atol=4.0)
+
+
+def test_tilt_code_reads_that_code_from_copies_turned_by_a_known_angle(mnist_dir, monkeypatch):
+    calls = []  # (input, angles, output) of each turn the step makes
+
+    def recording_turn(images, degrees):
+        out = turn(images, degrees)
+        calls.append((images.detach().clone(), degrees.clone(), out.detach().clone()))
+        return out
+
+    monkeypatch.setattr(sys.modules["infogan.train"], "turn", recording_turn)
+    first, copies, parts, latent = copies_read_by_q(
+        mnist_dir, turn_code=2, tilt_code=1, tilt_degrees=25.0
+    )
+    assert len(calls) == 2  # D's step and G's
+    for (images, degrees, out), seen in zip(calls, copies, strict=True):
+        assert torch.equal(images, first)  # the batch's first 4 generated images
+        assert torch.equal(seen[4:], out)  # and those copies are what Q read for code 1
+        assert (degrees.abs() <= 25.0).all() and degrees.abs().max() > 1.0
+    assert not torch.equal(calls[0][1], calls[1][1])  # new angles each time
+    # the step's own pass over those copies: code 1's reading is moved by angle / 25
+    step = parts.step_fn
+    readings = step._read_copies(parts.discriminator, first)
+    assert set(readings) == {1, 2}
+    angles = calls[-1][1]
+    assert torch.allclose(readings[1][1], angles / 25.0) and readings[2][1] == 0.0
+    batch, turned, tilted = torch.randn(16, 2), torch.randn(4, 2), torch.randn(4, 2)
+    moved = torch.tensor([0.5, -1.0, 0.0, 0.25])
+    _, _, cont = step._info(
+        torch.zeros(16, 10), batch, latent, {2: (turned, 0.0), 1: (tilted, moved)}
+    )
+    target = latent.continuous[:4, 0] + moved
+    expected = (
+        (tilted[:, 0] - target).square().mean()
+        + (continuous_loss_per_code(turned, latent.continuous[:4])[1])
+    ) / 2
+    assert torch.allclose(cont, expected)
+    assert not torch.allclose(latent.continuous[:4, 0], target)  # the codes are left alone
+    for bad, message in (
+        (dict(tilt_code=3), "--tilt-code 3 names a continuous code that does not exist"),
+        (dict(tilt_code=-1), "--tilt-code must be an integer >= 0"),
+        (dict(tilt_code=2, turn_code=2), "--turn-code and --tilt-code both name code 2"),
+        (dict(tilt_degrees=0.0), r"--tilt-degrees must be in \(0, 90\]"),
+        (dict(tilt_degrees=float("inf")), r"--tilt-degrees must be in \(0, 90\]"),
+        (dict(tilt_degrees=True), r"--tilt-degrees must be in \(0, 90\]"),
+        (dict(tilt_code=1, turn_samples=65), r"--turn-samples \(65\) must not exceed"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            RESTYLE28.with_train(**bad).validate()

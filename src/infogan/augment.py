@@ -80,6 +80,22 @@ def random_affine(
     return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
 
 
+def turn(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Each image of (B, C, H, W) turned about its centre by its own angle of ``degrees``
+    (B,), counter-clockwise as displayed (row 0 on top) for positive angles: the sense in
+    which :func:`infogan.evaluate.factors.rotation_degrees` measures a digit's tilt."""
+    angle = torch.deg2rad(degrees.to(images.dtype))
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    zero = torch.zeros_like(cos)
+    # grid_sample reads output point p from input point R p; with y growing downwards
+    # this R shows the ink turned counter-clockwise by the angle
+    theta = torch.stack(
+        [torch.stack([cos, -sin, zero], dim=1), torch.stack([sin, cos, zero], dim=1)], dim=1
+    )
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
 def slant(images: torch.Tensor) -> torch.Tensor:
     """(B,) slant of each image of (B, C, H, W) in [-1, 1] (ink bright): how far the ink's
     x moves per unit of y, from its second moments (mu_xy / mu_yy); positive leans the

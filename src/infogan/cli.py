@@ -248,6 +248,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 0: off)",
     )
     train.add_argument(
+        "--tilt-code",
+        type=int,
+        default=None,
+        metavar="K",
+        help="continuous code K (from 1) that Q reads from copies turned by a known angle, "
+        "its reading moved by that angle: the code becomes the digit's tilt (default 0: off)",
+    )
+    train.add_argument(
+        "--tilt-degrees",
+        type=float,
+        default=None,
+        metavar="A",
+        help="degrees of tilt per unit of that code, and the most its copies are turned by "
+        "(default 20)",
+    )
+    train.add_argument(
         "--thicken-squeeze",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -442,6 +458,8 @@ _RESUME_FIXED = (
     "thicken_code",
     "thicken_squeeze",
     "squeeze_code",
+    "tilt_code",
+    "tilt_degrees",
     "precision",
     "compile",
     "holdout",
@@ -528,6 +546,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 thicken_code=args.thicken_code,
                 thicken_squeeze=args.thicken_squeeze,
                 squeeze_code=args.squeeze_code,
+                tilt_code=args.tilt_code,
+                tilt_degrees=args.tilt_degrees,
                 precision=args.precision,
                 compile=args.compile,
             )

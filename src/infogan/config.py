@@ -128,6 +128,14 @@ class TrainConfig:
     # turn_samples generated images made up to 20% narrower or wider (slant kept): the
     # code then cannot carry the digit's width
     squeeze_code: int = 0
+    # continuous code (1-based; 0 = none) that Q must read from copies of the first
+    # turn_samples generated images turned by a known angle within +-tilt_degrees, its
+    # reading moved by that angle over tilt_degrees: Q then measures the code as the
+    # digit's tilt, and the generator must tilt its digits as the code says
+    tilt_code: int = 0
+    # the degrees of tilt one unit of the tilt code stands for (the code's range [-1, 1]
+    # spans twice this), and the most its copies are turned by
+    tilt_degrees: float = 20.0
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -239,7 +247,7 @@ class RunConfig:
                 f"({t.batch_size}): it moves codes of the batch's own images"
             )
         named = {}  # code -> the option that has it read from changed copies
-        for option in ("turn-code", "thicken-code", "squeeze-code"):
+        for option in ("turn-code", "thicken-code", "squeeze-code", "tilt-code"):
             value = getattr(t, option.replace("-", "_"))
             k = _code_index(option, value, self.latent.num_continuous)
             if k and k in named:
@@ -253,6 +261,10 @@ class RunConfig:
         number = isinstance(degrees, int | float) and not isinstance(degrees, bool)
         if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
             raise ConfigError(f"--turn-degrees must be in (0, 180], got {degrees!r}")
+        tilt = t.tilt_degrees
+        number = isinstance(tilt, int | float) and not isinstance(tilt, bool)
+        if not (number and math.isfinite(tilt) and 0 < tilt <= 90):
+            raise ConfigError(f"--tilt-degrees must be in (0, 90], got {tilt!r}")
         _positive_int("turn-samples", t.turn_samples)
         for name in ("turn_restyle", "thicken_squeeze"):
             if not isinstance(getattr(t, name), bool):
@@ -260,7 +272,8 @@ class RunConfig:
                 raise ConfigError(f"--{flag} must be true or false, got {getattr(t, name)!r}")
         if t.thicken_squeeze and not thicken:
             raise ConfigError("--thicken-squeeze changes the copies of --thicken-code: set it too")
-        if (turn > 0 or thicken > 0 or t.squeeze_code > 0) and t.turn_samples > t.batch_size:
+        copied = (turn, thicken, t.squeeze_code, t.tilt_code)
+        if any(k > 0 for k in copied) and t.turn_samples > t.batch_size:
             raise ConfigError(
                 f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "
                 f"({t.batch_size}): it turns the batch's own images"

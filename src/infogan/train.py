@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from infogan import __version__, distributed
-from infogan.augment import RESLANT, augment, random_affine, random_thickness
+from infogan.augment import RESLANT, augment, random_affine, random_thickness, turn
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.datasets import (
@@ -173,6 +173,8 @@ class InfoGANStep:
         thicken_code: int = 0,
         thicken_squeeze: bool = False,
         squeeze_code: int = 0,
+        tilt_code: int = 0,
+        tilt_degrees: float = 20.0,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -206,7 +208,11 @@ class InfoGANStep:
         carry the stroke width; ``thicken_squeeze`` also makes those copies up to
         ``TURN_SQUEEZE`` narrower or wider (slant kept), so that it cannot carry the
         digit's width either; ``squeeze_code`` k > 0 has Q read code k from copies that
-        are only made narrower or wider; all kinds of copy share one pass of D. ``precision``
+        are only made narrower or wider. ``tilt_code`` k > 0 has Q read code k from copies
+        turned by a known random angle within +-``tilt_degrees`` and scores that reading
+        against the code plus the angle over ``tilt_degrees``: Q must measure the code
+        as the digit's tilt, so the generator must tilt its digits by ``tilt_degrees``
+        per unit of the code. All kinds of copy share one pass of D. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -239,6 +245,8 @@ class InfoGANStep:
         self.thicken_code = thicken_code if 0 < thicken_code <= code.config.num_continuous else 0
         self.thicken_squeeze = thicken_squeeze
         self.squeeze_code = squeeze_code if 0 < squeeze_code <= code.config.num_continuous else 0
+        self.tilt_code = tilt_code if 0 < tilt_code <= code.config.num_continuous else 0
+        self.tilt_degrees = tilt_degrees
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -247,18 +255,20 @@ class InfoGANStep:
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def _info(self, cat_logits, cont_pred, latent: LatentBatch, copies=None):
-        """The information term; ``copies``: {code k (from 1): Q's continuous reading of
-        that code's changed copies of the first rows of the batch}, which code k is
-        scored on instead of the batch's own reading."""
+        """The information term; ``copies``: {code k (from 1): (Q's continuous reading of
+        that code's changed copies of the first rows of the batch, how far each copy's
+        reading of code k should be moved from the code itself)}, which code k is scored
+        on instead of the batch's own reading."""
         num_continuous = latent.continuous.shape[1]
         if self.q_fixed_std:  # the means alone: info_loss scores them by squared error
             cont_pred = cont_pred[:, :num_continuous]
-            copies = {k: pred[:, :num_continuous] for k, pred in (copies or {}).items()}
+            copies = {k: (p[:, :num_continuous], d) for k, (p, d) in (copies or {}).items()}
         if copies:
             cat = F.cross_entropy(cat_logits, latent.categories)
             per_code = list(continuous_loss_per_code(cont_pred, latent.continuous).unbind())
-            for k, pred in copies.items():
-                target = latent.continuous[: len(pred)]
+            for k, (pred, moved_by) in copies.items():
+                target = latent.continuous[: len(pred)].clone()
+                target[:, k - 1] += moved_by
                 per_code[k - 1] = continuous_loss_per_code(pred, target)[k - 1]
             cont = torch.stack(per_code).mean()
             return self.lambda_cat * cat + self.lambda_cont * cont, cat, cont
@@ -279,11 +289,16 @@ class InfoGANStep:
             images = _squeezed(images, reslant=RESLANT)
         return random_affine(images, degrees=self.turn_degrees, shift=0.0, scale=0.0)
 
-    def _read_copies(self, D: nn.Module, images: torch.Tensor) -> dict[int, torch.Tensor]:
-        """{code k: Q's continuous reading of its changed copies of ``images``' first
-        rows}: turned for ``turn_code``, thickened or thinned for ``thicken_code``, all
-        in one pass of D. Empty when neither is on."""
+    def _read_copies(
+        self, D: nn.Module, images: torch.Tensor
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor | float]]:
+        """{code k: (Q's continuous reading of its changed copies of ``images``' first
+        rows, how far the reading of code k should move)}: turned for ``turn_code``,
+        thickened or thinned for ``thicken_code``, squeezed for ``squeeze_code``, turned
+        by a known angle for ``tilt_code`` (the only kind whose reading moves), all in one
+        pass of D. Empty when none is on."""
         made = {}
+        moved_by: dict[int, torch.Tensor | float] = {}
         if self.turn_code:
             made[self.turn_code] = self._turned(images)
         if self.thicken_code:
@@ -293,10 +308,16 @@ class InfoGANStep:
             made[self.thicken_code] = random_thickness(first, amount=THICKEN_AMOUNT)
         if self.squeeze_code:
             made[self.squeeze_code] = _squeezed(images[: self.turn_samples])
+        if self.tilt_code:
+            first = images[: self.turn_samples]
+            units = torch.rand(len(first), device=images.device) * 2 - 1
+            made[self.tilt_code] = turn(first, units * self.tilt_degrees)
+            moved_by[self.tilt_code] = units
         if not made:
             return {}
         cont = _float(D(torch.cat(list(made.values()))))[2]
-        return dict(zip(made, cont.split([len(m) for m in made.values()]), strict=True))
+        readings = cont.split([len(m) for m in made.values()])
+        return {k: (r, moved_by.get(k, 0.0)) for k, r in zip(made, readings, strict=True)}
 
     def _moved_codes(self, latent: LatentBatch) -> torch.Tensor:
         """(C * n, latent_dim): the first n codes with continuous code k alone moved by 1,
@@ -1024,6 +1045,8 @@ def build_training(
         thicken_code=t.thicken_code,
         thicken_squeeze=t.thicken_squeeze,
         squeeze_code=t.squeeze_code,
+        tilt_code=t.tilt_code,
+        tilt_degrees=t.tilt_degrees,
         precision=resolve_precision(t.precision, device),
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
