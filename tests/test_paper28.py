@@ -984,3 +984,43 @@ def test_tilt_code_reads_that_code_from_copies_turned_by_a_known_angle(mnist_dir
     ):
         with pytest.raises(ConfigError, match=message):
             RESTYLE28.with_train(**bad).validate()
+
+
+def test_tilt_from_starts_the_tilted_copies_at_that_step_also_after_a_resume(
+    tmp_path, mnist_dir, monkeypatch
+):
+    import shutil
+
+    from infogan.train import resume, train
+
+    real, parts = real_batch_and_parts(mnist_dir, turn_samples=4, tilt_code=1, tilt_from=2)
+    turns = []
+    monkeypatch.setattr(
+        sys.modules["infogan.train"], "turn", lambda x, d: turns.append(d) or turn(x, d)
+    )
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
+    for expected in (0, 0, 2, 4):  # D's step and G's, from the third step on
+        assert torch.isfinite(parts.step_fn(real, latent)).all()
+        assert len(turns) == expected
+    assert parts.step_fn.steps_done == 4
+    with pytest.raises(ConfigError, match="--tilt-from must be an integer >= 0"):
+        RESTYLE28.with_train(tilt_from=-5).validate()
+
+    # a run resumed from its step-2 checkpoint starts the copies at step 4 as well, and
+    # ends with the same weights as the run that went straight through
+    config = FACTORS28.with_train(
+        tilt_code=1, tilt_from=3, max_steps=5, checkpoint_every=2, sample_every=5
+    )
+    quiet = dict(data_dir=mnist_dir, progress=False, log=lambda _m: None)
+    whole = train(config, tmp_path / "whole", **quiet)
+    again = tmp_path / "again"
+    shutil.copytree(whole, again)
+    shutil.copy(again / "checkpoints" / "step_000002.pt", again / "checkpoints" / "last.pt")
+    turns.clear()
+    resume(again, **quiet)
+    assert len(turns) == 2 * 2  # steps 4 and 5
+    a = torch.load(whole / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(again / "checkpoints" / "last.pt", weights_only=True)
+    for part in ("generator", "discriminator"):
+        for name, tensor in a[part].items():
+            assert torch.equal(tensor, b[part][name]), (part, name)

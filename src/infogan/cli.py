@@ -264,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 20)",
     )
     train.add_argument(
+        "--tilt-from",
+        type=int,
+        default=None,
+        metavar="STEP",
+        help="read the tilt code from its turned copies after the first STEP steps, from "
+        "the images themselves in those (default 0)",
+    )
+    train.add_argument(
         "--thicken-squeeze",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -460,6 +468,7 @@ _RESUME_FIXED = (
     "squeeze_code",
     "tilt_code",
     "tilt_degrees",
+    "tilt_from",
     "precision",
     "compile",
     "holdout",
@@ -548,6 +557,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 squeeze_code=args.squeeze_code,
                 tilt_code=args.tilt_code,
                 tilt_degrees=args.tilt_degrees,
+                tilt_from=args.tilt_from,
                 precision=args.precision,
                 compile=args.compile,
             )

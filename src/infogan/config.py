@@ -136,6 +136,9 @@ class TrainConfig:
     # the degrees of tilt one unit of the tilt code stands for (the code's range [-1, 1]
     # spans twice this), and the most its copies are turned by
     tilt_degrees: float = 20.0
+    # the tilt code is read from its turned copies after this many steps; in the first
+    # ones, from the generated images themselves, like any other code
+    tilt_from: int = 0
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -261,6 +264,8 @@ class RunConfig:
         number = isinstance(degrees, int | float) and not isinstance(degrees, bool)
         if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
             raise ConfigError(f"--turn-degrees must be in (0, 180], got {degrees!r}")
+        if isinstance(t.tilt_from, bool) or not isinstance(t.tilt_from, int) or t.tilt_from < 0:
+            raise ConfigError(f"--tilt-from must be an integer >= 0, got {t.tilt_from!r}")
         tilt = t.tilt_degrees
         number = isinstance(tilt, int | float) and not isinstance(tilt, bool)
         if not (number and math.isfinite(tilt) and 0 < tilt <= 90):

@@ -175,6 +175,7 @@ class InfoGANStep:
         squeeze_code: int = 0,
         tilt_code: int = 0,
         tilt_degrees: float = 20.0,
+        tilt_from: int = 0,
         precision: str = "fp32",
     ):
         """``generator``/``discriminator`` may be DDP wrappers of the ``plain_*`` modules.
@@ -212,7 +213,9 @@ class InfoGANStep:
         turned by a known random angle within +-``tilt_degrees`` and scores that reading
         against the code plus the angle over ``tilt_degrees``: Q must measure the code
         as the digit's tilt, so the generator must tilt its digits by ``tilt_degrees``
-        per unit of the code. All kinds of copy share one pass of D. ``precision``
+        per unit of the code, after the first ``tilt_from`` steps (in those, the code is
+        read from the images themselves; :attr:`steps_done` counts the steps, and is set by
+        whoever resumes a run). All kinds of copy share one pass of D. ``precision``
         "bf16" runs the forward passes under bfloat16 autocast; losses stay float32.
         """
         self.generator = generator
@@ -247,6 +250,8 @@ class InfoGANStep:
         self.squeeze_code = squeeze_code if 0 < squeeze_code <= code.config.num_continuous else 0
         self.tilt_code = tilt_code if 0 < tilt_code <= code.config.num_continuous else 0
         self.tilt_degrees = tilt_degrees
+        self.tilt_from = tilt_from
+        self.steps_done = 0  # the steps taken so far, counting those before a resume
         self.bf16 = precision == "bf16"
 
     def _autocast(self, device: torch.device):
@@ -308,7 +313,7 @@ class InfoGANStep:
             made[self.thicken_code] = random_thickness(first, amount=THICKEN_AMOUNT)
         if self.squeeze_code:
             made[self.squeeze_code] = _squeezed(images[: self.turn_samples])
-        if self.tilt_code:
+        if self.tilt_code and self.steps_done >= self.tilt_from:
             first = images[: self.turn_samples]
             units = torch.rand(len(first), device=images.device) * 2 - 1
             made[self.tilt_code] = turn(first, units * self.tilt_degrees)
@@ -417,6 +422,7 @@ class InfoGANStep:
             self._autocast(real.device),
         ):
             after_logit = D_plain(G_plain(code))[0].float()
+        self.steps_done += 1
 
         return torch.stack(
             [
@@ -1047,6 +1053,7 @@ def build_training(
         squeeze_code=t.squeeze_code,
         tilt_code=t.tilt_code,
         tilt_degrees=t.tilt_degrees,
+        tilt_from=t.tilt_from,
         precision=resolve_precision(t.precision, device),
     )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
@@ -1100,6 +1107,7 @@ def _run_on(
         )
         fixed_noise = checkpoint["fixed_noise"].to(device)
         seconds_before = float(checkpoint.get("seconds", 0.0))
+    step_fn.steps_done = state.step  # a resumed run's schedules go on where they were
     writer = RunWriter(
         run_dir,
         config=config,
