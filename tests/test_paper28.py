@@ -26,6 +26,7 @@ from infogan.config import (
     FACTORS28,
     PAPER28,
     RESTYLE28,
+    TILT28,
     get_preset,
 )
 from infogan.datasets import load_dataset
@@ -905,6 +906,20 @@ def test_factors28_is_restyle28_with_a_turned_copy_for_c2_and_plain_squared_erro
     step = build_training(FACTORS28.with_train(channels_last=False)).step_fn
     assert (step.turn_code, step.turn_degrees, step.turn_restyle) == (2, 180.0, True)
     assert step.q_fixed_std and step.lambda_cont == 1.0 and step.thicken_code == 0
+
+
+def test_tilt28_is_factors28_with_c1_read_from_copies_turned_by_a_known_angle():
+    assert get_preset("tilt28") is TILT28
+    assert dataclasses.replace(TILT28, preset="factors28", train=FACTORS28.train) == FACTORS28
+    changed = {
+        f.name: getattr(TILT28.train, f.name)
+        for f in dataclasses.fields(TILT28.train)
+        if getattr(TILT28.train, f.name) != getattr(FACTORS28.train, f.name)
+    }
+    assert changed == {"tilt_code": 1, "tilt_degrees": 30.0}
+    step = build_training(TILT28.with_train(channels_last=False)).step_fn
+    assert (step.tilt_code, step.tilt_degrees, step.tilt_from) == (1, 30.0, 0)
+    assert (step.turn_code, step.turn_samples) == (2, 32)
 
 
 def test_squeeze_code_reads_that_code_from_narrower_or_wider_copies(mnist_dir):
