@@ -18,6 +18,7 @@ from infogan.augment import (
     random_affine,
     random_thickness,
     slant,
+    thicken,
     turn,
 )
 from infogan.config import (
@@ -1039,3 +1040,41 @@ def test_tilt_from_starts_the_tilted_copies_at_that_step_also_after_a_resume(
     for part in ("generator", "discriminator"):
         for name, tensor in a[part].items():
             assert torch.equal(tensor, b[part][name]), (part, name)
+
+
+def test_turn_thicken_moves_the_turn_codes_reading_by_a_known_stroke_change(mnist_dir, monkeypatch):
+    calls = []  # (input, amounts, output) of each known thickening the step makes
+
+    def recording_thicken(images, amounts):
+        out = thicken(images, amounts)
+        calls.append((images.detach().clone(), amounts.clone(), out.detach().clone()))
+        return out
+
+    monkeypatch.setattr(sys.modules["infogan.train"], "thicken", recording_thicken)
+    first, copies, parts, _ = copies_read_by_q(
+        mnist_dir, turn_code=2, turn_thicken=0.5, tilt_code=1
+    )
+    assert len(calls) == 2  # D's step and G's
+    for (turned, amounts, out), seen in zip(calls, copies, strict=True):
+        assert torch.equal(seen[:4], out)  # the thickened turned copies are what Q read
+        assert not torch.allclose(turned, first, atol=1e-3)  # turned before
+        assert (amounts.abs() <= 0.5).all() and amounts.abs().max() > 0.01
+        dilated = torch.nn.functional.max_pool2d(turned, 3, 1, 1)
+        eroded = -torch.nn.functional.max_pool2d(-turned, 3, 1, 1)
+        assert ((out >= eroded - 1e-6) & (out <= dilated + 1e-6)).all()
+    # thicker copies have more ink, thinner ones less, in order of their amounts
+    ink = (calls[0][2] + 1).sum((1, 2, 3)) - (calls[0][0] + 1).sum((1, 2, 3))
+    assert torch.equal(torch.sign(ink), torch.sign(calls[0][1]))
+    # both codes' readings move: c2's by the amount over 0.5, c1's by the angle over 20
+    readings = parts.step_fn._read_copies(parts.discriminator, first)
+    assert torch.allclose(readings[2][1], calls[-1][1] / 0.5)
+    assert readings[1][1].shape == (4,) and (readings[1][1].abs() <= 1).all()
+
+    for bad, message in (
+        (dict(turn_code=2, turn_thicken=1.5), r"--turn-thicken must be in \[0, 1\]"),
+        (dict(turn_code=2, turn_thicken=-0.1), r"--turn-thicken must be in \[0, 1\]"),
+        (dict(turn_code=2, turn_thicken=float("nan")), r"--turn-thicken must be in \[0, 1\]"),
+        (dict(turn_thicken=0.5), "--turn-thicken changes the copies of --turn-code"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            RESTYLE28.with_train(**bad).validate()

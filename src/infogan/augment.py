@@ -118,9 +118,15 @@ def random_thickness(
     """Each image of (B, C, H, W) (strokes bright on a dark background) blended towards
     its 3x3 dilation (thicker strokes) or erosion (thinner), by a fraction drawn
     uniformly from [-amount, amount] (negative: erosion)."""
-    b = images.shape[0]
-    shape = (b,) + (1,) * (images.dim() - 1)
-    t = (torch.rand(shape, generator=generator, device=images.device) * 2 - 1) * amount
+    t = (torch.rand(images.shape[0], generator=generator, device=images.device) * 2 - 1) * amount
+    return thicken(images, t)
+
+
+def thicken(images: torch.Tensor, amounts: torch.Tensor) -> torch.Tensor:
+    """Each image of (B, C, H, W) (strokes bright on a dark background) blended towards
+    its 3x3 dilation by its own fraction of ``amounts`` (B,) when positive (thicker
+    strokes), towards its erosion when negative (thinner)."""
+    t = amounts.reshape((-1,) + (1,) * (images.dim() - 1))
     dilated = F.max_pool2d(images, 3, 1, 1)
     eroded = -F.max_pool2d(-images, 3, 1, 1)
     target = torch.where(t > 0, dilated, eroded)

@@ -230,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the slant or the digit's width either (default: off)",
     )
     train.add_argument(
+        "--turn-thicken",
+        type=float,
+        default=None,
+        metavar="A",
+        help="after the turn, thicken or thin each copy by a known fraction of a 3x3 "
+        "dilation or erosion within +-A and move the code's reading by that fraction "
+        "over A: the code becomes the stroke width (default 0: off)",
+    )
+    train.add_argument(
         "--thicken-code",
         type=int,
         default=None,
@@ -463,6 +472,7 @@ _RESUME_FIXED = (
     "turn_degrees",
     "turn_samples",
     "turn_restyle",
+    "turn_thicken",
     "thicken_code",
     "thicken_squeeze",
     "squeeze_code",
@@ -552,6 +562,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 turn_degrees=args.turn_degrees,
                 turn_samples=args.turn_samples,
                 turn_restyle=args.turn_restyle,
+                turn_thicken=args.turn_thicken,
                 thicken_code=args.thicken_code,
                 thicken_squeeze=args.thicken_squeeze,
                 squeeze_code=args.squeeze_code,

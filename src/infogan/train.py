@@ -33,7 +33,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from infogan import __version__, distributed
-from infogan.augment import RESLANT, augment, random_affine, random_thickness, turn
+from infogan.augment import (
+    RESLANT,
+    augment,
+    random_affine,
+    random_thickness,
+    thicken,
+    turn,
+)
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import RunConfig
 from infogan.datasets import (
@@ -170,6 +177,7 @@ class InfoGANStep:
         turn_degrees: float = 45.0,
         turn_samples: int = 32,
         turn_restyle: bool = False,
+        turn_thicken: float = 0.0,
         thicken_code: int = 0,
         thicken_squeeze: bool = False,
         squeeze_code: int = 0,
@@ -203,7 +211,11 @@ class InfoGANStep:
         code then cannot be carried by the digit's tilt; ``turn_restyle`` first gives each
         copy a random slant from MNIST's range (:data:`RESLANT`), whatever its own, and
         makes it up to ``TURN_SQUEEZE`` narrower or wider, so that the code cannot be
-        carried by the slant or the digit's width either. ``thicken_code`` k > 0 likewise
+        carried by the slant or the digit's width either; ``turn_thicken`` > 0 then
+        thickens or thins each copy by a known fraction of a 3x3 dilation or erosion
+        within +-``turn_thicken`` and scores the code's reading against the code plus
+        that fraction over ``turn_thicken``, so that the code must be the stroke width.
+        ``thicken_code`` k > 0 likewise
         has Q read code k from copies whose strokes are made thicker or thinner by a
         random amount (up to a whole 3x3 dilation or erosion), so that code k cannot
         carry the stroke width; ``thicken_squeeze`` also makes those copies up to
@@ -245,6 +257,7 @@ class InfoGANStep:
         self.turn_degrees = turn_degrees
         self.turn_samples = turn_samples
         self.turn_restyle = turn_restyle
+        self.turn_thicken = turn_thicken
         self.thicken_code = thicken_code if 0 < thicken_code <= code.config.num_continuous else 0
         self.thicken_squeeze = thicken_squeeze
         self.squeeze_code = squeeze_code if 0 < squeeze_code <= code.config.num_continuous else 0
@@ -300,12 +313,16 @@ class InfoGANStep:
         """{code k: (Q's continuous reading of its changed copies of ``images``' first
         rows, how far the reading of code k should move)}: turned for ``turn_code``,
         thickened or thinned for ``thicken_code``, squeezed for ``squeeze_code``, turned
-        by a known angle for ``tilt_code`` (the only kind whose reading moves), all in one
-        pass of D. Empty when none is on."""
+        by a known angle for ``tilt_code`` (whose reading moves, as ``turn_code``'s does
+        with ``turn_thicken``), all in one pass of D. Empty when none is on."""
         made = {}
         moved_by: dict[int, torch.Tensor | float] = {}
         if self.turn_code:
             made[self.turn_code] = self._turned(images)
+            if self.turn_thicken > 0:
+                units = torch.rand(len(made[self.turn_code]), device=images.device) * 2 - 1
+                made[self.turn_code] = thicken(made[self.turn_code], units * self.turn_thicken)
+                moved_by[self.turn_code] = units
         if self.thicken_code:
             first = images[: self.turn_samples]
             if self.thicken_squeeze:
@@ -1048,6 +1065,7 @@ def build_training(
         turn_degrees=t.turn_degrees,
         turn_samples=t.turn_samples,
         turn_restyle=t.turn_restyle,
+        turn_thicken=t.turn_thicken,
         thicken_code=t.thicken_code,
         thicken_squeeze=t.thicken_squeeze,
         squeeze_code=t.squeeze_code,
