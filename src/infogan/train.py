@@ -215,16 +215,15 @@ class InfoGANStep:
         thickens or thins each copy by a known fraction of a 3x3 dilation or erosion
         within +-``turn_thicken`` and scores the code's reading against the code plus
         that fraction over ``turn_thicken``, so that the code must be the stroke width.
-        ``thicken_code`` k > 0 likewise
-        has Q read code k from copies whose strokes are made thicker or thinner by a
-        random amount (up to a whole 3x3 dilation or erosion), so that code k cannot
-        carry the stroke width; ``thicken_squeeze`` also makes those copies up to
-        ``TURN_SQUEEZE`` narrower or wider (slant kept), so that it cannot carry the
-        digit's width either; ``squeeze_code`` k > 0 has Q read code k from copies that
-        are only made narrower or wider. ``tilt_code`` k > 0 has Q read code k from copies
-        turned by a known random angle within +-``tilt_degrees`` and scores that reading
-        against the code plus the angle over ``tilt_degrees``: Q must measure the code
-        as the digit's tilt, so the generator must tilt its digits by ``tilt_degrees``
+        ``thicken_code`` k > 0 likewise has Q read code k from copies whose strokes are made
+        thicker or thinner by a random amount (up to a whole 3x3 dilation or erosion), so
+        that code k cannot carry the stroke width; ``thicken_squeeze`` also makes those
+        copies up to ``TURN_SQUEEZE`` narrower or wider (slant kept), so that it cannot
+        carry the digit's width either; ``squeeze_code`` k > 0 has Q read code k from copies
+        that are only made narrower or wider. ``tilt_code`` k > 0 has Q read code k from
+        copies turned by a known random angle within +-``tilt_degrees`` and scores that
+        reading against the code plus the angle over ``tilt_degrees``: Q must measure the
+        code as the digit's tilt, so the generator must tilt its digits by ``tilt_degrees``
         per unit of the code, after the first ``tilt_from`` steps (in those, the code is
         read from the images themselves; :attr:`steps_done` counts the steps, and is set by
         whoever resumes a run). All kinds of copy share one pass of D. ``precision``
