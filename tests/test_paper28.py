@@ -28,6 +28,7 @@ from infogan.config import (
     PAPER28,
     RESTYLE28,
     TILT28,
+    TILTWIDTH28,
     get_preset,
 )
 from infogan.datasets import load_dataset
@@ -921,6 +922,14 @@ def test_tilt28_is_factors28_with_c1_read_from_copies_turned_by_a_known_angle():
     step = build_training(TILT28.with_train(channels_last=False)).step_fn
     assert (step.tilt_code, step.tilt_degrees, step.tilt_from) == (1, 30.0, 0)
     assert (step.turn_code, step.turn_samples) == (2, 32)
+
+
+def test_tiltwidth28_is_tilt28_with_c2_copies_thickened_by_a_known_amount():
+    assert get_preset("tiltwidth28") is TILTWIDTH28
+    assert dataclasses.replace(TILTWIDTH28, preset="tilt28", train=TILT28.train) == TILT28
+    assert dataclasses.replace(TILTWIDTH28.train, turn_thicken=0.0) == TILT28.train
+    step = build_training(TILTWIDTH28.with_train(channels_last=False)).step_fn
+    assert (step.turn_code, step.turn_thicken, step.tilt_code) == (2, 0.5, 1)
 
 
 def test_squeeze_code_reads_that_code_from_narrower_or_wider_copies(mnist_dir):
