@@ -321,12 +321,25 @@ def merge(paths: list[Path], out: Path) -> int:
             )
             return 1
     first = reports[0]
+
+    def training(report: dict) -> dict:
+        """The report's training settings but the seed; options added to the project
+        after it was written read as their defaults, which is what it ran with."""
+        return RunConfig.from_dict(report["config"]).to_dict()["train"] | {"seed": 0}
+
     for path, other in zip(paths, reports, strict=True):
-        if (other["preset"], other["split"], other["config"]["train"] | {"seed": 0}) != (
-            first["preset"],
-            first["split"],
-            first["config"]["train"] | {"seed": 0},
-        ):
+        try:
+            same = (other["preset"], other["split"], training(other)) == (
+                first["preset"],
+                first["split"],
+                training(first),
+            )
+        except (KeyError, TypeError, ValueError, InfoGANError) as exc:
+            print(
+                f"quality.py: error: {path}: not a readable quality.json ({exc})", file=sys.stderr
+            )
+            return 1
+        if not same:
             print(f"quality.py: error: {path}: another preset, split or setting", file=sys.stderr)
             return 1
     merged = {

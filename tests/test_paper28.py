@@ -374,6 +374,30 @@ def test_quality_script_reports_each_seed_and_the_summary(tmp_path, mnist_dir):
     assert accuracy_at(seed["curve"], 3) == seed["curve"][0]["accuracy"]
     assert accuracy_at(seed["curve"], 5) is None
 
+    # --merge joins the seeds of reports of one setting, also one written before an
+    # option existed (it ran with the option's default), and refuses another setting
+    older = json.loads(json.dumps(report))
+    older["seeds"][0]["seed"] = 1
+    del older["config"]["train"]["tilt_code"]
+    other = json.loads(json.dumps(older))
+    other["config"]["train"]["lambda_cluster"] += 1
+    for name, data in (("older", older), ("other", other)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+
+    def merge(*names):
+        paths = [str(out / "quality.json"), *(str(tmp_path / f"{n}.json") for n in names)]
+        command = [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--merge", *paths]
+        command += ["--json", str(tmp_path / "all.json")]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    merged = merge("older")
+    assert merged.returncode == 0, merged.stderr
+    assert "cluster28 (val, 2 seeds)" in merged.stdout
+    assert [s["seed"] for s in json.loads((tmp_path / "all.json").read_text())["seeds"]] == [0, 1]
+    refused = merge("other")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith("other.json: another preset, split or setting")
+
 
 def test_random_thickness_thickens_and_thins_strokes_only(mnist_dir):
     from infogan.data import load_mnist_arrays, to_training_tensor
