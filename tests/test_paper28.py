@@ -18,7 +18,6 @@ from infogan.augment import (
     random_affine,
     random_thickness,
     slant,
-    thicken,
     turn,
 )
 from infogan.config import (
@@ -75,6 +74,21 @@ def real_batch_and_parts(mnist_dir: Path, **train):
     digits, _ = load_mnist_arrays(mnist_dir, "test")
     config = RESTYLE28.with_train(channels_last=False, precision="fp32", **train).validate()
     return to_training_tensor(digits[:16], 28), build_training(config)
+
+
+def record_calls(monkeypatch, name: str) -> list:
+    """Has the training step's ``name`` (a change of images by per-image amounts, such
+    as ``turn``) also record (input, amounts, output) of each call in the list returned."""
+    original = getattr(sys.modules["infogan.train"], name)
+    calls = []
+
+    def recording(images, amounts):
+        out = original(images, amounts)
+        calls.append((images.detach().clone(), amounts.clone(), out.detach().clone()))
+        return out
+
+    monkeypatch.setattr(sys.modules["infogan.train"], name, recording)
+    return calls
 
 
 def copies_read_by_q(mnist_dir: Path, **train):
@@ -912,16 +926,20 @@ def test_thicken_squeeze_also_makes_those_copies_narrower_or_wider(mnist_dir):
         assert not inside.all()
 
 
+def changed_settings(base, preset) -> dict:
+    """{training setting: its value in ``preset``} for each that differs from ``base``'s."""
+    return {
+        f.name: getattr(preset.train, f.name)
+        for f in dataclasses.fields(preset.train)
+        if getattr(preset.train, f.name) != getattr(base.train, f.name)
+    }
+
+
 def test_factors28_is_restyle28_with_a_turned_copy_for_c2_and_plain_squared_error():
     assert get_preset("factors28") is FACTORS28
     # the same network, code and data: only the training settings differ
     assert dataclasses.replace(FACTORS28, preset="restyle28", train=RESTYLE28.train) == RESTYLE28
-    changed = {
-        f.name: getattr(FACTORS28.train, f.name)
-        for f in dataclasses.fields(FACTORS28.train)
-        if getattr(FACTORS28.train, f.name) != getattr(RESTYLE28.train, f.name)
-    }
-    assert changed == {
+    assert changed_settings(RESTYLE28, FACTORS28) == {
         "q_fixed_std": True,
         "lambda_cont": 1.0,
         "turn_code": 2,
@@ -937,12 +955,7 @@ def test_factors28_is_restyle28_with_a_turned_copy_for_c2_and_plain_squared_erro
 def test_tilt28_is_factors28_with_c1_read_from_copies_turned_by_a_known_angle():
     assert get_preset("tilt28") is TILT28
     assert dataclasses.replace(TILT28, preset="factors28", train=FACTORS28.train) == FACTORS28
-    changed = {
-        f.name: getattr(TILT28.train, f.name)
-        for f in dataclasses.fields(TILT28.train)
-        if getattr(TILT28.train, f.name) != getattr(FACTORS28.train, f.name)
-    }
-    assert changed == {"tilt_code": 1, "tilt_degrees": 30.0}
+    assert changed_settings(FACTORS28, TILT28) == {"tilt_code": 1, "tilt_degrees": 30.0}
     step = build_training(TILT28.with_train(channels_last=False)).step_fn
     assert (step.tilt_code, step.tilt_degrees, step.tilt_from) == (1, 30.0, 0)
     assert (step.turn_code, step.turn_samples) == (2, 32)
@@ -951,7 +964,7 @@ def test_tilt28_is_factors28_with_c1_read_from_copies_turned_by_a_known_angle():
 def test_tiltwidth28_is_tilt28_with_c2_copies_thickened_by_a_known_amount():
     assert get_preset("tiltwidth28") is TILTWIDTH28
     assert dataclasses.replace(TILTWIDTH28, preset="tilt28", train=TILT28.train) == TILT28
-    assert dataclasses.replace(TILTWIDTH28.train, turn_thicken=0.0) == TILT28.train
+    assert changed_settings(TILT28, TILTWIDTH28) == {"turn_thicken": 0.5}
     step = build_training(TILTWIDTH28.with_train(channels_last=False)).step_fn
     assert (step.turn_code, step.turn_thicken, step.tilt_code) == (2, 0.5, 1)
 
@@ -987,14 +1000,7 @@ def test_turn_turns_ink_counter_clockwise_by_the_angle_that_rotation_measures(mn
 
 
 def test_tilt_code_reads_that_code_from_copies_turned_by_a_known_angle(mnist_dir, monkeypatch):
-    calls = []  # (input, angles, output) of each turn the step makes
-
-    def recording_turn(images, degrees):
-        out = turn(images, degrees)
-        calls.append((images.detach().clone(), degrees.clone(), out.detach().clone()))
-        return out
-
-    monkeypatch.setattr(sys.modules["infogan.train"], "turn", recording_turn)
+    calls = record_calls(monkeypatch, "turn")  # (input, angles, output) of each turn
     first, copies, parts, latent = copies_read_by_q(
         mnist_dir, turn_code=2, tilt_code=1, tilt_degrees=25.0
     )
@@ -1043,10 +1049,7 @@ def test_tilt_from_starts_the_tilted_copies_at_that_step_also_after_a_resume(
     from infogan.train import resume, train
 
     real, parts = real_batch_and_parts(mnist_dir, turn_samples=4, tilt_code=1, tilt_from=2)
-    turns = []
-    monkeypatch.setattr(
-        sys.modules["infogan.train"], "turn", lambda x, d: turns.append(d) or turn(x, d)
-    )
+    turns = record_calls(monkeypatch, "turn")
     latent = parts.code.sample(16, generator=torch.Generator().manual_seed(2))
     for expected in (0, 0, 2, 4):  # D's step and G's, from the third step on
         assert torch.isfinite(parts.step_fn(real, latent)).all()
@@ -1076,14 +1079,7 @@ def test_tilt_from_starts_the_tilted_copies_at_that_step_also_after_a_resume(
 
 
 def test_turn_thicken_moves_the_turn_codes_reading_by_a_known_stroke_change(mnist_dir, monkeypatch):
-    calls = []  # (input, amounts, output) of each known thickening the step makes
-
-    def recording_thicken(images, amounts):
-        out = thicken(images, amounts)
-        calls.append((images.detach().clone(), amounts.clone(), out.detach().clone()))
-        return out
-
-    monkeypatch.setattr(sys.modules["infogan.train"], "thicken", recording_thicken)
+    calls = record_calls(monkeypatch, "thicken")  # (input, amounts, output) of each
     first, copies, parts, _ = copies_read_by_q(
         mnist_dir, turn_code=2, turn_thicken=0.5, tilt_code=1
     )
