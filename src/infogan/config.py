@@ -411,6 +411,12 @@ def _is_cuda_name(name: str) -> bool:
 
 # --- presets -----------------------------------------------------------------
 
+
+def _derived(base: RunConfig, name: str, **train: Any) -> RunConfig:
+    """The preset ``name``: ``base`` with the training settings ``train`` changed."""
+    return dataclasses.replace(base.with_train(**train), preset=name)
+
+
 #: The reference design, exactly as SPEC sections 1-5: 64x64, 80 epochs.
 SEED64 = RunConfig()
 
@@ -438,17 +444,14 @@ PAPER28 = RunConfig(
 #: of it the same category, using all categories equally (minus the mutual information
 #: of the two views' categories, weight 3). Batch 64, 1,800 steps: about 20 minutes on
 #: 2 CPU cores. Chosen on a validation split (README, "Quality over seeds").
-CLUSTER28 = dataclasses.replace(
+CLUSTER28 = _derived(
     PAPER28,
-    preset="cluster28",
-    train=dataclasses.replace(
-        PAPER28.train,
-        batch_size=64,
-        max_steps=1800,
-        sample_every=200,
-        lambda_cluster=3.0,
-        cluster_pairs=True,
-    ),
+    "cluster28",
+    batch_size=64,
+    max_steps=1800,
+    sample_every=200,
+    lambda_cluster=3.0,
+    cluster_pairs=True,
 )
 
 #: cluster28 with the fourth round's changes (README, "A fourth round"): the paired
@@ -458,17 +461,9 @@ CLUSTER28 = dataclasses.replace(
 #: of the digits at step 1,000 takes the most used code's weights; and Q's continuous
 #: codes read a hidden layer of their own (``separate_q``), which the restyled copy
 #: would otherwise teach to ignore slant and width. Same budget as cluster28.
-RESTYLE28 = dataclasses.replace(
-    CLUSTER28,
-    preset="restyle28",
-    model=dataclasses.replace(CLUSTER28.model, overcluster=50, separate_q=True),
-    train=dataclasses.replace(
-        CLUSTER28.train,
-        cluster_augment="restyle",
-        cluster_balance=1.5,
-        cluster_reseed=500,
-    ),
-)
+RESTYLE28 = _derived(
+    CLUSTER28, "restyle28", cluster_augment="restyle", cluster_balance=1.5, cluster_reseed=500
+).with_model(overcluster=50, separate_q=True)
 
 #: restyle28 with continuous codes that each take their own factor of a digit's style
 #: (README, "factors28: a turn code and a width code"): Q's continuous codes are scored by
@@ -478,17 +473,14 @@ RESTYLE28 = dataclasses.replace(
 #: ``turn_degrees`` 180, ``turn_restyle``), so that c2 cannot carry the digit's tilt,
 #: slant or width and is left the stroke width, while c1 takes the tilt. The copies
 #: cost about 18% of a step. Chosen on a validation split; same budget as restyle28.
-FACTORS28 = dataclasses.replace(
+FACTORS28 = _derived(
     RESTYLE28,
-    preset="factors28",
-    train=dataclasses.replace(
-        RESTYLE28.train,
-        q_fixed_std=True,
-        lambda_cont=1.0,
-        turn_code=2,
-        turn_degrees=180.0,
-        turn_restyle=True,
-    ),
+    "factors28",
+    q_fixed_std=True,
+    lambda_cont=1.0,
+    turn_code=2,
+    turn_degrees=180.0,
+    turn_restyle=True,
 )
 
 #: factors28 with c1 made the digit's tilt (README, "tilt28 on the test set"): Q also
@@ -498,11 +490,7 @@ FACTORS28 = dataclasses.replace(
 #: generator must tilt its digits by about 30 degrees per unit of c1: c1 can no longer
 #: settle on another factor or on none. Chosen on a validation split (30 degrees, about
 #: MNIST's own spread of tilts, against 20); the copies cost about 12% of a step.
-TILT28 = dataclasses.replace(
-    FACTORS28,
-    preset="tilt28",
-    train=dataclasses.replace(FACTORS28.train, tilt_code=1, tilt_degrees=30.0),
-)
+TILT28 = _derived(FACTORS28, "tilt28", tilt_code=1, tilt_degrees=30.0)
 
 #: tilt28 with c2 made the stroke width the same way (README, "tiltwidth28 on the test
 #: set"): after the turn, each of c2's copies is also thickened or thinned by a known
@@ -510,11 +498,7 @@ TILT28 = dataclasses.replace(
 #: against c2 plus that fraction over 0.5 (``turn_thicken`` 0.5). c2 can then carry
 #: neither the tilt nor the digit's width, and has to carry the stroke width. Chosen on
 #: a validation split; the copies cost the same as tilt28's.
-TILTWIDTH28 = dataclasses.replace(
-    TILT28,
-    preset="tiltwidth28",
-    train=dataclasses.replace(TILT28.train, turn_thicken=0.5),
-)
+TILTWIDTH28 = _derived(TILT28, "tiltwidth28", turn_thicken=0.5)
 
 PRESETS: dict[str, RunConfig] = {
     "seed64": SEED64,
