@@ -27,7 +27,7 @@ import torch
 
 from infogan.augment import RESLANT, random_affine, random_thickness
 from infogan.data import default_data_dir, fetch_dataset, load_idx_arrays, to_training_tensor
-from infogan.datasets import parse_dataset
+from infogan.data import parse_dataset
 from infogan.errors import InfoGANError
 from infogan.evaluate import metrics
 from infogan.losses import paired_cluster_loss

@@ -27,7 +27,7 @@ from infogan.data import (
     load_idx_arrays,
     verify_file,
 )
-from infogan.datasets import (
+from infogan.data import (
     MEMORY_RESERVE_BYTES,
     check_memory,
     detect_channels,

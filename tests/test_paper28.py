@@ -30,7 +30,7 @@ from infogan.config import (
     TILTWIDTH28,
     get_preset,
 )
-from infogan.datasets import load_dataset
+from infogan.data import load_dataset
 from infogan.errors import ConfigError
 from infogan.losses import (
     cluster_loss,

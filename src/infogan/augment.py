@@ -1,34 +1,32 @@
-"""Small random changes of image batches, done on the batch's device.
+"""Random changes of image batches, done on the batch's device.
 
-Used by the paired clustering term (``--cluster-pairs``): Q should give an image and
-a changed copy of it the same category, so that the categories cannot encode what
-the change alters. Five strengths are named (:data:`AUGMENTS`):
+Two users: the clustering term compares Q's categories of each real digit and a
+:func:`restyle_copy` of it (turned, moved, scaled, thickened or thinned, made narrower or
+wider and given a new slant from MNIST's range), and a code reading (``config.CodeReading``)
+has Q read a continuous code from copies changed by :func:`transform`.
 
-* ``mild``: turned by up to 10 degrees, moved by up to 10% and scaled by up to 10%;
-* ``geometric``: turned by up to 25 degrees, moved by up to 12%, scaled by up to 15%;
-* ``strong``: turned by up to 25 degrees, moved by up to 12%, scaled by up to 15%, and
-  strokes made thicker or thinner (:func:`random_thickness`, up to 0.7 of a 3x3
-  dilation or erosion). Slant and stroke width are then no way to tell categories
-  apart, which leaves them to the continuous codes.
-* ``shape``: ``strong``, and slanted by up to 0.3 (x moved by 0.3 of y) and made
-  narrower or wider by up to 25%. The two 4/9 codes of a stuck run split both digits
-  by slant and width together (upright, wide 4s and 9s in one code; narrow, italic
-  ones in the other); a turn and a uniform scale do not change that trait, a slant and
-  a squeeze do.
-* ``restyle``: ``strong``, made narrower or wider by up to 20%, and given a slant
-  drawn from MNIST's own range whatever the image's slant was (``reslant``): the
-  copy's slant then tells nothing of the original's, while staying one that writers
-  use (``shape`` adds a random slant to the image's own, and can reach slants no
-  digit has).
+Every random number comes from a ``rand(n, *shape)`` callable (uniform on [0, 1), one row
+per image): in one process that is ``torch.rand``; under torchrun the step passes one that
+draws the numbers of the whole global batch and keeps this process's rows, so that an
+image is changed the same way however many processes share the batch.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+#: ``rand(n, *shape)``: uniform random numbers on [0, 1), ``n`` rows for ``n`` images
+Rand = Callable[..., torch.Tensor]
+
+
+def _rand_for(images: torch.Tensor, rand: Rand | None) -> Rand:
+    if rand is not None:
+        return rand
+    return lambda *shape: torch.rand(*shape, device=images.device)
 
 
 def random_affine(
@@ -40,7 +38,7 @@ def random_affine(
     shear: float = 0.0,
     squeeze: float = 0.0,
     reslant: tuple[float, float] | None = None,
-    generator: torch.Generator | None = None,
+    rand: Rand | None = None,
 ) -> torch.Tensor:
     """Each image of (B, C, H, W) turned by up to ``degrees``, moved by up to ``shift``
     of its size and scaled by up to ``scale`` (uniformly at random, independently).
@@ -54,14 +52,15 @@ def random_affine(
     the border (the background for digits).
     """
     b = images.shape[0]
-    u = torch.rand(b, 4, generator=generator, device=images.device) * 2 - 1  # U(-1, 1)
+    rand = _rand_for(images, rand)
+    u = rand(b, 4) * 2 - 1  # U(-1, 1)
     angle = u[:, 0] * math.radians(degrees)
     factor = 1 + u[:, 1] * scale
     cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
     # the output-to-input map: rotation / scale, then (read right to left) slant, width
     a, bb, c, d = cos, -sin, sin, cos
     if shear > 0 or squeeze > 0 or reslant:  # drawn only then: the others stay as they were
-        v = torch.rand(b, 2, generator=generator, device=images.device) * 2 - 1
+        v = rand(b, 2) * 2 - 1
         w = 1 / (1 + v[:, 1] * squeeze)  # input x scaled by 1 / width factor
         if reslant:  # an ink line x = s y of the input is drawn as x = (s / w - k) y
             lo, hi = reslant
@@ -113,12 +112,12 @@ def slant(images: torch.Tensor) -> torch.Tensor:
 
 
 def random_thickness(
-    images: torch.Tensor, *, amount: float, generator: torch.Generator | None = None
+    images: torch.Tensor, *, amount: float, rand: Rand | None = None
 ) -> torch.Tensor:
     """Each image of (B, C, H, W) (strokes bright on a dark background) blended towards
     its 3x3 dilation (thicker strokes) or erosion (thinner), by a fraction drawn
     uniformly from [-amount, amount] (negative: erosion)."""
-    t = (torch.rand(images.shape[0], generator=generator, device=images.device) * 2 - 1) * amount
+    t = (_rand_for(images, rand)(images.shape[0]) * 2 - 1) * amount
     return thicken(images, t)
 
 
@@ -137,45 +136,57 @@ def thicken(images: torch.Tensor, amounts: torch.Tensor) -> torch.Tensor:
 #: (-0.58 to 0.35 by :func:`slant`), a little narrowed
 RESLANT = (-0.5, 0.3)
 
-#: the named strengths of the clustering term's changes (``--cluster-augment``)
-AUGMENTS: dict[str, dict[str, Any]] = {
-    "mild": {"degrees": 10.0, "shift": 0.1, "scale": 0.1, "thickness": 0.0},
-    "geometric": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.0},
-    "strong": {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.7},
-    "shape": {
-        "degrees": 25.0,
-        "shift": 0.12,
-        "scale": 0.15,
-        "thickness": 0.7,
-        "shear": 0.3,
-        "squeeze": 0.25,
-    },
-    "restyle": {
-        "degrees": 25.0,
-        "shift": 0.12,
-        "scale": 0.15,
-        "thickness": 0.7,
-        "squeeze": 0.2,
-        "reslant": RESLANT,
-    },
-}
+#: how much narrower or wider a restyled copy is made at most
+SQUEEZE = 0.2
+#: the clustering term's copy of a real digit: turned by up to 25 degrees, moved by up to
+#: 12%, scaled by up to 15%, thickened or thinned by up to 0.7 of a 3x3 dilation, up to
+#: SQUEEZE narrower or wider, and given a slant from RESLANT whatever its own
+CLUSTER_CHANGE = {"degrees": 25.0, "shift": 0.12, "scale": 0.15, "thickness": 0.7}
 
 
-def augment(
-    images: torch.Tensor, strength: str = "mild", *, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """``images`` changed at one of the named :data:`AUGMENTS` strengths."""
-    p = AUGMENTS[strength]
+def restyle_copy(images: torch.Tensor, *, rand: Rand | None = None) -> torch.Tensor:
+    """The clustering term's changed copy of each image (:data:`CLUSTER_CHANGE`)."""
+    p = CLUSTER_CHANGE
     out = random_affine(
         images,
         degrees=p["degrees"],
         shift=p["shift"],
         scale=p["scale"],
-        shear=p.get("shear", 0.0),
-        squeeze=p.get("squeeze", 0.0),
-        reslant=p.get("reslant"),
-        generator=generator,
+        squeeze=SQUEEZE,
+        reslant=RESLANT,
+        rand=rand,
     )
-    if p["thickness"] > 0:
-        out = random_thickness(out, amount=p["thickness"], generator=generator)
-    return out
+    return random_thickness(out, amount=p["thickness"], rand=rand)
+
+
+def transform(
+    images: torch.Tensor, kind: str, amount: float, *, known: bool, rand: Rand | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``images`` changed by one of ``config.TRANSFORMS``, and (B,) the amount drawn for
+    each over ``amount``, in [-1, 1] (0 where it is not ``known``):
+
+    * ``restyle``: up to :data:`SQUEEZE` narrower or wider and a new slant from RESLANT;
+    * ``turn``: turned by up to ``amount`` degrees either way (:func:`any_turn` when the
+      angle is not ``known``: its angles are drawn as :func:`random_affine` draws them);
+    * ``thicken``: towards a 3x3 dilation (thicker) or erosion by up to ``amount``.
+    """
+    rand = _rand_for(images, rand)
+    zero = images.new_zeros(images.shape[0])
+    if kind == "restyle":
+        out = random_affine(
+            images, degrees=0.0, shift=0.0, scale=0.0, squeeze=SQUEEZE, reslant=RESLANT, rand=rand
+        )
+        return out, zero
+    if kind == "turn" and not known:
+        return any_turn(images, amount, rand=rand), zero
+    units = rand(images.shape[0]) * 2 - 1
+    if kind == "turn":
+        return turn(images, units * amount), units
+    if kind == "thicken":
+        return thicken(images, units * amount), units if known else zero
+    raise ValueError(f"unknown transform {kind!r}")
+
+
+def any_turn(images: torch.Tensor, degrees: float, *, rand: Rand | None = None) -> torch.Tensor:
+    """Each image turned by an angle within +-``degrees`` that nobody is told."""
+    return random_affine(images, degrees=degrees, shift=0.0, scale=0.0, rand=rand)

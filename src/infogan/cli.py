@@ -12,8 +12,53 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infogan import __version__
-from infogan.config import CLUSTER_AUGMENTS, PRESETS, get_preset
+from infogan.config import PRESETS, RESUMABLE, get_preset
 from infogan.errors import ConfigError, InfoGANError
+
+#: ``infogan train``'s options that set a config field: (flag, SECTION.FIELD, type, help)
+TRAIN_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    (
+        "--dataset",
+        "data.dataset",
+        str,
+        "mnist (default), fashion-mnist or folder:PATH (every PNG/JPEG under PATH)",
+    ),
+    ("--epochs", "train.epochs", int, "passes over the training images"),
+    ("--max-steps", "train.max_steps", int, "stop after this many iterations"),
+    ("--seed", "train.seed", int, "seed of the weights, the data order and the codes"),
+    ("--batch-size", "train.batch_size", int, "images per step"),
+    ("--lr-g", "train.lr_g", float, "the generator's Adam learning rate"),
+    ("--lr-d", "train.lr_d", float, "D and Q's Adam learning rate"),
+    (
+        "--lambda-cat",
+        "train.lambda_cat",
+        float,
+        "weight of the categorical information term (0 with --lambda-cont 0: a plain GAN)",
+    ),
+    ("--lambda-cont", "train.lambda_cont", float, "weight of the continuous information term"),
+    (
+        "--lambda-cluster",
+        "train.lambda_cluster",
+        float,
+        "weight of the clustering term on real digits (0: off, as in the paper)",
+    ),
+    (
+        "--holdout",
+        "data.holdout",
+        int,
+        "keep the last N training images out of training (a validation split)",
+    ),
+    ("--sample-every", "train.sample_every", int, "write the three grids every N iterations"),
+    ("--checkpoint-every", "train.checkpoint_every", int, "write a checkpoint every N iterations"),
+    ("--device", "train.device", str, "auto (CUDA if present), cpu, cuda or cuda:N"),
+    (
+        "--precision",
+        "train.precision",
+        str,
+        "auto (default: bf16 autocast on CPUs with native bfloat16, fp32 elsewhere), fp32 or bf16",
+    ),
+    ("--compile", "train.compile", bool, "torch.compile the networks (pays on GPUs)"),
+)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -50,277 +95,42 @@ def build_parser() -> argparse.ArgumentParser:
         "RUN_DIR/config.json, metrics.csv (one row per iteration), "
         "images/{fixed,varying_c1,varying_c2}/STEP.png and checkpoints/last.pt.",
     )
-    presets = ", ".join(
-        f"{name} ({cfg.train.max_steps or cfg.train.epochs * 468} steps of {cfg.train.batch_size})"
-        if cfg.train.max_steps
-        else f"{name} ({cfg.train.epochs} epochs of batch {cfg.train.batch_size})"
-        for name, cfg in PRESETS.items()
-    )
+    presets = ", ".join(PRESETS)
+    train.add_argument("--preset", default=None, help=f"named configuration: {presets} (seed64)")
     train.add_argument(
-        "--preset", default=None, help=f"named configuration (default seed64): {presets}"
-    )
-    train.add_argument(
-        "--dataset",
+        "--config",
+        type=Path,
         default=None,
-        metavar="mnist|fashion-mnist|folder:PATH",
-        help="what to train on (default mnist); folder:PATH: every PNG/JPEG under PATH",
+        metavar="FILE.json",
+        help="a run configuration as JSON (a run's config.json, or only the sections and "
+        "fields to change), applied over the preset",
     )
     train.add_argument(
-        "--channels",
-        type=int,
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="change any config field (VALUE is JSON where it parses, else text), e.g. "
+        "--set train.lambda_cluster=2 --set data.channels=3; repeatable",
+    )
+    for flags, key, kind, text in TRAIN_FLAGS:
+        if kind is bool:
+            train.add_argument(
+                flags, dest=key, action=argparse.BooleanOptionalAction, default=None, help=text
+            )
+        else:
+            metavar = key.split(".")[1].upper()
+            train.add_argument(flags, dest=key, type=kind, default=None, metavar=metavar, help=text)
+    train.add_argument(
+        "--sync-bn",
+        dest="train.sync_bn",
+        action="store_const",
+        const=True,
         default=None,
-        help="for a folder: 1 (grey) or 3 (RGB); default: detected (RGB if any image is)",
+        help="under torchrun: BatchNorm statistics over the global batch, not each rank's slice",
     )
     train.add_argument(
         "--run-dir", type=Path, default=None, help="default: runs/PRESET (runs/PRESET-DATASET)"
-    )
-    train.add_argument("--epochs", type=int, default=None, help="passes over the 60,000 digits")
-    train.add_argument(
-        "--max-steps", type=int, default=None, help="stop after this many iterations"
-    )
-    train.add_argument("--seed", type=int, default=None, help="seed of weights, data order, codes")
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--lr-g", type=float, default=None, help="generator's Adam learning rate")
-    train.add_argument("--lr-d", type=float, default=None, help="D and Q's Adam learning rate")
-    train.add_argument(
-        "--lambda-cat",
-        type=float,
-        default=None,
-        help="weight of the categorical information term (0 with --lambda-cont 0: plain GAN)",
-    )
-    train.add_argument(
-        "--lambda-cont", type=float, default=None, help="weight of the continuous term"
-    )
-    train.add_argument(
-        "--lambda-cluster",
-        type=float,
-        default=None,
-        help="weight of the clustering term on real images (0 = off, as in the paper)",
-    )
-    train.add_argument(
-        "--cluster-pairs",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="clustering term on pairs of each real image and a randomly moved copy",
-    )
-    train.add_argument(
-        "--cluster-augment",
-        choices=CLUSTER_AUGMENTS,
-        default=None,
-        help="how much the paired copy is changed: mild (turn, move, scale a little), "
-        "geometric (more), strong (as geometric, and thicker or thinner strokes) or "
-        "shape (as strong, and slanted, narrower or wider) or restyle (as strong, "
-        "narrower or wider, and given a new slant from MNIST's range)",
-    )
-    train.add_argument(
-        "--cluster-balance",
-        type=float,
-        default=None,
-        help="weight of equal category use in the paired term (1 = plain mutual information)",
-    )
-    train.add_argument(
-        "--cluster-copies",
-        type=int,
-        default=None,
-        help="changed copies of each real image in the paired term (default 1)",
-    )
-    train.add_argument(
-        "--q-cat-on-fakes",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="train Q's categories on generated images in D's step (default, as the paper); "
-        "--no-q-cat-on-fakes: from the clustering term on real digits only",
-    )
-    train.add_argument(
-        "--cluster-resplit",
-        type=int,
-        default=None,
-        metavar="N",
-        help="every N steps, merge two codes that share their digits so that the paired "
-        "term splits them again (default 0: never)",
-    )
-    train.add_argument(
-        "--cluster-reseed",
-        type=int,
-        default=None,
-        metavar="N",
-        help="every N steps, give a starved code (a few percent of the digits) the "
-        "weights of the most used code, so that the paired term splits that one "
-        "(default 0: never)",
-    )
-    train.add_argument(
-        "--augment-fakes",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also train Q's categories on a changed copy of each generated image "
-        "(changed as --cluster-augment says; one more pass of D a step)",
-    )
-    train.add_argument(
-        "--separate-q",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="paper28: give Q's categorical code its own hidden layer, apart from the "
-        "continuous codes' (default: shared, as in the paper)",
-    )
-    train.add_argument(
-        "--overcluster",
-        type=int,
-        default=None,
-        metavar="N",
-        help="paper28: an extra head of N categories on Q's hidden layer, trained by the "
-        "paired term alongside the code (IIC's over-clustering; default 0: none)",
-    )
-    train.add_argument(
-        "--overcluster-weight",
-        type=float,
-        default=None,
-        metavar="W",
-        help="weight of the paired term on that head, relative to the code's (default 0.5)",
-    )
-    train.add_argument(
-        "--q-fixed-std",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="paper28: score Q's continuous codes by the squared error of its means "
-        "instead of the Gaussian log-likelihood with a learned std (default: off)",
-    )
-    train.add_argument(
-        "--lambda-orth",
-        type=float,
-        default=None,
-        metavar="W",
-        help="weight of G's penalty on continuous codes that change an image alike "
-        "(squared cosine between two codes' changes; default 0: off)",
-    )
-    train.add_argument(
-        "--orth-samples",
-        type=int,
-        default=None,
-        metavar="N",
-        help="generated images per batch whose codes that penalty moves (default 8)",
-    )
-    train.add_argument(
-        "--turn-code",
-        type=int,
-        default=None,
-        metavar="K",
-        help="continuous code K (from 1) that Q reads from a randomly turned copy of each "
-        "generated image, so that it cannot carry the digit's tilt (default 0: off)",
-    )
-    train.add_argument(
-        "--turn-degrees",
-        type=float,
-        default=None,
-        metavar="A",
-        help="those copies are turned by up to +-A degrees (default 45)",
-    )
-    train.add_argument(
-        "--turn-samples",
-        type=int,
-        default=None,
-        metavar="N",
-        help="generated images per batch given a turned (or thickened) copy (default 32)",
-    )
-    train.add_argument(
-        "--turn-restyle",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="before the turn, give each copy a random slant from MNIST's range (whatever "
-        "its own) and make it up to 20%% narrower or wider, so that the code cannot carry "
-        "the slant or the digit's width either (default: off)",
-    )
-    train.add_argument(
-        "--turn-thicken",
-        type=float,
-        default=None,
-        metavar="A",
-        help="after the turn, thicken or thin each copy by a known fraction of a 3x3 "
-        "dilation or erosion within +-A and move the code's reading by that fraction "
-        "over A: the code becomes the stroke width (default 0: off)",
-    )
-    train.add_argument(
-        "--thicken-code",
-        type=int,
-        default=None,
-        metavar="K",
-        help="continuous code K (from 1) that Q reads from a copy of each generated image "
-        "with randomly thicker or thinner strokes, so that it cannot carry the stroke "
-        "width (default 0: off)",
-    )
-    train.add_argument(
-        "--squeeze-code",
-        type=int,
-        default=None,
-        metavar="K",
-        help="continuous code K (from 1) that Q reads from a copy of each generated image "
-        "made up to 20%% narrower or wider, so that it cannot carry the digit's width "
-        "(default 0: off)",
-    )
-    train.add_argument(
-        "--tilt-code",
-        type=int,
-        default=None,
-        metavar="K",
-        help="continuous code K (from 1) that Q reads from copies turned by a known angle, "
-        "its reading moved by that angle: the code becomes the digit's tilt (default 0: off)",
-    )
-    train.add_argument(
-        "--tilt-degrees",
-        type=float,
-        default=None,
-        metavar="A",
-        help="degrees of tilt per unit of that code, and the most its copies are turned by "
-        "(default 20)",
-    )
-    train.add_argument(
-        "--tilt-from",
-        type=int,
-        default=None,
-        metavar="STEP",
-        help="read the tilt code from its turned copies after the first STEP steps, from "
-        "the images themselves in those (default 0)",
-    )
-    train.add_argument(
-        "--thicken-squeeze",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also make those copies up to 20%% narrower or wider (their slant kept), so "
-        "that the code cannot carry the digit's width either (default: off)",
-    )
-    train.add_argument(
-        "--holdout",
-        type=int,
-        default=None,
-        help="keep the last N training images out of training (a validation split)",
-    )
-    train.add_argument(
-        "--sample-every", type=int, default=None, help="write the three grids every N iterations"
-    )
-    train.add_argument(
-        "--checkpoint-every", type=int, default=None, help="write last.pt every N iterations"
-    )
-    train.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N")
-    train.add_argument(
-        "--precision",
-        default=None,
-        metavar="auto|fp32|bf16",
-        help="bf16: forward passes under bfloat16 autocast; auto (default): bf16 on CPUs "
-        "with native bfloat16 (AVX-512 BF16 or AMX), fp32 elsewhere",
-    )
-    train.add_argument(
-        "--compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="torch.compile the networks (faster steps on GPUs after a warm-up)",
-    )
-    train.add_argument(
-        "--keep-checkpoints", type=int, default=None, help="newest step checkpoints kept (3)"
-    )
-    train.add_argument(
-        "--sync-bn",
-        action="store_true",
-        default=None,
-        help="under torchrun: BatchNorm statistics over the global batch, not each rank's slice",
     )
     train.add_argument(
         "--overwrite", action="store_true", help="replace a run already in --run-dir"
@@ -430,8 +240,7 @@ def _add_report_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> None:
-    from infogan.data import IdxDataset, default_data_dir, fetch_dataset
-    from infogan.datasets import parse_dataset
+    from infogan.data import IdxDataset, default_data_dir, fetch_dataset, parse_dataset
 
     dataset = parse_dataset(args.dataset)
     if not isinstance(dataset, IdxDataset):
@@ -441,56 +250,9 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
     print(f"{dataset.title} ready in {dataset.files_dir(path)} (4 files, SHA-256 verified)")
 
 
-_RESUME_FIXED = (
-    "preset",
-    "seed",
-    "batch_size",
-    "lr_g",
-    "lr_d",
-    "lambda_cat",
-    "lambda_cont",
-    "sample_every",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "sync_bn",
-    "lambda_cluster",
-    "cluster_pairs",
-    "cluster_augment",
-    "cluster_balance",
-    "cluster_copies",
-    "q_cat_on_fakes",
-    "augment_fakes",
-    "cluster_resplit",
-    "cluster_reseed",
-    "separate_q",
-    "overcluster",
-    "overcluster_weight",
-    "lambda_orth",
-    "orth_samples",
-    "q_fixed_std",
-    "turn_code",
-    "turn_degrees",
-    "turn_samples",
-    "turn_restyle",
-    "turn_thicken",
-    "thicken_code",
-    "thicken_squeeze",
-    "squeeze_code",
-    "tilt_code",
-    "tilt_degrees",
-    "tilt_from",
-    "precision",
-    "compile",
-    "holdout",
-    "run_dir",
-    "dataset",
-    "channels",
-)
-
-
 def _default_run_dir(preset: str, dataset: str) -> Path:
     """runs/PRESET for MNIST; runs/PRESET-fashion-mnist, runs/PRESET-FOLDERNAME otherwise."""
-    from infogan.datasets import FolderDataset, parse_dataset
+    from infogan.data import FolderDataset, parse_dataset
 
     if dataset == "mnist":
         return Path("runs") / preset
@@ -499,27 +261,58 @@ def _default_run_dir(preset: str, dataset: str) -> Path:
     return Path("runs") / f"{preset}-{suffix or 'images'}"
 
 
+def _settings(args: argparse.Namespace) -> dict[str, object]:
+    """{SECTION.FIELD: value} of the options given: the flags, then each --set."""
+    from infogan.config import parse_setting
+
+    given = {key: getattr(args, key) for _, key, _, _ in TRAIN_FLAGS}
+    given["train.sync_bn"] = getattr(args, "train.sync_bn")
+    settings = {k: v for k, v in given.items() if v is not None}
+    settings.update(parse_setting(text) for text in args.set)
+    return settings
+
+
+def _train_config(args: argparse.Namespace, settings: dict[str, object]):
+    """The preset, then --config's sections, then the options, validated."""
+    from infogan.config import SEED64, RunConfig, load_config_file
+
+    config = get_preset(args.preset) if args.preset else SEED64
+    if args.config is not None:
+        raw = load_config_file(args.config)
+        if not args.preset and raw.get("preset") in PRESETS:
+            config = get_preset(raw["preset"])
+        merged = config.to_dict()
+        for section, values in raw.items():
+            if isinstance(values, dict) and isinstance(merged.get(section), dict):
+                merged[section] = {**merged[section], **values}
+            else:
+                merged[section] = values
+        config = RunConfig.from_dict(merged)
+    return config.with_settings(settings).validate()
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
-    from infogan.train import TrainingInterrupted, resume, train
+    from infogan.training.loop import TrainingInterrupted
+    from infogan.training.run import resume, train
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    settings = _settings(args)
     try:
         if args.resume is not None:
-            given = [
-                f"--{k.replace('_', '-')}" for k in _RESUME_FIXED if getattr(args, k) is not None
-            ]
-            if given or args.overwrite:
+            fixed = [k for k in settings if k not in RESUMABLE]
+            fixed += [f"--{n}" for n in ("preset", "config", "run_dir") if getattr(args, n)]
+            if fixed or args.overwrite:
                 raise ConfigError(
                     f"--resume continues the run with its own configuration; drop "
-                    f"{', '.join(given) or '--overwrite'} (only --epochs, --max-steps and "
+                    f"{', '.join(fixed) or '--overwrite'} (only --epochs, --max-steps and "
                     "--device may change)"
                 )
             run_dir = args.resume
             resume(
                 run_dir,
-                epochs=args.epochs,
-                max_steps=args.max_steps,
-                device=args.device,
+                epochs=settings.get("train.epochs"),
+                max_steps=settings.get("train.max_steps"),
+                device=settings.get("train.device"),
                 data_dir=args.data_dir,
                 progress=not args.no_progress,
                 log=log,
@@ -527,56 +320,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
             )
             _report_after_training(args, run_dir, log)
             return
-        preset = args.preset or "seed64"
-        config = (
-            get_preset(preset)
-            .with_data(dataset=args.dataset, channels=args.channels)
-            .with_train(
-                epochs=args.epochs,
-                max_steps=args.max_steps,
-                seed=args.seed,
-                batch_size=args.batch_size,
-                lr_g=args.lr_g,
-                lr_d=args.lr_d,
-                lambda_cat=args.lambda_cat,
-                lambda_cont=args.lambda_cont,
-                sample_every=args.sample_every,
-                checkpoint_every=args.checkpoint_every,
-                keep_checkpoints=args.keep_checkpoints,
-                sync_bn=args.sync_bn,
-                device=args.device,
-                lambda_cluster=args.lambda_cluster,
-                cluster_pairs=args.cluster_pairs,
-                cluster_augment=args.cluster_augment,
-                cluster_balance=args.cluster_balance,
-                cluster_copies=args.cluster_copies,
-                q_cat_on_fakes=args.q_cat_on_fakes,
-                augment_fakes=args.augment_fakes,
-                cluster_resplit=args.cluster_resplit,
-                cluster_reseed=args.cluster_reseed,
-                overcluster_weight=args.overcluster_weight,
-                lambda_orth=args.lambda_orth,
-                q_fixed_std=args.q_fixed_std,
-                orth_samples=args.orth_samples,
-                turn_code=args.turn_code,
-                turn_degrees=args.turn_degrees,
-                turn_samples=args.turn_samples,
-                turn_restyle=args.turn_restyle,
-                turn_thicken=args.turn_thicken,
-                thicken_code=args.thicken_code,
-                thicken_squeeze=args.thicken_squeeze,
-                squeeze_code=args.squeeze_code,
-                tilt_code=args.tilt_code,
-                tilt_degrees=args.tilt_degrees,
-                tilt_from=args.tilt_from,
-                precision=args.precision,
-                compile=args.compile,
-            )
-            .with_data(holdout=args.holdout)
-            .with_model(separate_q=args.separate_q, overcluster=args.overcluster)
-            .validate()
-        )
-        run_dir = args.run_dir or _default_run_dir(preset, config.data.dataset)
+        config = _train_config(args, settings)
+        run_dir = args.run_dir or _default_run_dir(config.preset, config.data.dataset)
         train(
             config,
             run_dir,

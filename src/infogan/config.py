@@ -1,23 +1,43 @@
 """Typed configuration: data, latent code, model and training, and the named presets.
 
-A run is described by one frozen :class:`RunConfig`. Presets are plain named
-configs; the CLI derives a new config from a preset with :func:`dataclasses.replace`
-and validates it once. Nothing mutates a config after it is resolved, and the
+A run is described by one frozen :class:`RunConfig`. Presets are plain named configs;
+the CLI changes a preset with :meth:`RunConfig.with_settings` (``--set SECTION.FIELD=VALUE``)
+and validates the result once. Nothing mutates a config after it is resolved, and the
 resolved config is saved as ``config.json`` in the run directory.
+
+This module imports nothing above it: the architectures' image sizes and the dataset
+names it checks are listed here, and :mod:`infogan.models` and :mod:`infogan.data` use
+these lists.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from infogan.errors import ConfigError
 
 PRECISIONS = ("auto", "fp32", "bf16")
-#: strengths of the paired clustering term's changes (infogan.augment.AUGMENTS)
-CLUSTER_AUGMENTS = ("mild", "geometric", "strong", "shape", "restyle")
+#: how Q's continuous codes are scored: squared error of Q's estimates (the seed's Q; with
+#: the paper's Gaussian Q, of its means), or the Gaussian's negative log-likelihood
+CONT_LOSSES = ("mse", "gaussian")
+#: the image size each architecture works at (:mod:`infogan.models` builds them)
+ARCH_SIZES = {"seed64": 64, "paper28": 28}
+#: architectures whose Q gives a mean and a log-std per continuous code
+GAUSSIAN_Q_ARCHS = ("paper28",)
+#: the IDX datasets by name; ``folder:PATH`` names every PNG/JPEG under PATH
+IDX_DATASET_NAMES = ("mnist", "fashion-mnist")
+FOLDER_PREFIX = "folder:"
+#: what a transformed copy can have done to it (:mod:`infogan.augment`): ``restyle`` (a new
+#: slant from MNIST's range and up to 20% narrower or wider), ``turn`` (by up to ``amount``
+#: degrees either way), ``thicken`` (towards a 3x3 dilation or erosion by up to ``amount``)
+TRANSFORMS = ("restyle", "turn", "thicken")
+#: the only settings ``infogan train --resume`` may change: how long, and where
+RESUMABLE = ("train.epochs", "train.max_steps", "train.device")
 
 
 @dataclass(frozen=True)
@@ -44,12 +64,33 @@ class LatentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = "seed64"  # key into infogan.models.ARCHITECTURES
+    arch: str = "seed64"  # key of ARCH_SIZES
     # paper28: Q's categorical code and continuous codes each get their own hidden layer
     separate_q: bool = False
     # paper28: an over-clustering head with this many categories on Q's hidden layer,
-    # trained by the paired clustering term alongside the code's (0: none)
+    # trained by the clustering term alongside the code's (0: none)
     overcluster: int = 0
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One change made to the copies a code is read from (one of :data:`TRANSFORMS`)."""
+
+    kind: str
+    amount: float = 0.0  # turn: degrees either way; thicken: fraction of a 3x3 dilation
+    # Q's reading of the code is scored against the code plus the amount drawn for each
+    # copy over ``amount`` (in [-1, 1]): the code must then measure this change
+    known: bool = False
+
+
+@dataclass(frozen=True)
+class CodeReading:
+    """Continuous code ``code`` (from 1) is read by Q from changed copies of the first
+    generated digits of each batch, not from the digits themselves: an unknown change
+    takes that factor away from the code, a known one gives it to the code."""
+
+    code: int
+    transforms: tuple[Transform, ...]
 
 
 @dataclass(frozen=True)
@@ -63,87 +104,15 @@ class TrainConfig:
     beta2: float = 0.999
     lambda_cat: float = 1.0  # weight of the categorical information term; 0 and 0 = plain GAN
     lambda_cont: float = 1.0  # weight of the continuous information term
-    # paper28: score Q's continuous codes by the squared error of its means (a Gaussian
-    # of fixed width) instead of the negative log-likelihood with its learned log-std
-    q_fixed_std: bool = False
-    # weight of the clustering term on real images: minus the mutual information between
-    # an image and Q's category (0 = off, as in the paper and the seed)
+    cont_loss: str = "mse"  # one of CONT_LOSSES; "gaussian" needs a Gaussian Q (paper28)
+    # weight of the clustering term on real digits (0 = off, as in the paper and the seed):
+    # minus the mutual information of Q's categories of each digit and a restyled copy
     lambda_cluster: float = 0.0
-    # the clustering term pairs each real image with a randomly moved/turned copy and
-    # maximises the mutual information between the two views' categories
-    cluster_pairs: bool = False
-    # how strongly the paired view is changed: mild | geometric | strong (infogan.augment)
-    cluster_augment: str = "mild"
-    # weight of the entropy of the categories' marginal in the paired term, relative
-    # to the mutual information's own (1); above 1 it pushes harder for equal use
-    cluster_balance: float = 1.0
-    # how many separately changed copies of each real image the paired term compares it
-    # with (the term is averaged over them); each costs one more pass of D
-    cluster_copies: int = 1
-    # train Q's categorical head on generated images in D's step (the paper does); off,
-    # Q learns categories only from the clustering term on real digits
-    q_cat_on_fakes: bool = True
-    # Q's categorical head also learns, in D's step, to read the code of a changed copy
-    # of each generated image (changed at cluster_augment's strength): the categories
-    # must then survive the same changes on generated digits as on real ones
-    augment_fakes: bool = False
-    # every this many steps (0: never), merge two categorical codes that share their
-    # digits so that the clustering term splits them again (infogan.resplit)
-    cluster_resplit: int = 0
-    # every this many steps (0: never), give a starved categorical code (a few percent of
-    # the digits) the weights of the most used one, so that the term splits that one
+    # every this many steps (0: never), give a starved categorical code (under half an
+    # equal share of the digits) the weights of the most used one, to be split again
     cluster_reseed: int = 0
-    # weight of the paired term on the over-clustering head (model.overcluster), relative
-    # to the term on the categorical code
-    overcluster_weight: float = 0.5
-    # weight of the generator's penalty on continuous codes that change an image alike:
-    # the squared cosine between the changes two codes make to the same image
-    # (infogan.losses.effect_overlap; 0 = off, as in the paper)
-    lambda_orth: float = 0.0
-    # how many of each batch's generated images the penalty moves each code of
-    # (one more generator pass over num_continuous times this many images)
-    orth_samples: int = 8
-    # continuous code (1-based; 0 = none) that Q must read from a randomly turned copy of
-    # each generated image: the turn scrambles any angle the code sets, so the code can
-    # only carry what a turn leaves alone (stroke width, size), never the digit's tilt
-    turn_code: int = 0
-    # the turned copies are turned by an angle drawn uniformly from +-this many degrees
-    turn_degrees: float = 45.0
-    # how many of each batch's generated images get a turned copy (one more pass of D
-    # over this many images in each of D's and G's steps)
-    turn_samples: int = 32
-    # before the turn, the copies are also given a slant drawn from MNIST's own range
-    # whatever their own (infogan.augment.RESLANT) and made narrower or wider by up to
-    # 20%: the code can then carry neither the slant nor the digit's width much
-    turn_restyle: bool = False
-    # after the turn, each copy is also thickened or thinned by a known fraction of a 3x3
-    # dilation or erosion within +-this, and Q's reading of the turn code is scored
-    # against the code plus that fraction over this: the code then has to be the stroke
-    # width (0 = off)
-    turn_thicken: float = 0.0
-    # continuous code (1-based; 0 = none) that Q must read from a copy of each of the first
-    # turn_samples generated images with its strokes made randomly thicker or thinner:
-    # the code then cannot carry the stroke width
-    thicken_code: int = 0
-    # the thickened copies are also made narrower or wider by up to 20% (their slant
-    # kept): the code can then carry neither the stroke width nor the digit's width,
-    # which leaves it the digit's tilt
-    thicken_squeeze: bool = False
-    # continuous code (1-based; 0 = none) that Q must read from copies of the first
-    # turn_samples generated images made up to 20% narrower or wider (slant kept): the
-    # code then cannot carry the digit's width
-    squeeze_code: int = 0
-    # continuous code (1-based; 0 = none) that Q must read from copies of the first
-    # turn_samples generated images turned by a known angle within +-tilt_degrees, its
-    # reading moved by that angle over tilt_degrees: Q then measures the code as the
-    # digit's tilt, and the generator must tilt its digits as the code says
-    tilt_code: int = 0
-    # the degrees of tilt one unit of the tilt code stands for (the code's range [-1, 1]
-    # spans twice this), and the most its copies are turned by
-    tilt_degrees: float = 20.0
-    # the tilt code is read from its turned copies after this many steps; in the first
-    # ones, from the generated images themselves, like any other code
-    tilt_from: int = 0
+    # continuous codes Q reads from transformed copies of generated digits, in this order
+    readings: tuple[CodeReading, ...] = ()
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt
@@ -162,6 +131,9 @@ class TrainConfig:
         return self.lambda_cat == 0 and self.lambda_cont == 0
 
 
+SECTIONS = {"data": DataConfig, "latent": LatentConfig, "model": ModelConfig, "train": TrainConfig}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     preset: str = "seed64"
@@ -175,18 +147,40 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
-        """Rebuild a config from :meth:`to_dict` output; unknown keys are an error."""
-        try:
-            return cls(
-                preset=raw["preset"],
-                # configs saved before the channel count existed are all grey MNIST runs
-                data=DataConfig(**{"channels": 1, **raw["data"]}),
-                latent=LatentConfig(**raw["latent"]),
-                model=ModelConfig(**raw["model"]),
-                train=TrainConfig(**raw["train"]),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"malformed run configuration: {exc}") from None
+        """Rebuild a config from :meth:`to_dict` output (also one written by an earlier
+        version, see :func:`_upgrade`); an unknown key or a value of the wrong type is
+        a :class:`ConfigError` naming it."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("preset"), str):
+            raise ConfigError("malformed run configuration: expected an object with a 'preset'")
+        raw = _upgrade(raw)
+        sections = {}
+        for name, section in SECTIONS.items():
+            values = raw.get(name, {})
+            if not isinstance(values, dict):
+                raise ConfigError(f"malformed run configuration: {name!r} must be an object")
+            sections[name] = _build(section, values, name)
+        unknown = set(raw) - {"preset", *SECTIONS}
+        if unknown:
+            raise ConfigError(f"unknown configuration section {sorted(unknown)[0]!r}")
+        return cls(preset=raw["preset"], **sections)
+
+    def with_settings(self, settings: dict[str, Any]) -> RunConfig:
+        """A copy with ``{"SECTION.FIELD": value}`` changed (values as JSON gives them)."""
+        raw = self.to_dict()
+        for key, value in settings.items():
+            section, _, name = key.partition(".")
+            if section not in SECTIONS or not name:
+                raise ConfigError(
+                    f"setting {key!r}: expected SECTION.FIELD with SECTION one of "
+                    f"{', '.join(SECTIONS)}"
+                )
+            fields = [f.name for f in dataclasses.fields(SECTIONS[section])]
+            if name not in fields:
+                raise ConfigError(
+                    f"unknown setting {key!r}; {section}'s fields are {', '.join(fields)}"
+                )
+            raw[section][name] = value
+        return RunConfig.from_dict(raw)
 
     def with_data(self, **changes: Any) -> RunConfig:
         """A copy with some data fields changed (None values are ignored)."""
@@ -205,208 +199,320 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
-        from infogan.datasets import parse_dataset
-        from infogan.models import ARCHITECTURES
-
-        t = self.train
-        if self.model.arch not in ARCHITECTURES:
-            raise ConfigError(
-                f"unknown architecture {self.model.arch!r}; expected one of "
-                f"{', '.join(sorted(ARCHITECTURES))}"
-            )
-        if not isinstance(self.model.separate_q, bool):
-            raise ConfigError(f"--separate-q must be true or false, got {self.model.separate_q!r}")
-        if self.model.separate_q and self.model.arch != "paper28":
-            raise ConfigError(
-                f"--separate-q needs the paper28 architecture (Q with a hidden layer), "
-                f"got {self.model.arch}"
-            )
-        over = self.model.overcluster
-        if not isinstance(over, int) or isinstance(over, bool) or over < 0 or over == 1:
-            raise ConfigError(f"--overcluster must be 0 (none) or an integer >= 2, got {over!r}")
-        if over and self.model.arch != "paper28":
-            raise ConfigError(
-                f"--overcluster needs the paper28 architecture (Q with a hidden layer), "
-                f"got {self.model.arch}"
-            )
-        if over and not (t.cluster_pairs and t.lambda_cluster > 0):
-            raise ConfigError(
-                "--overcluster needs the paired clustering term (--lambda-cluster > 0 and "
-                "--cluster-pairs), which is all that trains it"
-            )
-        weight = t.overcluster_weight
-        if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
-            raise ConfigError(f"--overcluster-weight must be a number >= 0, got {weight!r}")
-        if not isinstance(t.q_fixed_std, bool):
-            raise ConfigError(f"--q-fixed-std must be true or false, got {t.q_fixed_std!r}")
-        orth = t.lambda_orth
-        number = isinstance(orth, int | float) and not isinstance(orth, bool)
-        if not (number and math.isfinite(orth) and orth >= 0):
-            raise ConfigError(f"--lambda-orth must be a finite number >= 0, got {orth!r}")
-        _positive_int("orth-samples", t.orth_samples)
-        if orth > 0 and self.latent.num_continuous < 2:
-            raise ConfigError(
-                "--lambda-orth needs at least 2 continuous codes to keep apart, "
-                f"got {self.latent.num_continuous}"
-            )
-        if orth > 0 and t.orth_samples > t.batch_size:
-            raise ConfigError(
-                f"--orth-samples ({t.orth_samples}) must not exceed --batch-size "
-                f"({t.batch_size}): it moves codes of the batch's own images"
-            )
-        named = {}  # code -> the option that has it read from changed copies
-        for option in ("turn-code", "thicken-code", "squeeze-code", "tilt-code"):
-            value = getattr(t, option.replace("-", "_"))
-            k = _code_index(option, value, self.latent.num_continuous)
-            if k and k in named:
-                raise ConfigError(
-                    f"--{named[k]} and --{option} both name code {k}: a code is read from "
-                    "one kind of copy"
-                )
-            named[k] = option
-        turn, thicken = t.turn_code, t.thicken_code
-        degrees = t.turn_degrees
-        number = isinstance(degrees, int | float) and not isinstance(degrees, bool)
-        if not (number and math.isfinite(degrees) and 0 < degrees <= 180):
-            raise ConfigError(f"--turn-degrees must be in (0, 180], got {degrees!r}")
-        if isinstance(t.tilt_from, bool) or not isinstance(t.tilt_from, int) or t.tilt_from < 0:
-            raise ConfigError(f"--tilt-from must be an integer >= 0, got {t.tilt_from!r}")
-        thick = t.turn_thicken
-        number = isinstance(thick, int | float) and not isinstance(thick, bool)
-        if not (number and math.isfinite(thick) and 0 <= thick <= 1):
-            raise ConfigError(f"--turn-thicken must be in [0, 1], got {thick!r}")
-        if thick > 0 and not turn:
-            raise ConfigError("--turn-thicken changes the copies of --turn-code: set it too")
-        tilt = t.tilt_degrees
-        number = isinstance(tilt, int | float) and not isinstance(tilt, bool)
-        if not (number and math.isfinite(tilt) and 0 < tilt <= 90):
-            raise ConfigError(f"--tilt-degrees must be in (0, 90], got {tilt!r}")
-        _positive_int("turn-samples", t.turn_samples)
-        for name in ("turn_restyle", "thicken_squeeze"):
-            if not isinstance(getattr(t, name), bool):
-                flag = name.replace("_", "-")
-                raise ConfigError(f"--{flag} must be true or false, got {getattr(t, name)!r}")
-        if t.thicken_squeeze and not thicken:
-            raise ConfigError("--thicken-squeeze changes the copies of --thicken-code: set it too")
-        copied = (turn, thicken, t.squeeze_code, t.tilt_code)
-        if any(k > 0 for k in copied) and t.turn_samples > t.batch_size:
-            raise ConfigError(
-                f"--turn-samples ({t.turn_samples}) must not exceed --batch-size "
-                f"({t.batch_size}): it turns the batch's own images"
-            )
-        if not isinstance(self.data.dataset, str):
-            raise ConfigError(f"--dataset must be a name, got {self.data.dataset!r}")
-        parse_dataset(self.data.dataset)
-        size = ARCHITECTURES[self.model.arch][1]
-        if self.data.image_size != size:
-            raise ConfigError(
-                f"architecture {self.model.arch} works at {size}x{size}, "
-                f"but the data is set to {self.data.image_size}x{self.data.image_size}"
-            )
-        if not isinstance(self.data.holdout, int) or self.data.holdout < 0:
-            raise ConfigError(f"--holdout must be an integer >= 0, got {self.data.holdout}")
-        if self.data.channels not in (0, 1, 3) or isinstance(self.data.channels, bool):
-            raise ConfigError(
-                f"--channels must be 1 (grey), 3 (RGB) or 0 (detect), got {self.data.channels}"
-            )
-        _positive_int("epochs", t.epochs)
-        if t.max_steps is not None:
-            _positive_int("max-steps", t.max_steps)
-        _positive_int("batch-size", t.batch_size)
-        _positive_int("sample-every", t.sample_every)
-        _positive_int("checkpoint-every", t.checkpoint_every)
-        _positive_int("log-every", t.log_every)
-        _positive_int("keep-checkpoints", t.keep_checkpoints)
-        if t.batch_size < 2:
-            raise ConfigError("--batch-size must be at least 2 (BatchNorm needs a batch)")
-        for name, value in (("lr-g", t.lr_g), ("lr-d", t.lr_d)):
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"--{name} must be a positive finite number, got {value}")
-        for name, value in (("beta1", t.beta1), ("beta2", t.beta2)):
-            if not (math.isfinite(value) and 0 <= value < 1):
-                raise ConfigError(f"{name} must be in [0, 1), got {value}")
-        for name, value in (
-            ("lambda-cat", t.lambda_cat),
-            ("lambda-cont", t.lambda_cont),
-            ("lambda-cluster", t.lambda_cluster),
-        ):
-            if not (math.isfinite(value) and value >= 0):
-                raise ConfigError(f"--{name} must be a finite number >= 0, got {value}")
-        if not (math.isfinite(t.cluster_balance) and t.cluster_balance > 0):
-            raise ConfigError(
-                f"--cluster-balance must be a positive finite number, got {t.cluster_balance}"
-            )
-        _positive_int("cluster-copies", t.cluster_copies)
-        if t.cluster_copies > 1 and not t.cluster_pairs:
-            raise ConfigError("--cluster-copies needs --cluster-pairs: the copies are its pairs")
-        if not t.q_cat_on_fakes and t.lambda_cluster == 0:
-            raise ConfigError(
-                "--no-q-cat-on-fakes needs --lambda-cluster > 0: otherwise nothing trains "
-                "Q's categorical head"
-            )
-        if t.augment_fakes and not (t.q_cat_on_fakes and t.lambda_cat > 0):
-            raise ConfigError(
-                "--augment-fakes needs Q's categories on generated images: "
-                "--q-cat-on-fakes and --lambda-cat > 0"
-            )
-        if not isinstance(t.cluster_resplit, int) or t.cluster_resplit < 0:
-            raise ConfigError(
-                f"--cluster-resplit must be an integer >= 0 (0: off), got {t.cluster_resplit!r}"
-            )
-        if t.cluster_resplit and not (t.cluster_pairs and t.lambda_cluster > 0):
-            raise ConfigError(
-                "--cluster-resplit needs --cluster-pairs and --lambda-cluster > 0: "
-                "the paired term is what splits a merged code again"
-            )
-        reseed = t.cluster_reseed
-        if not isinstance(reseed, int) or isinstance(reseed, bool) or reseed < 0:
-            raise ConfigError(f"--cluster-reseed must be an integer >= 0 (0: off), got {reseed!r}")
-        if reseed and not (t.cluster_pairs and t.lambda_cluster > 0):
-            raise ConfigError(
-                "--cluster-reseed needs --cluster-pairs and --lambda-cluster > 0: "
-                "the paired term is what splits a reseeded code"
-            )
-        if t.cluster_augment not in CLUSTER_AUGMENTS:
-            raise ConfigError(
-                f"--cluster-augment must be one of {', '.join(CLUSTER_AUGMENTS)}, "
-                f"got {t.cluster_augment!r}"
-            )
-        if t.precision not in PRECISIONS:
-            raise ConfigError(
-                f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"
-            )
-        if not (0 <= t.seed < 2**63):
-            raise ConfigError(f"--seed must be in [0, 2^63), got {t.seed}")
-        if t.device != "auto" and t.device != "cpu" and not _is_cuda_name(t.device):
-            raise ConfigError(f"unknown device {t.device!r}; expected auto, cpu, cuda or cuda:N")
+        _validate_data(self.data, self.model.arch)
+        _validate_model(self.model, self.train)
+        _validate_train(self.train, self.model.arch, self.latent.num_continuous)
         lat = self.latent
         if lat.noise_dim < 1 or lat.num_categories < 2 or lat.num_continuous < 0:
             raise ConfigError("latent code needs noise_dim >= 1 and num_categories >= 2")
         return self
 
 
-def _positive_int(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"--{name} must be a positive integer, got {value}")
+def load_config_file(path) -> dict[str, Any]:
+    """A JSON object from ``path`` (``--config``); one line naming the file otherwise."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = json.loads(fh.read())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object of config sections")
+    return raw
 
 
-def _code_index(name: str, value: int, num_continuous: int) -> int:
-    """``value`` checked as a continuous code's number, counted from 1 (0: none)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"--{name} must be an integer >= 0, got {value!r}")
-    if value > num_continuous:
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``SECTION.FIELD=VALUE`` -> (key, value); VALUE is JSON where it parses, else text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected SECTION.FIELD=VALUE")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+# --- building sections from JSON ------------------------------------------------------
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in values if k not in names]
+    if unknown:
         raise ConfigError(
-            f"--{name} {value} names a continuous code that does not exist: there are "
-            f"{num_continuous} (codes count from 1; 0 is off)"
+            f"unknown setting {where}.{unknown[0]}; {where}'s fields are {', '.join(names)}"
         )
+    return cls(**{k: _typed(hints[k], v, f"{where}.{k}") for k, v in values.items()})
+
+
+def _typed(hint: Any, value: Any, where: str) -> Any:
+    """``value`` checked (and converted, for the nested dataclasses) against ``hint``."""
+    if hint == tuple[CodeReading, ...]:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list of readings, got {value!r}")
+        return tuple(_reading(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where} must be an integer, got {value!r}")
+    if (
+        hint == int | None
+        and value is not None
+        and (isinstance(value, bool) or not isinstance(value, int))
+    ):
+        raise ConfigError(f"{where} must be an integer or null, got {value!r}")
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
     return value
 
 
+def _reading(value: Any, where: str) -> CodeReading:
+    if isinstance(value, CodeReading):
+        return value
+    if not isinstance(value, dict) or set(value) != {"code", "transforms"}:
+        raise ConfigError(f"{where} must be an object with 'code' and 'transforms'")
+    transforms = value["transforms"]
+    if not isinstance(transforms, list | tuple):
+        raise ConfigError(f"{where}.transforms must be a list, got {transforms!r}")
+    return CodeReading(
+        code=_typed(int, value["code"], f"{where}.code"),
+        transforms=tuple(
+            t
+            if isinstance(t, Transform)
+            else _build(Transform, t, f"{where}.transforms[{i}]")
+            if isinstance(t, dict)
+            else _bad_transform(t, f"{where}.transforms[{i}]")
+            for i, t in enumerate(transforms)
+        ),
+    )
+
+
+def _bad_transform(value: Any, where: str) -> Transform:
+    raise ConfigError(f"{where} must be an object with 'kind', 'amount', 'known', got {value!r}")
+
+
+# --- configs written by earlier versions ----------------------------------------------
+
+#: settings earlier versions had and this one does not: name -> (value that behaves as
+#: this version does, or a test of the whole section saying whether it is accepted)
+_RETIRED: dict[str, Any] = {
+    "cluster_pairs": lambda t: t.get("cluster_pairs", True) or not t.get("lambda_cluster"),
+    "cluster_augment": lambda t: t["cluster_augment"] == "restyle" or not t.get("lambda_cluster"),
+    "cluster_balance": lambda t: t["cluster_balance"] == 1.5 or not t.get("lambda_cluster"),
+    "cluster_copies": lambda t: t["cluster_copies"] == 1,
+    "q_cat_on_fakes": lambda t: t["q_cat_on_fakes"] is True,
+    "augment_fakes": lambda t: t["augment_fakes"] is False,
+    "cluster_resplit": lambda t: t["cluster_resplit"] == 0,
+    "overcluster_weight": lambda t: t["overcluster_weight"] == 0.5,
+    "lambda_orth": lambda t: t["lambda_orth"] == 0,
+    "orth_samples": lambda t: True,  # used only with lambda_orth
+    "thicken_code": lambda t: t["thicken_code"] == 0,
+    "thicken_squeeze": lambda t: t["thicken_squeeze"] is False,
+    "squeeze_code": lambda t: t["squeeze_code"] == 0,
+    "tilt_from": lambda t: t["tilt_from"] == 0,
+    "turn_samples": lambda t: t["turn_samples"] == 32,
+}
+#: settings earlier versions had that this one writes as ``readings`` and ``cont_loss``
+_READING_SETTINGS = (
+    "turn_code",
+    "turn_degrees",
+    "turn_restyle",
+    "turn_thicken",
+    "tilt_code",
+    "tilt_degrees",
+)
+
+
+def _upgrade(raw: dict[str, Any]) -> dict[str, Any]:
+    """A config written by an earlier version, in this version's terms: settings since
+    retired are dropped where they sit at a value that behaves as this version does (and
+    refused, naming them, where they do not); the codes read from turned copies become
+    ``readings``; ``q_fixed_std`` becomes ``cont_loss``."""
+    train = raw.get("train")
+    if not isinstance(train, dict):
+        return raw
+    old = dict(train)
+    new = {k: v for k, v in old.items() if k not in _RETIRED and k not in _READING_SETTINGS}
+    for name, accepts in _RETIRED.items():
+        if name in old and not accepts(old):
+            raise ConfigError(
+                f"setting train.{name}={old[name]!r} was retired (docs/experiments.md); this "
+                "version cannot continue or load a run that uses it"
+            )
+    new.pop("q_fixed_std", None)
+    arch = (raw.get("model") or {}).get("arch", "seed64")
+    if "cont_loss" not in old:
+        gaussian = arch in GAUSSIAN_Q_ARCHS and not old.get("q_fixed_std", False)
+        new["cont_loss"] = "gaussian" if gaussian else "mse"
+    if "readings" not in old:
+        new["readings"] = _old_readings(old)
+    data = dict(raw.get("data") or {})
+    data.setdefault("channels", 1)  # configs saved before the channel count: grey MNIST
+    return {**raw, "data": data, "train": new}
+
+
+def _old_readings(old: dict[str, Any]) -> list[dict[str, Any]]:
+    readings = []
+    if old.get("turn_code"):
+        transforms = [{"kind": "restyle"}] if old.get("turn_restyle") else []
+        transforms.append({"kind": "turn", "amount": old.get("turn_degrees", 45.0)})
+        if old.get("turn_thicken"):
+            transforms.append({"kind": "thicken", "amount": old["turn_thicken"], "known": True})
+        readings.append({"code": old["turn_code"], "transforms": transforms})
+    if old.get("tilt_code"):
+        turn = {"kind": "turn", "amount": old.get("tilt_degrees", 20.0), "known": True}
+        readings.append({"code": old["tilt_code"], "transforms": [turn]})
+    return readings
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def check_dataset_name(name: Any) -> None:
+    """Only the name: whether a folder exists is a question for the machine that trains."""
+    if not isinstance(name, str):
+        raise ConfigError(f"--dataset must be a name, got {name!r}")
+    if name.startswith(FOLDER_PREFIX):
+        if not name[len(FOLDER_PREFIX) :].strip():
+            raise ConfigError("--dataset folder:PATH needs a path after 'folder:'")
+        return
+    if name not in IDX_DATASET_NAMES:
+        raise ConfigError(
+            f"unknown dataset {name!r}; expected {', '.join(IDX_DATASET_NAMES)} or folder:PATH"
+        )
+
+
+def _validate_data(data: DataConfig, arch: str) -> None:
+    check_dataset_name(data.dataset)
+    size = ARCH_SIZES.get(arch)
+    if size is not None and data.image_size != size:
+        raise ConfigError(
+            f"architecture {arch} works at {size}x{size}, "
+            f"but the data is set to {data.image_size}x{data.image_size}"
+        )
+    if not isinstance(data.holdout, int) or data.holdout < 0:
+        raise ConfigError(f"--holdout must be an integer >= 0, got {data.holdout}")
+    if data.channels not in (0, 1, 3) or isinstance(data.channels, bool):
+        raise ConfigError(
+            f"data.channels must be 1 (grey), 3 (RGB) or 0 (detect), got {data.channels}"
+        )
+
+
+def _validate_model(model: ModelConfig, train: TrainConfig) -> None:
+    if model.arch not in ARCH_SIZES:
+        raise ConfigError(
+            f"unknown architecture {model.arch!r}; expected one of {', '.join(ARCH_SIZES)}"
+        )
+    hidden = model.arch in GAUSSIAN_Q_ARCHS  # Q with a hidden layer
+    if model.separate_q and not hidden:
+        raise ConfigError(
+            f"model.separate_q needs the paper28 architecture (Q with a hidden layer), "
+            f"got {model.arch}"
+        )
+    over = model.overcluster
+    if isinstance(over, bool) or over < 0 or over == 1:
+        raise ConfigError(f"model.overcluster must be 0 (none) or an integer >= 2, got {over!r}")
+    if over and not hidden:
+        raise ConfigError(
+            f"model.overcluster needs the paper28 architecture (Q with a hidden layer), "
+            f"got {model.arch}"
+        )
+    if over and train.lambda_cluster == 0:
+        raise ConfigError(
+            "model.overcluster needs the clustering term (--lambda-cluster > 0), which is "
+            "all that trains it"
+        )
+
+
+def _validate_train(t: TrainConfig, arch: str, num_continuous: int) -> None:
+    for name in ("epochs", "batch_size", "sample_every", "checkpoint_every", "log_every"):
+        _positive_int(name, getattr(t, name))
+    _positive_int("keep_checkpoints", t.keep_checkpoints)
+    if t.max_steps is not None:
+        _positive_int("max_steps", t.max_steps)
+    if t.batch_size < 2:
+        raise ConfigError("--batch-size must be at least 2 (BatchNorm needs a batch)")
+    for name in ("lr_g", "lr_d"):
+        value = getattr(t, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{_flag(name)} must be a positive finite number, got {value}")
+    for name in ("beta1", "beta2"):
+        value = getattr(t, name)
+        if not (math.isfinite(value) and 0 <= value < 1):
+            raise ConfigError(f"train.{name} must be in [0, 1), got {value}")
+    for name in ("lambda_cat", "lambda_cont", "lambda_cluster"):
+        value = getattr(t, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{_flag(name)} must be a finite number >= 0, got {value}")
+    if t.cont_loss not in CONT_LOSSES:
+        raise ConfigError(
+            f"train.cont_loss must be one of {', '.join(CONT_LOSSES)}, got {t.cont_loss!r}"
+        )
+    if t.cont_loss == "gaussian" and arch not in GAUSSIAN_Q_ARCHS:
+        raise ConfigError(f"train.cont_loss 'gaussian' needs a Gaussian Q (paper28), not {arch}")
+    if isinstance(t.cluster_reseed, bool) or t.cluster_reseed < 0:
+        raise ConfigError(f"train.cluster_reseed must be an integer >= 0, got {t.cluster_reseed}")
+    if t.cluster_reseed and t.lambda_cluster == 0:
+        raise ConfigError(
+            "train.cluster_reseed needs the clustering term (--lambda-cluster > 0): it is what "
+            "splits a reseeded code"
+        )
+    _validate_readings(t.readings, num_continuous)
+    if t.precision not in PRECISIONS:
+        raise ConfigError(
+            f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"
+        )
+    if not (0 <= t.seed < 2**63):
+        raise ConfigError(f"--seed must be in [0, 2^63), got {t.seed}")
+    if t.device not in ("auto", "cpu") and not _is_cuda_name(t.device):
+        raise ConfigError(f"unknown device {t.device!r}; expected auto, cpu, cuda or cuda:N")
+
+
+def _validate_readings(readings: tuple[CodeReading, ...], num_continuous: int) -> None:
+    seen = set()
+    for i, reading in enumerate(readings):
+        where = f"train.readings[{i}]"
+        if not 1 <= reading.code <= num_continuous:
+            raise ConfigError(
+                f"{where}.code {reading.code} names a continuous code that does not exist: "
+                f"there are {num_continuous}, counted from 1"
+            )
+        if reading.code in seen:
+            raise ConfigError(f"{where}: code {reading.code} is read from two kinds of copy")
+        seen.add(reading.code)
+        if not reading.transforms:
+            raise ConfigError(f"{where}.transforms is empty: a copy must be changed somehow")
+        for j, tr in enumerate(reading.transforms):
+            here = f"{where}.transforms[{j}]"
+            if tr.kind not in TRANSFORMS:
+                raise ConfigError(
+                    f"{here}.kind must be one of {', '.join(TRANSFORMS)}, got {tr.kind!r}"
+                )
+            top = {"restyle": 0.0, "turn": 180.0, "thicken": 1.0}[tr.kind]
+            if tr.kind == "restyle" and (tr.amount or tr.known):
+                raise ConfigError(f"{here}: restyle takes no amount and cannot be known")
+            if tr.kind != "restyle" and not (math.isfinite(tr.amount) and 0 < tr.amount <= top):
+                raise ConfigError(f"{here}.amount for {tr.kind} must be in (0, {top:g}]")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _positive_int(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{_flag(name)} must be a positive integer, got {value}")
+
+
 def _is_cuda_name(name: str) -> bool:
-    if name == "cuda":
-        return True
-    prefix, _, index = name.partition(":")
-    return prefix == "cuda" and index.isdigit()
+    prefix, colon, index = name.partition(":")
+    return prefix == "cuda" and (not colon or index.isdigit())
 
 
 # --- presets -----------------------------------------------------------------
@@ -423,10 +529,7 @@ SEED64 = RunConfig()
 #: The same network, data and losses as seed64, on a budget that finishes in about
 #: ten minutes on 2 CPU cores: smaller batches give more updates per second of
 #: wall time, which is what a GAN needs early on.
-QUICK64 = RunConfig(
-    preset="quick64",
-    train=dataclasses.replace(SEED64.train, batch_size=64, max_steps=700, sample_every=100),
-)
+QUICK64 = _derived(SEED64, "quick64", batch_size=64, max_steps=700, sample_every=100)
 
 #: The InfoGAN paper's MNIST network and latent code (SPEC section 7): 28x28, 62 noise
 #: values, a factored-Gaussian Q for the continuous codes with lambda_cont 0.1.
@@ -436,80 +539,74 @@ PAPER28 = RunConfig(
     data=DataConfig(image_size=28),
     latent=LatentConfig(noise_dim=62),
     model=ModelConfig(arch="paper28"),
-    train=dataclasses.replace(SEED64.train, epochs=30, lambda_cont=0.1),
+    train=dataclasses.replace(SEED64.train, epochs=30, lambda_cont=0.1, cont_loss="gaussian"),
 )
 
-#: paper28 plus a clustering term that makes the categorical code pick the digit far
-#: more often: Q must give each real digit and a randomly moved, turned and scaled copy
-#: of it the same category, using all categories equally (minus the mutual information
-#: of the two views' categories, weight 3). Batch 64, 1,800 steps: about 20 minutes on
-#: 2 CPU cores. Chosen on a validation split (README, "Quality over seeds").
-CLUSTER28 = _derived(
+#: paper28 plus the clustering term on real digits (weight 3): Q must give each real
+#: digit and a restyled copy of it (turned, moved, scaled, thickened or thinned, made
+#: narrower or wider and given a new slant) the same category, using all categories
+#: equally. A 50-category over-clustering head shares Q's categorical hidden layer, a
+#: code left with under half an equal share of the digits takes the most used code's
+#: weights every 500 steps, and Q's continuous codes read a hidden layer of their own.
+#: Batch 64, 1,800 steps. Chosen on a validation split (docs/results.md).
+RESTYLE28 = _derived(
     PAPER28,
-    "cluster28",
+    "restyle28",
     batch_size=64,
     max_steps=1800,
     sample_every=200,
     lambda_cluster=3.0,
-    cluster_pairs=True,
-)
-
-#: cluster28 with the fourth round's changes (README, "A fourth round"): the paired
-#: copy is also squeezed and given a slant drawn from MNIST's range whatever its own
-#: (``restyle``), the marginal's entropy weighs 1.5, a 50-category over-clustering head
-#: shares Q's categorical hidden layer, and a code left with under half an equal share
-#: of the digits at step 1,000 takes the most used code's weights; and Q's continuous
-#: codes read a hidden layer of their own (``separate_q``), which the restyled copy
-#: would otherwise teach to ignore slant and width. Same budget as cluster28.
-RESTYLE28 = _derived(
-    CLUSTER28, "restyle28", cluster_augment="restyle", cluster_balance=1.5, cluster_reseed=500
+    cluster_reseed=500,
 ).with_model(overcluster=50, separate_q=True)
 
-#: restyle28 with continuous codes that each take their own factor of a digit's style
-#: (README, "factors28: a turn code and a width code"): Q's continuous codes are scored by
-#: the squared error of its means at weight 1 (``q_fixed_std``, ``lambda_cont`` 1), which
-#: makes them change the digit more, and Q reads c2 from copies of the generated digits
-#: turned by any angle, given a slant from MNIST's range and squeezed (``turn_code`` 2,
-#: ``turn_degrees`` 180, ``turn_restyle``), so that c2 cannot carry the digit's tilt,
-#: slant or width and is left the stroke width, while c1 takes the tilt. The copies
-#: cost about 18% of a step. Chosen on a validation split; same budget as restyle28.
-FACTORS28 = _derived(
+#: Q reads c2 from copies of the generated digits given a new slant and width and turned
+#: by any angle, so c2 can carry none of those and is left the stroke width.
+C2_FROM_TURNED_COPIES = CodeReading(
+    code=2, transforms=(Transform("restyle"), Transform("turn", 180.0))
+)
+#: Q reads c1 from copies turned by a known angle within +-30 degrees, scored against c1
+#: plus the angle over 30: the generator must tilt its digits by 30 degrees per unit of c1.
+C1_AS_TILT = CodeReading(code=1, transforms=(Transform("turn", 30.0, known=True),))
+
+#: The recommended preset: restyle28 with continuous codes scored by squared error at
+#: weight 1 (which makes them change the digit more), c1 made the digit's tilt and c2
+#: kept from tilt, slant and width (the readings above). The copies cost about 12% of a
+#: step. Chosen on a validation split (docs/results.md).
+TILT28 = _derived(
     RESTYLE28,
-    "factors28",
-    q_fixed_std=True,
+    "tilt28",
+    cont_loss="mse",
     lambda_cont=1.0,
-    turn_code=2,
-    turn_degrees=180.0,
-    turn_restyle=True,
+    readings=(C2_FROM_TURNED_COPIES, C1_AS_TILT),
 )
 
-#: factors28 with c1 made the digit's tilt (README, "tilt28 on the test set"): Q also
-#: reads c1 from copies of 32 generated digits turned by a known angle within +-30
-#: degrees, and scores that reading against c1 plus the angle over 30 degrees
-#: (``tilt_code`` 1, ``tilt_degrees`` 30). Q then reads c1 as the digit's tilt, so the
-#: generator must tilt its digits by about 30 degrees per unit of c1: c1 can no longer
-#: settle on another factor or on none. Chosen on a validation split (30 degrees, about
-#: MNIST's own spread of tilts, against 20); the copies cost about 12% of a step.
-TILT28 = _derived(FACTORS28, "tilt28", tilt_code=1, tilt_degrees=30.0)
-
-#: tilt28 with c2 made the stroke width the same way (README, "tiltwidth28 on the test
-#: set"): after the turn, each of c2's copies is also thickened or thinned by a known
-#: fraction of a 3x3 dilation or erosion within +-0.5, and Q's reading of c2 is scored
-#: against c2 plus that fraction over 0.5 (``turn_thicken`` 0.5). c2 can then carry
-#: neither the tilt nor the digit's width, and has to carry the stroke width. Chosen on
-#: a validation split; the copies cost the same as tilt28's.
-TILTWIDTH28 = _derived(TILT28, "tiltwidth28", turn_thicken=0.5)
+#: tilt28 with c2 made the stroke width the same way: after the turn, each of c2's copies
+#: is thickened or thinned by a known fraction of a 3x3 dilation or erosion within +-0.5.
+TILTWIDTH28 = _derived(
+    TILT28,
+    "tiltwidth28",
+    readings=(
+        dataclasses.replace(
+            C2_FROM_TURNED_COPIES,
+            transforms=(*C2_FROM_TURNED_COPIES.transforms, Transform("thicken", 0.5, known=True)),
+        ),
+        C1_AS_TILT,
+    ),
+)
 
 PRESETS: dict[str, RunConfig] = {
     "seed64": SEED64,
     "quick64": QUICK64,
     "paper28": PAPER28,
-    "cluster28": CLUSTER28,
     "restyle28": RESTYLE28,
-    "factors28": FACTORS28,
     "tilt28": TILT28,
     "tiltwidth28": TILTWIDTH28,
 }
+
+
+def continuous_loss_name(config: RunConfig) -> str:
+    """How Q's continuous codes are scored, as figures name it: "MSE" or "Gaussian NLL"."""
+    return "Gaussian NLL" if config.train.cont_loss == "gaussian" else "MSE"
 
 
 def get_preset(name: str) -> RunConfig:
@@ -517,5 +614,5 @@ def get_preset(name: str) -> RunConfig:
         return PRESETS[name]
     except KeyError:
         raise ConfigError(
-            f"unknown preset {name!r}; expected one of {', '.join(sorted(PRESETS))}"
+            f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}"
         ) from None

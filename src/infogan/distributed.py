@@ -44,6 +44,20 @@ class DistContext:
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
         return out / self.world_size
 
+    def sum_over_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The sum of ``tensor`` over ranks, for a loss computed from the whole global
+        batch. Its gradient reaches this rank's ``tensor`` alone, times the world size:
+        DDP then averages the ranks' gradients into the gradient of the whole sum."""
+        if not self.enabled:
+            return tensor
+        total = tensor.detach().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total + (tensor - tensor.detach()) * self.world_size
+
+    def rows(self, local_rows: int) -> slice:
+        """This rank's rows of a global batch split into slices of ``local_rows``."""
+        return slice(self.rank * local_rows, (self.rank + 1) * local_rows)
+
     def any(self, flag: bool, device: torch.device) -> bool:
         """True on every rank if ``flag`` is true on any rank."""
         if not self.enabled:
@@ -65,6 +79,25 @@ class DistContext:
 
 
 SINGLE = DistContext()
+
+
+class BatchRandom:
+    """Uniform random numbers for this rank's rows of a global batch of ``global_rows``:
+    every rank draws those of the whole batch (from the global torch generator, seeded
+    alike on every rank) and keeps its rows ``mine``, so that a row gets the same numbers
+    however many processes share the batch. Called as ``rand(n, *shape)`` with ``n`` the
+    number of rows in ``mine``; in one process it is ``torch.rand``."""
+
+    def __init__(self, global_rows: int, mine: slice, device: torch.device):
+        self.global_rows = global_rows
+        self.mine = mine
+        self.device = device
+
+    def __call__(self, rows: int, *shape: int) -> torch.Tensor:
+        values = torch.rand(self.global_rows, *shape, device=self.device)[self.mine]
+        if len(values) != rows:
+            raise ValueError(f"asked for {rows} rows, this rank holds {len(values)}")
+        return values
 
 
 def from_environment() -> DistContext:

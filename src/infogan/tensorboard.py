@@ -1,8 +1,8 @@
 """TensorBoard logging for a training run: every metric as a scalar, and the sample grids.
 
-A training callback (see :class:`infogan.train.Callback`) that writes event files
+A training callback (see :class:`infogan.training.loop.Callback`) that writes event files
 with :class:`torch.utils.tensorboard.SummaryWriter` into ``RUN_DIR/tensorboard``.
-It reads the grids the run's :class:`~infogan.train.RunWriter` has just made
+It reads the grids the run's :class:`~infogan.training.writer.RunWriter` has just made
 rather than generating its own, so logging costs no extra generator passes.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from infogan.errors import ConfigError
 from infogan.grids import make_grid
-from infogan.train import METRIC_NAMES, RunWriter
+from infogan.training.rundir import METRIC_NAMES
+from infogan.training.writer import RunWriter
 
 #: metric name -> TensorBoard tag; grouped so the loss and probability charts sit together
 SCALAR_TAGS = {

@@ -39,9 +39,9 @@ from infogan.data import (
     default_data_dir,
     fetch_dataset,
     load_idx_arrays,
+    parse_dataset,
     to_training_tensor,
 )
-from infogan.datasets import parse_dataset
 from infogan.errors import ConfigError, DataError, RunDirError
 from infogan.evaluate import factors, metrics
 from infogan.evaluate.classifier import NUM_CLASSES, get_classifier, judge

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from infogan.config import RunConfig
+from infogan.config import ARCH_SIZES, RunConfig
 from infogan.models.paper28 import Discriminator28, Generator28
 from infogan.models.seed64 import Discriminator64, Generator64
 
@@ -48,15 +48,9 @@ def _paper28(config: RunConfig) -> tuple[nn.Module, nn.Module]:
 
 #: name -> (builder, image size the architecture works at)
 ARCHITECTURES: dict[str, tuple[Callable[[RunConfig], tuple[nn.Module, nn.Module]], int]] = {
-    "seed64": (_seed64, 64),
-    "paper28": (_paper28, 28),
+    "seed64": (_seed64, ARCH_SIZES["seed64"]),
+    "paper28": (_paper28, ARCH_SIZES["paper28"]),
 }
-
-
-def continuous_loss_name(config: RunConfig) -> str:
-    """How the architecture's Q scores the continuous codes: "MSE" or "Gaussian NLL"."""
-    gaussian = config.model.arch == "paper28" and not config.train.q_fixed_std
-    return "Gaussian NLL" if gaussian else "MSE"
 
 
 def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module]:
@@ -72,6 +66,5 @@ __all__ = [
     "Generator28",
     "Generator64",
     "build_models",
-    "continuous_loss_name",
     "image_channels",
 ]

@@ -56,8 +56,6 @@ class Discriminator28(nn.Module):
     """(B, channels, 28, 28) image -> D logit (B,), Q's categorical logits (B, K) and
     the continuous codes' Gaussian (B, 2C): means, then log-stds."""
 
-    continuous_outputs = "gaussian"
-
     def __init__(
         self,
         num_categories: int = 10,

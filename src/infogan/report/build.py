@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from infogan.api import InfoGANModel, load_model
+from infogan.config import continuous_loss_name
 from infogan.errors import RunDirError
 from infogan.grids import make_grid
 from infogan.latent import LatentBatch
-from infogan.models import continuous_loss_name
 from infogan.report import figures as fig
 from infogan.report import html
 from infogan.report.rundata import EVALUATION_FILE, RunData, load_run

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 
-from infogan.config import RunConfig
+from infogan.config import ARCH_SIZES, RunConfig
 from infogan.data import load_mnist
 from infogan.errors import ConfigError
-from infogan.models import ARCHITECTURES
 from infogan.report.build import Report, write_report
-from infogan.train import prepare_run_dir, train
+from infogan.training.run import train
+from infogan.training.rundir import prepare_run_dir
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def train_comparison(
 ) -> Comparison:
     """Train ``config`` and its plain-GAN twin into ``run_dir/{infogan,gan}``; report both.
 
-    ``images`` replaces the dataset, as in :func:`infogan.train.train`; without it the
+    ``images`` replaces the dataset, as in :func:`infogan.training.run.train`; without it the
     dataset is loaded once for both arms.
     """
     config.validate()
@@ -60,7 +60,7 @@ def train_comparison(
     for name in arms:  # refuse before training either arm, not after the first
         prepare_run_dir(run_dir / name, overwrite=overwrite)
     if images is None:
-        _builder, size = ARCHITECTURES[config.model.arch]
+        size = ARCH_SIZES[config.model.arch]
         log(f"loading MNIST ({size}x{size})")
         images, _labels = load_mnist(data_dir, split="train", image_size=size)
     for name, arm in arms.items():

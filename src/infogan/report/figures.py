@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from infogan.models import continuous_loss_name
+from infogan.config import continuous_loss_name
 from infogan.report.rundata import RunData
 
 DPI = 110

@@ -1,6 +1,6 @@
 """What the report reads from a run directory: configuration, metrics, summary, grids.
 
-A run directory is what :func:`infogan.train.train` fills. This module checks
+A run directory is what :func:`infogan.training.run.train` fills. This module checks
 that a directory is one and loads its files into a :class:`RunData`; every
 problem a user can cause (a missing directory, a directory that is not a run, a
 run with no metrics yet) is a :class:`~infogan.errors.RunDirError` with one line.
@@ -18,7 +18,7 @@ import numpy as np
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError, RunDirError
-from infogan.train import CSV_COLUMNS, GRID_NAMES, METRIC_NAMES
+from infogan.training.rundir import CSV_COLUMNS, GRID_NAMES, METRIC_NAMES
 
 #: what ``infogan eval`` leaves in the run directory
 EVALUATION_FILE = "eval.json"

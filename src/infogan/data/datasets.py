@@ -1,6 +1,6 @@
 """Which images a run trains on: ``mnist``, ``fashion-mnist`` or ``folder:PATH``.
 
-The IDX datasets (:mod:`infogan.data`) are grey 28x28 images with labels. A
+The IDX datasets (:mod:`infogan.data.idx`) are grey 28x28 images with labels. A
 folder is every PNG and JPEG file under PATH, recursively, with no labels:
 each image is centre-cropped to a square, resized once to the network's
 resolution and held in memory as one float tensor (N, C, S, S) in [-1, 1],
@@ -27,7 +27,7 @@ import torch
 from PIL import Image, ImageOps
 
 from infogan.config import DataConfig, RunConfig
-from infogan.data import IDX_DATASETS, IdxDataset, fetch_dataset, load_idx_dataset
+from infogan.data.idx import IDX_DATASETS, IdxDataset, fetch_dataset, load_idx_dataset
 from infogan.errors import ConfigError, DataError
 
 FOLDER_PREFIX = "folder:"

@@ -1,0 +1,155 @@
+"""One InfoGAN iteration, as the paper and pytorch/examples' DCGAN lay it out.
+
+1. D and Q: tell real from fake, and recover the code from the (detached) fakes.
+2. G: fool D, and make the code recoverable (Q's loss flows back into G).
+3. A gradient-free pass of the updated G through D measures D(G(z)) after the G update.
+
+The information term and the additions to the objective are objects of
+:mod:`infogan.training.objectives`; the step calls them at fixed places.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from infogan.distributed import SINGLE, DistContext
+from infogan.latent import LatentBatch, LatentCode
+from infogan.losses import d_loss, g_nonsaturating_loss
+from infogan.training.objectives import DOutputs, InformationTerm, StepBatch, Term
+
+
+@contextlib.contextmanager
+def frozen_batchnorm_stats(*modules: nn.Module) -> Iterator[None]:
+    """Keep BatchNorm running statistics unchanged for passes that only measure."""
+    saved = []
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                saved.append((m, m.momentum, m.num_batches_tracked.clone()))
+                m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum, tracked in saved:
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
+
+
+class InfoGANStep:
+    """One iteration over given networks and optimizers; returns the metrics tensor
+    (the order of ``rundir.METRIC_NAMES``), left on the device.
+
+    ``generator``/``discriminator`` may be DDP wrappers of ``plain_generator`` and
+    ``plain_discriminator``: the G phase and the measuring pass use the plain
+    discriminator (D's weights get no gradient there, so DDP has nothing to reduce).
+    ``precision`` "bf16" runs the networks under bfloat16 autocast; losses stay float32.
+    """
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        code: LatentCode,
+        info: InformationTerm,
+        terms: Sequence[Term] = (),
+        plain_generator: nn.Module | None = None,
+        plain_discriminator: nn.Module | None = None,
+        precision: str = "fp32",
+        ctx: DistContext = SINGLE,
+    ):
+        self.G, self.D = generator, discriminator
+        self.G_plain = generator if plain_generator is None else plain_generator
+        self.D_plain = discriminator if plain_discriminator is None else plain_discriminator
+        self.opt_g, self.opt_d = opt_g, opt_d
+        self.code = code
+        self.info = info
+        self.terms = tuple(terms)
+        self.bf16 = precision == "bf16"
+        self.ctx = ctx
+        # the real batch's over-clustering logits, for a term that uses them
+        self.real_overcluster = any(getattr(t, "overcluster", False) for t in self.terms)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _pass(self, D: nn.Module):
+        """A pass of ``D`` under the step's precision, its outputs in float32."""
+
+        def run(images: torch.Tensor, *, overcluster: bool = False) -> DOutputs:
+            with self.autocast():
+                out = D(images, overcluster=True) if overcluster else D(images)
+            return DOutputs(*(t.float() for t in out))
+
+        return run
+
+    def __call__(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
+        G, D = self.G, self.D
+        self.device = real.device
+        code = self.code.assemble(latent)  # (B, latent_dim)
+        with self.autocast():
+            fake = G(code)  # (B, C, H, W)
+
+        # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
+        d_pass = self._pass(D)
+        real_out = d_pass(real, overcluster=self.real_overcluster)
+        fake_out = d_pass(fake.detach())
+        batch = StepBatch(real, fake.detach(), latent, real_out, d_pass, self.autocast, self.ctx)
+        added = [t.d_loss(batch) for t in self.terms]
+        _, cat_d, cont_d = self.info(fake_out, latent, batch, fake.detach())
+        loss_d = d_loss(real_out.logit, fake_out.logit)
+        total_d = loss_d
+        if self.info.on:
+            total_d = total_d + self.info.lambda_cat * cat_d
+            total_d = total_d + self.info.lambda_cont * cont_d
+        for extra in added:
+            if extra is not None:
+                total_d = total_d + extra
+        self.opt_d.zero_grad(set_to_none=True)
+        total_d.backward()
+        self.opt_d.step()
+
+        # (2) G: maximise log D(G(z, c)) and the information bound L_I(G, Q).
+        # D's weights get no gradient here (saves their backward); only G is stepped.
+        self.D_plain.requires_grad_(False)
+        try:
+            d_pass = self._pass(self.D_plain)
+            fake_out = d_pass(fake)
+            batch = StepBatch(real, fake, latent, None, d_pass, self.autocast, self.ctx)
+            info, info_cat, info_cont = self.info(fake_out, latent, batch, fake)
+            loss_g = g_nonsaturating_loss(fake_out.logit)
+            total_g = loss_g + info if self.info.on else loss_g
+            for extra in (t.g_loss(batch) for t in self.terms):
+                if extra is not None:
+                    total_g = total_g + extra
+            self.opt_g.zero_grad(set_to_none=True)
+            total_g.backward()
+            self.opt_g.step()
+        finally:
+            self.D_plain.requires_grad_(True)
+
+        # (3) D(G(z)) after the G update: a measuring pass that leaves BN statistics alone
+        frozen = frozen_batchnorm_stats(self.G_plain, self.D_plain)
+        with torch.no_grad(), frozen, self.autocast():
+            after_logit = self.D_plain(self.G_plain(code))[0].float()
+
+        return torch.stack(
+            [
+                loss_d.detach(),
+                loss_g.detach(),
+                (info_cat + info_cont).detach(),
+                info_cat.detach(),
+                info_cont.detach(),
+                torch.sigmoid(real_out.logit.detach()).mean(),
+                torch.sigmoid(fake_out.logit.detach()).mean(),
+                torch.sigmoid(after_logit).mean(),
+            ]
+        )

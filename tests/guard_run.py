@@ -1,0 +1,51 @@
+"""The first 30 steps of seed64, paper28 and tilt28 (fp32, seed 0, batch 32, the first 1,024
+MNIST training digits), as metrics.csv writes them: the data of the equivalence test, which
+keeps a change of the step honest. ``python tests/guard_run.py DATA_DIR`` re-records them into
+tests/data/first_steps.json (only on purpose: the file is what the step must reproduce)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from infogan import get_preset, train
+from infogan.data import load_mnist_arrays, to_training_tensor
+
+PRESETS = ("seed64", "paper28", "tilt28")
+STEPS = 30
+RECORD = Path(__file__).with_name("data") / "first_steps.json"
+
+
+def first_steps(preset: str, data_dir: Path) -> list[list[str]]:
+    """metrics.csv's rows (header first) of the first STEPS steps of ``preset``."""
+    config = get_preset(preset).with_train(
+        max_steps=STEPS,
+        batch_size=32,
+        precision="fp32",
+        seed=0,
+        log_every=1,
+        sample_every=1000,
+        checkpoint_every=1000,
+        device="cpu",
+    )
+    size = 64 if config.model.arch == "seed64" else 28
+    images = to_training_tensor(load_mnist_arrays(data_dir, "train")[0][:1024], size)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train(config, Path(tmp) / "run", images=images, progress=False, log=lambda _m: None)
+        with open(run / "metrics.csv", newline="") as fh:
+            return list(csv.reader(fh))
+
+
+if __name__ == "__main__":
+    record = {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "rows": {p: first_steps(p, Path(sys.argv[1])) for p in PRESETS},
+    }
+    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {RECORD}")
