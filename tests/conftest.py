@@ -1,12 +1,15 @@
-"""Shared fixtures: the real MNIST files, fetched once per machine."""
+"""Shared fixtures: the real MNIST files, tiny real runs, and the CLI as a user runs it."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from infogan.config import RunConfig, get_preset
 from infogan.data import fetch_mnist
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,3 +29,82 @@ def mnist_train_64(mnist_dir):
 
     images, labels = load_mnist(mnist_dir, split="train", image_size=64)
     return images, labels
+
+
+@pytest.fixture(scope="session")
+def digits_28(mnist_dir):
+    """The first 2,048 training digits at 28x28 in [-1, 1], and their labels."""
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    images, labels = load_mnist_arrays(mnist_dir, "train")
+    return to_training_tensor(images[:2048], 28), labels[:2048]
+
+
+def tiny(preset: str = "seed64", *, steps: int = 3, batch_size: int = 8, **train) -> RunConfig:
+    """``preset`` cut to a few small steps, with grids and a checkpoint at the last one."""
+    return get_preset(preset).with_train(
+        max_steps=steps,
+        batch_size=batch_size,
+        sample_every=steps,
+        checkpoint_every=steps,
+        log_every=1,
+        **train,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """:func:`tiny`, for tests: ``tiny_config("tilt28", steps=2)``."""
+    return tiny
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mnist_train_64) -> Path:
+    """A 3-step seed64 run on real MNIST (batch 8), trained once per test session."""
+    from infogan.training.run import train
+
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    images = mnist_train_64[0][:256]
+    train(tiny("seed64"), run, images=images, progress=False, log=lambda _m: None)
+    return run
+
+
+class Cli:
+    """``python -m infogan`` in a subprocess, as a user runs it."""
+
+    def run(self, *args, env_extra=None, timeout=600) -> subprocess.CompletedProcess:
+        env = {**os.environ, **(env_extra or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "infogan", *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+
+    def error_line(self, *args, **kwargs) -> str:
+        """Run a command that must fail with one line and no traceback; return the line."""
+        out = self.run(*args, **kwargs)
+        return assert_one_line_error(out)
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str = "") -> str:
+    """A failed command's stderr ends in one ``infogan: error:`` line, with no traceback;
+    returns that line (which must hold ``fragment``)."""
+    assert out.returncode != 0, out.stdout
+    assert "Traceback" not in out.stderr, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("infogan: error: "), out.stderr
+    assert fragment in last, last
+    return last
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture(scope="session")
+def one_line_error():
+    """:func:`assert_one_line_error`, for a command a test ran itself."""
+    return assert_one_line_error
