@@ -19,7 +19,8 @@ from infogan.config import get_preset
 from infogan.data import load_mnist
 from infogan.latent import LatentCode
 from infogan.models import build_models
-from infogan.train import InfoGANStep, train_loop
+from infogan.training.loop import train_loop
+from infogan.training.step import InfoGANStep
 
 
 def _copy(state: dict) -> dict:

@@ -1,18 +1,20 @@
 """The real ``infogan`` command in a subprocess: help, user mistakes, an end-to-end run."""
 
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
 from PIL import Image
 
-from infogan.train import resolve_precision
-from tests_helpers import run_cli
+from infogan.training.build import resolve_precision
 
 
 @pytest.mark.parametrize("command", [[], ["fetch-data"], ["train"], ["generate"]])
-def test_help_is_accurate(command):
-    out = run_cli(*command, "--help")
+def test_help_is_accurate(command, cli):
+    out = cli.run(*command, "--help")
     assert out.returncode == 0
     assert "usage: infogan" in out.stdout
     if command == ["train"]:
@@ -36,13 +38,6 @@ def test_help_is_accurate(command):
             assert sub in out.stdout
 
 
-def _one_line_error(out, fragment):
-    assert out.returncode != 0
-    lines = out.stderr.strip().splitlines()
-    assert lines[-1].startswith("infogan: error: ") and fragment in lines[-1], out.stderr
-    assert "Traceback" not in out.stderr
-
-
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -51,20 +46,24 @@ def _one_line_error(out, fragment):
         (["train", "--max-steps", "0"], "--max-steps must be a positive integer"),
         (["train", "--lambda-cat", "nan"], "--lambda-cat must be a finite number >= 0"),
         (["train", "--device", "tpu"], "unknown device 'tpu'"),
+        (["train", "--precision", "fp8"], "--precision must be one of auto, fp32, bf16, got 'fp8'"),
+        (["train", "--set", "train.tilt_from=3"], "unknown setting 'train.tilt_from'"),
+        (["train", "--set", "train.seed"], "expected SECTION.FIELD=VALUE"),
+        (["train", "--config", "/nonexistent.json"], "/nonexistent.json: cannot read"),
         (["generate", "/nonexistent/run", "--out", "x.png"], "no such checkpoint"),
     ],
 )
-def test_user_mistakes_give_one_clear_line(args, fragment, tmp_path):
-    out = run_cli(*args, "--run-dir", str(tmp_path / "r")) if args[0] == "train" else run_cli(*args)
-    _one_line_error(out, fragment)
+def test_user_mistakes_give_one_clear_line(args, fragment, tmp_path, cli, one_line_error):
+    out = cli.run(*args, "--run-dir", str(tmp_path / "r")) if args[0] == "train" else cli.run(*args)
+    one_line_error(out, fragment)
 
 
-def test_unwritable_data_dir(tmp_path):
+def test_unwritable_data_dir(tmp_path, cli, one_line_error):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    out = run_cli("fetch-data", "--data-dir", str(blocker / "sub"))
-    _one_line_error(out, "cannot create data directory")
-    out = run_cli(
+    out = cli.run("fetch-data", "--data-dir", str(blocker / "sub"))
+    one_line_error(out, "cannot create data directory")
+    out = cli.run(
         "train",
         "--max-steps",
         "1",
@@ -72,27 +71,27 @@ def test_unwritable_data_dir(tmp_path):
         str(tmp_path / "r"),
         env_extra={"INFOGAN_DATA_DIR": str(blocker / "sub")},
     )
-    _one_line_error(out, "cannot create data directory")
+    one_line_error(out, "cannot create data directory")
 
 
-def test_unwritable_run_dir(tmp_path, mnist_dir):
+def test_unwritable_run_dir(tmp_path, mnist_dir, cli, one_line_error):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    out = run_cli(
+    out = cli.run(
         "train", "--max-steps", "1", "--run-dir", str(blocker / "run"), "--data-dir", str(mnist_dir)
     )
-    _one_line_error(out, "run directory is not writable")
+    one_line_error(out, "run directory is not writable")
 
 
-def test_fetch_data_verifies_an_existing_copy(mnist_dir):
-    out = run_cli("fetch-data", "--data-dir", str(mnist_dir))
+def test_fetch_data_verifies_an_existing_copy(mnist_dir, cli):
+    out = cli.run("fetch-data", "--data-dir", str(mnist_dir))
     assert out.returncode == 0 and "SHA-256 verified" in out.stdout
 
 
 @pytest.mark.slow
-def test_train_then_generate_end_to_end(tmp_path, mnist_dir):
+def test_train_then_generate_end_to_end(tmp_path, mnist_dir, cli, one_line_error):
     run = tmp_path / "run"
-    out = run_cli(
+    out = cli.run(
         "train",
         "--preset",
         "quick64",
@@ -120,13 +119,13 @@ def test_train_then_generate_end_to_end(tmp_path, mnist_dir):
             "000003.png",
             "000006.png",
         ]
-    again = run_cli(
+    again = cli.run(
         "train", "--max-steps", "1", "--run-dir", str(run), "--data-dir", str(mnist_dir)
     )
-    _one_line_error(again, "already holds a run")
+    one_line_error(again, "already holds a run")
 
     png = tmp_path / "digits.png"
-    out = run_cli(
+    out = cli.run(
         "generate",
         str(run),
         "--out",
@@ -141,5 +140,42 @@ def test_train_then_generate_end_to_end(tmp_path, mnist_dir):
     assert out.returncode == 0, out.stderr
     with Image.open(png) as img:
         assert img.size == (3 * 66 + 2, 2 * 66 + 2)
-    bad = run_cli("generate", str(run), "--out", str(png), "--categories", "3,12")
-    _one_line_error(bad, "--categories must be in [0, 9]")
+    bad = cli.run("generate", str(run), "--out", str(png), "--categories", "3,12")
+    one_line_error(bad, "--categories must be in [0, 9]")
+
+
+def test_help_shows_the_options_a_user_needs_and_loads_no_torch(cli):
+    out = cli.run("train", "--help")
+    options = {m for m in re.findall(r"(--[a-z][a-z-]+)", out.stdout)}
+    assert {"--set", "--config", "--preset", "--resume", "--lambda-cluster"} <= options
+    assert len(options) <= 32, sorted(options)
+    check = "import sys, infogan.cli; infogan.cli.build_parser(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.slow
+def test_set_and_config_reach_the_run_and_a_resume_keeps_them(tmp_path, mnist_dir, cli):
+    run = tmp_path / "run"
+    partial = tmp_path / "change.json"
+    partial.write_text(json.dumps({"train": {"lr_d": 0.0003}, "model": {"overcluster": 20}}))
+    common = ["--data-dir", mnist_dir, "--no-progress", "--no-report"]
+    first = cli.run(
+        "train", "--preset", "restyle28", "--config", partial, "--set", "train.cluster_reseed=7",
+        "--batch-size", "8", "--max-steps", "2", "--run-dir", run, *common,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["preset"] == "restyle28" and saved["model"]["overcluster"] == 20
+    assert (saved["train"]["lr_d"], saved["train"]["cluster_reseed"]) == (0.0003, 7)
+    assert saved["train"]["batch_size"] == 8 and saved["model"]["separate_q"] is True
+    for change, named in (
+        (["--set", "train.cluster_reseed=9"], "train.cluster_reseed"),
+        (["--lr-d", "1"], "train.lr_d"),
+        (["--preset", "tilt28"], "--preset"),
+    ):
+        refused = cli.run("train", "--resume", run, *change, *common)
+        assert refused.returncode == 1 and f"drop {named}" in refused.stderr, refused.stderr
+    again = cli.run("train", "--resume", run, "--max-steps", "3", *common)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((run / "config.json").read_text())["train"]["cluster_reseed"] == 7

@@ -3,8 +3,10 @@ import json
 import math
 
 import pytest
+import torch
 
-from infogan.config import PRESETS, SEED64, RunConfig, get_preset
+from infogan.config import PRESETS, SEED64, RunConfig, get_preset, parse_setting
+from infogan.data import load_dataset
 from infogan.errors import ConfigError
 
 
@@ -60,5 +62,110 @@ def test_with_train_makes_a_copy_and_ignores_none():
 def test_malformed_config_dict_is_a_config_error():
     raw = SEED64.to_dict()
     raw["train"]["not_a_field"] = 1
-    with pytest.raises(ConfigError, match="malformed"):
+    with pytest.raises(ConfigError, match=r"unknown setting train.not_a_field; train's fields"):
         RunConfig.from_dict(raw)
+    for bad, message in (
+        ({"train": {"lr_g": "fast"}}, "train.lr_g must be a number, got 'fast'"),
+        ({"train": {"epochs": 2.5}}, "train.epochs must be an integer"),
+        ({"train": {"compile": 1}}, "train.compile must be true or false"),
+        ({"train": {"readings": [{"code": 1}]}}, r"readings\[0\] must be an object with"),
+        ({"gpu": {}}, "unknown configuration section 'gpu'"),
+    ):
+        raw = SEED64.to_dict()
+        for section, values in bad.items():
+            raw[section] = {**raw.get(section, {}), **values}
+        with pytest.raises(ConfigError, match=message):
+            RunConfig.from_dict(raw)
+
+
+def test_set_changes_any_field_and_names_an_unknown_one():
+    cfg = get_preset("tilt28").with_settings(
+        {"train.lambda_cluster": 2, "data.channels": 3, "train.readings": []}
+    )
+    assert cfg.train.lambda_cluster == 2.0 and cfg.data.channels == 3
+    assert cfg.train.readings == () and cfg.validate() is cfg
+    assert parse_setting("train.seed=7") == ("train.seed", 7)
+    assert parse_setting("train.device=cuda:1") == ("train.device", "cuda:1")
+    with pytest.raises(ConfigError, match=r"unknown setting 'train.tilt_from'; train's fields"):
+        SEED64.with_settings({"train.tilt_from": 5})
+    with pytest.raises(ConfigError, match=r"expected SECTION.FIELD"):
+        SEED64.with_settings({"optim.lr": 5})
+    with pytest.raises(ConfigError, match=r"expected SECTION.FIELD=VALUE"):
+        parse_setting("train.seed")
+
+
+@pytest.mark.parametrize(
+    ("readings", "message"),
+    [
+        ([{"code": 3, "transforms": [{"kind": "turn", "amount": 30}]}], "code 3 names a"),
+        ([{"code": 1, "transforms": []}], "transforms is empty"),
+        ([{"code": 1, "transforms": [{"kind": "blur", "amount": 1}]}], "kind must be one of"),
+        ([{"code": 1, "transforms": [{"kind": "turn", "amount": 0}]}], r"in \(0, 180\]"),
+        ([{"code": 1, "transforms": [{"kind": "thicken", "amount": 2}]}], r"in \(0, 1\]"),
+        ([{"code": 1, "transforms": [{"kind": "restyle", "known": True}]}], "restyle takes no"),
+        (
+            [{"code": 1, "transforms": [{"kind": "turn", "amount": 9}]}] * 2,
+            "code 1 is read from two kinds of copy",
+        ),
+    ],
+)
+def test_bad_readings_are_named(readings, message):
+    with pytest.raises(ConfigError, match=message):
+        get_preset("tilt28").with_settings({"train.readings": readings}).validate()
+
+
+def old_config(preset: str, **train) -> dict:
+    """``preset`` as the version before the readings wrote it into config.json."""
+    raw = get_preset(preset).to_dict()
+    t = raw["train"]
+    del t["readings"], t["cont_loss"]
+    t.update(
+        cluster_pairs=t["lambda_cluster"] > 0, cluster_augment="restyle" if t["lambda_cluster"]
+        else "mild", cluster_balance=1.5 if t["lambda_cluster"] else 1.0, cluster_copies=1,
+        q_cat_on_fakes=True, augment_fakes=False, cluster_resplit=0, overcluster_weight=0.5,
+        lambda_orth=0.0, orth_samples=8, q_fixed_std=preset == "tilt28", turn_code=0,
+        turn_degrees=45.0, turn_samples=32, turn_restyle=False, turn_thicken=0.0,
+        thicken_code=0, thicken_squeeze=False, squeeze_code=0, tilt_code=0,
+        tilt_degrees=20.0, tilt_from=0,
+    )  # fmt: skip
+    if preset == "tilt28":
+        t.update(turn_code=2, turn_degrees=180.0, turn_restyle=True, tilt_code=1, tilt_degrees=30.0)
+    t.update(train)
+    return raw
+
+
+@pytest.mark.parametrize("preset", ["seed64", "paper28", "restyle28", "tilt28"])
+def test_a_config_written_before_loads_as_the_same_preset(preset):
+    assert RunConfig.from_dict(old_config(preset)) == get_preset(preset)
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ({"cluster_copies": 2}, "cluster_copies=2"),
+        ({"lambda_orth": 0.1}, "lambda_orth=0.1"),
+        ({"tilt_from": 300}, "tilt_from=300"),
+        ({"cluster_augment": "strong"}, "cluster_augment='strong'"),
+        ({"q_cat_on_fakes": False}, "q_cat_on_fakes=False"),
+    ],
+)
+def test_a_run_with_a_retired_setting_is_refused_naming_it(change, setting):
+    with pytest.raises(ConfigError, match=f"setting train.{setting} was retired"):
+        RunConfig.from_dict(old_config("restyle28", **change))
+
+
+def test_holdout_keeps_the_last_training_digits_out(mnist_dir):
+    data = get_preset("paper28").with_data(holdout=5000).data
+    images = load_dataset(data, mnist_dir, image_size=28)
+    assert images.shape == (55000, 1, 28, 28)
+    every = load_dataset(get_preset("paper28").data, mnist_dir, image_size=28)
+    assert torch.equal(images, every[:55000])
+    with pytest.raises(ConfigError, match="holdout"):
+        load_dataset(get_preset("paper28").with_data(holdout=60000).data, mnist_dir, image_size=28)
+
+
+def test_config_refuses_a_size_the_architecture_cannot_make():
+    with pytest.raises(ConfigError, match="28x28"):
+        get_preset("paper28").with_data(image_size=64).validate()
+    with pytest.raises(ConfigError, match="precision"):
+        get_preset("paper28").with_train(precision="fp16").validate()

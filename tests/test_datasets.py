@@ -22,25 +22,22 @@ from infogan.config import SEED64, DataConfig, RunConfig
 from infogan.data import (
     FASHION_MNIST,
     FASHION_MNIST_DIGESTS,
-    MNIST_DIGESTS,
-    fetch_dataset,
-    load_idx_arrays,
-    verify_file,
-)
-from infogan.data import (
     MEMORY_RESERVE_BYTES,
+    MNIST_DIGESTS,
     check_memory,
     detect_channels,
+    fetch_dataset,
     list_images,
     load_dataset,
     load_folder,
+    load_idx_arrays,
     resolve_data_config,
+    verify_file,
 )
 from infogan.errors import ConfigError, DataError
 from infogan.evaluate import classifier as clf
 from infogan.evaluate import evaluate_run, format_table
-from infogan.train import train
-from tests_helpers import run_cli, run_cli_line
+from infogan.training.run import train
 
 REPO = Path(__file__).resolve().parent.parent
 UNDER_CI = bool(os.environ.get("CI"))
@@ -90,7 +87,7 @@ def test_fashion_files_match_their_digests_and_parse(fashion_dir):
     assert not set(FASHION_MNIST_DIGESTS.values()) & set(MNIST_DIGESTS.values())
 
 
-def test_fashion_is_copied_from_the_system_package(tmp_path):
+def test_fashion_is_copied_from_the_system_package(tmp_path, cli):
     if not SYSTEM_COPY.is_dir():
         _skip_unless_ci(f"{SYSTEM_COPY} absent (Debian's dataset-fashion-mnist not installed)")
     lines: list[str] = []
@@ -102,10 +99,10 @@ def test_fashion_is_copied_from_the_system_package(tmp_path):
         assert any(name in line and str(SYSTEM_COPY) in line for line in lines), lines
     assert not any(tmp_path.glob("*-idx*"))  # nothing lands among MNIST's files
 
-    out = run_cli("fetch-data", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path))
+    out = cli.run("fetch-data", "--dataset", "fashion-mnist", "--data-dir", tmp_path)
     assert out.returncode == 0, out.stderr
     assert f"Fashion-MNIST ready in {folder} (4 files, SHA-256 verified)" in out.stdout
-    line = run_cli_line("fetch-data", "--dataset", f"folder:{tmp_path}")
+    line = cli.error_line("fetch-data", "--dataset", f"folder:{tmp_path}")
     assert "a folder needs no fetching" in line
 
 
@@ -180,11 +177,9 @@ def test_fashion_classifier_is_its_own_and_reaches_89_percent(fashion_judge, fas
     assert clf.load_cached_classifier(fashion_judge.path) is None  # asked for MNIST's
 
 
-def test_eval_of_a_short_fashion_run(fashion_judge, fashion_dir, tmp_path):
-    config = SEED64.with_data(dataset="fashion-mnist").with_train(
-        max_steps=3, batch_size=16, sample_every=3, checkpoint_every=3, log_every=1
-    )
-    images = load_dataset(config.data, fashion_dir, image_size=64)[:500]
+def test_eval_of_a_short_fashion_run(fashion_judge, fashion_dir, tmp_path, tiny_config):
+    config = tiny_config("seed64").with_data(dataset="fashion-mnist")
+    images = load_dataset(config.data, fashion_dir, image_size=64)[:256]
     train(config, tmp_path / "run", images=images, **QUIET)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["data"] == {
@@ -330,9 +325,9 @@ def test_resolved_config_names_the_folder_absolutely_and_round_trips(image_folde
     assert RunConfig.from_dict(legacy).data.channels == 1
 
 
-def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path):
+def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, cli):
     run = tmp_path / "rgb"
-    out = run_cli(
+    out = cli.run(
         "train",
         "--dataset",
         f"folder:{image_folder}",
@@ -374,13 +369,13 @@ def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path):
     _logit, cat, cont = model.discriminator(images)
     assert cat.shape == (3, 10) and cont.shape == (3, 2)
 
-    line = run_cli_line("eval", str(run))
+    line = cli.error_line("eval", run)
     assert "needs labelled test images" in line and "folder:" in line
 
 
-def test_grey_folder_trains_one_channel_networks(image_folder, tmp_path):
-    config = SEED64.with_data(dataset=f"folder:{image_folder / 'grey'}").with_train(
-        max_steps=3, batch_size=4, sample_every=3, checkpoint_every=3, log_every=1
+def test_grey_folder_trains_one_channel_networks(image_folder, tmp_path, tiny_config):
+    config = tiny_config("seed64", batch_size=4).with_data(
+        dataset=f"folder:{image_folder / 'grey'}"
     )
     lines: list[str] = []
     train(config, tmp_path / "grey", progress=False, log=lines.append)
@@ -398,15 +393,18 @@ def test_grey_folder_trains_one_channel_networks(image_folder, tmp_path):
         (["--dataset", "cifar10"], "unknown dataset 'cifar10'; expected mnist, fashion-mnist"),
         (["--dataset", "folder:"], "needs a path after 'folder:'"),
         (["--dataset", "folder:NOWHERE"], "no such directory"),
-        (["--dataset", "mnist", "--channels", "3"], "MNIST is grey (1 channel)"),
-        (["--dataset", "folder:HERE", "--channels", "2"], "--channels must be 1 (grey), 3 (RGB)"),
+        (["--dataset", "mnist", "--set", "data.channels=3"], "MNIST is grey (1 channel)"),
+        (
+            ["--dataset", "folder:HERE", "--set", "data.channels=2"],
+            "data.channels must be 1 (grey), 3 (RGB)",
+        ),
     ],
 )
-def test_dataset_mistakes_give_one_line(args, fragment, image_folder, tmp_path):
+def test_dataset_mistakes_give_one_line(args, fragment, image_folder, tmp_path, cli):
     args = [
         a.replace("NOWHERE", str(tmp_path / "nowhere")).replace("HERE", str(image_folder))
         for a in args
     ]
-    line = run_cli_line("train", *args, "--max-steps", "1", "--run-dir", str(tmp_path / "r"))
+    line = cli.error_line("train", *args, "--max-steps", "1", "--run-dir", tmp_path / "r")
     assert fragment in line
     assert not (tmp_path / "r" / "metrics.csv").exists()

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from infogan.train import train
 
 from infogan.api import load_model
 from infogan.config import SEED64
@@ -27,7 +28,6 @@ from infogan.evaluate import (
     sweep_code,
     to_json,
 )
-from infogan.train import train
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 
-from infogan.losses import d_loss, effect_overlap, g_nonsaturating_loss, info_loss
+from infogan.losses import (
+    d_loss,
+    g_nonsaturating_loss,
+    gaussian_nll,
+    info_loss,
+    paired_cluster_loss,
+)
 
 
 def test_d_loss_at_chance_is_two_ln2():
@@ -59,38 +65,49 @@ def test_plain_gan_weights_switch_the_term_off():
     assert total.item() == 0 and cat.item() > 0
 
 
-def test_effect_overlap_is_the_squared_cosine_between_two_codes_changes():
-    base = torch.zeros(3, 1, 2, 2)
-    right = torch.tensor([1.0, 0, 0, 0]).reshape(1, 2, 2).expand(3, 1, 2, 2)
-    down = torch.tensor([0, 0, 2.0, 0]).reshape(1, 2, 2).expand(3, 1, 2, 2)
-    diagonal = torch.tensor([1.0, 0, 1.0, 0]).reshape(1, 2, 2).expand(3, 1, 2, 2)
-    # the same change, or its reverse, at any size: 1; orthogonal changes: 0
-    assert effect_overlap(base, torch.stack([right, 5 * right])).item() == pytest.approx(1)
-    assert effect_overlap(base, torch.stack([right, -right])).item() == pytest.approx(1)
-    assert effect_overlap(base, torch.stack([right, down])).item() == pytest.approx(0)
-    # 45 degrees apart: cos^2 = 1/2; three codes average their three pairs
-    assert effect_overlap(base, torch.stack([right, diagonal])).item() == pytest.approx(0.5)
-    three = effect_overlap(base, torch.stack([right, down, diagonal])).item()
-    assert three == pytest.approx((0 + 0.5 + 0.5) / 3)
-    # measured from the base, not from zero
-    shifted = base + 7
-    assert effect_overlap(shifted, torch.stack([right, down]) + 7).item() == pytest.approx(0)
-    # a code that changes nothing adds nothing (and no NaN)
-    assert effect_overlap(base, torch.stack([right, base])).item() == pytest.approx(0)
-    with pytest.raises(ValueError, match="C >= 2"):
-        effect_overlap(base, right[None])
+def test_gaussian_nll_is_the_normal_log_likelihood():
+    gen = torch.Generator().manual_seed(0)
+    mean, log_std, target = (torch.randn(32, 2, generator=gen) for _ in range(3))
+    expected = -torch.distributions.Normal(mean, log_std.exp()).log_prob(target).mean()
+    assert gaussian_nll(mean, log_std, target).item() == pytest.approx(expected.item(), rel=1e-6)
+    cats = torch.randint(10, (32,), generator=gen)
+    logits = torch.randn(32, 10, generator=gen)
+    gaussian = torch.cat([mean, log_std], 1)
+    total, ce, cont = info_loss(
+        logits, cats, gaussian, target, cont_loss="gaussian", lambda_cont=0.1
+    )
+    assert cont.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert total.item() == pytest.approx(ce.item() + 0.1 * expected.item(), rel=1e-6)
+    for pred in (mean, gaussian):  # "mse" scores the estimates, or the Gaussian's means
+        _, _, mse = info_loss(logits, cats, pred, target, cont_loss="mse")
+        assert mse.item() == pytest.approx(((mean - target) ** 2).mean().item(), rel=1e-6)
 
 
-def test_effect_overlap_gradient_turns_the_changes_apart():
-    torch.manual_seed(0)
-    base = torch.randn(4, 16)
-    changes = torch.randn(2, 4, 16)
-    changes[1] = changes[0] + 0.1 * torch.randn(4, 16)  # nearly the same change
-    changes.requires_grad_(True)
-    optimizer = torch.optim.Adam([changes], lr=0.05)
-    before = effect_overlap(base, base + changes).item()
-    for _ in range(100):
-        optimizer.zero_grad()
-        effect_overlap(base, base + changes).backward()
-        optimizer.step()
-    assert before > 0.9 and effect_overlap(base, base + changes).item() < 0.05
+def test_paired_cluster_loss_reaches_minus_ln_k_only_for_confident_balanced_agreeing_views():
+    k = 10
+    confident = torch.eye(k).repeat(8, 1) * 30  # each category equally often, sure of each
+    collapsed = torch.zeros(80, k)
+    collapsed[:, 3] = 30  # everything in one category: no information
+    assert paired_cluster_loss(collapsed, collapsed).item() == pytest.approx(0.0, abs=1e-4)
+    assert paired_cluster_loss(confident, confident).item() == pytest.approx(-math.log(k), abs=1e-3)
+    shuffled = confident[torch.randperm(80, generator=torch.Generator().manual_seed(0))]
+    # views that disagree at random share little information
+    assert paired_cluster_loss(confident, shuffled).item() > -0.5
+
+
+def test_cluster_balance_weighs_equal_use_of_the_categories():
+    k = 10
+    confident = torch.eye(k).repeat(8, 1) * 30.0  # every category used equally, confidently
+    for balance in (1.0, 2.0):
+        expected = -(2 * balance - 1) * math.log(k)
+        loss = paired_cluster_loss(confident, confident, balance=balance)
+        assert loss.item() == pytest.approx(expected, abs=1e-3)
+    # two categories merged into one: the stronger balance penalises it more
+    merged = confident.clone()
+    merged[merged[:, 1] > 0, 0] = 30.0
+    merged[:, 1] = 0.0
+    gap = {}
+    for b in (1.0, 2.0):
+        worse = paired_cluster_loss(merged, merged, balance=b)
+        gap[b] = (worse - paired_cluster_loss(confident, confident, balance=b)).item()
+    assert gap[2.0] > gap[1.0] > 0

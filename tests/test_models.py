@@ -1,7 +1,9 @@
+import pytest
 import torch
 
-from infogan.config import SEED64
-from infogan.models import Discriminator64, Generator64, build_models
+from infogan.config import PAPER28, RESTYLE28, SEED64, get_preset
+from infogan.errors import ConfigError
+from infogan.models import Discriminator28, Discriminator64, Generator28, Generator64, build_models
 
 
 def _count(module):
@@ -55,3 +57,83 @@ def test_channels_last_gives_the_same_outputs():
     d.to(memory_format=torch.channels_last)
     assert torch.allclose(g(z), ref, atol=1e-5)
     assert torch.allclose(d(ref.contiguous(memory_format=torch.channels_last))[0], ref_d, atol=1e-4)
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_paper28_layers_have_the_papers_sizes():
+    g, d = build_models(PAPER28)
+    assert isinstance(g, Generator28) and isinstance(d, Discriminator28)
+    # G: Linear 74->1024 (no bias: BN follows), BN, Linear 1024->7*7*128, BN,
+    #    ConvT 128->64 4x4, BN, ConvT 64->1 4x4 with bias
+    assert count(g) == 74 * 1024 + 2 * 1024 + 1024 * 6272 + 2 * 6272 + 128 * 64 * 16 + 2 * 64 + (
+        64 * 16 + 1
+    )
+    # D trunk: Conv 1->64 (bias), Conv 64->128, BN, Linear 6272->1024, BN; D head Linear 1;
+    # Q: Linear 1024->128, BN, Linear 128->(10 logits + 2 means + 2 log-stds)
+    trunk = (16 * 64 + 64) + 64 * 128 * 16 + 2 * 128 + 6272 * 1024 + 2 * 1024
+    q = 1024 * 128 + 2 * 128 + 128 * 14 + 14
+    assert count(d) == trunk + 1025 + q
+    assert PAPER28.latent.dim == 74 and PAPER28.data.image_size == 28
+
+
+def test_paper28_shapes_and_ranges():
+    g, d = build_models(PAPER28)
+    images = g(torch.randn(8, 74))
+    assert images.shape == (8, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1
+    logit, cat, cont = d(images)
+    assert logit.shape == (8,) and cat.shape == (8, 10) and cont.shape == (8, 4)
+    log_std = cont[:, 2:]
+    assert (log_std >= -5).all() and (log_std <= 2).all()
+
+
+def test_separate_q_gives_the_categories_a_hidden_layer_of_their_own():
+    torch.manual_seed(0)
+    _g, d = build_models(RESTYLE28)
+    _g, shared = build_models(RESTYLE28.with_model(separate_q=False))
+    # one more Q hidden layer (Linear 1024->128 and its BN); the outputs split 10 / 4
+    assert count(d) - count(shared) == 1024 * 128 + 2 * 128
+    assert d.q_head[-1].out_features == 10 and d.q_cont_head[-1].out_features == 4
+    d.eval()
+    logit, cat, cont = d(torch.randn(6, 1, 28, 28))
+    assert logit.shape == (6,) and cat.shape == (6, 10) and cont.shape == (6, 4)
+    # the categorical loss reaches only the categories' layer, the continuous only theirs
+    cat.sum().backward(retain_graph=True)
+
+    def reached(layer):
+        return layer.weight.grad is not None and bool(layer.weight.grad.any())
+
+    assert reached(d.q_head[0]) and not reached(d.q_cont_head[0])
+    d.zero_grad(set_to_none=True)
+    cont.sum().backward()
+    assert reached(d.q_cont_head[0]) and not reached(d.q_head[0])
+    with pytest.raises(ConfigError, match=r"model.separate_q needs the paper28 architecture"):
+        get_preset("seed64").with_model(separate_q=True).validate()
+
+
+def test_overcluster_head_is_trained_by_the_clustering_term(digits_28, tiny_config):
+    from infogan.training.build import build_training
+
+    real = digits_28[0][:32]
+    torch.manual_seed(0)
+    parts = build_training(tiny_config("restyle28", batch_size=32, channels_last=False))
+    D = parts.discriminator
+    before = D.over_head.weight.detach().clone()
+    latent = parts.code.sample(32, generator=torch.Generator().manual_seed(1))
+    parts.step_fn(real, latent)
+    assert (D.over_head.weight - before).abs().max() > 0
+    D.eval()
+    outputs = D(real[:4], overcluster=True)
+    assert len(outputs) == 4 and outputs[3].shape == (4, 50) and len(D(real[:4])) == 3
+    with pytest.raises(ValueError, match="no over-clustering head"):
+        build_models(PAPER28)[1](real[:4], overcluster=True)
+    for bad, message in (
+        (RESTYLE28.with_model(overcluster=1), "model.overcluster must be 0 .none. or an integer"),
+        (get_preset("seed64").with_model(overcluster=20), "model.overcluster needs the paper28"),
+        (PAPER28.with_model(overcluster=20), "model.overcluster needs the clustering term"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            bad.validate()

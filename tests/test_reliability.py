@@ -17,7 +17,8 @@ from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.config import SEED64
 from infogan.data import parse_idx
 from infogan.errors import CheckpointError, DataError
-from infogan.train import DivergenceError, resume, train
+from infogan.training.loop import DivergenceError
+from infogan.training.run import resume, train
 from tests_helpers import run_cli_line
 
 QUIET = dict(progress=False, log=lambda _m: None)

@@ -11,7 +11,7 @@ from torch import nn
 from infogan.config import CLUSTER28, PAPER28
 from infogan.errors import ConfigError
 from infogan.models import build_models
-from infogan.resplit import (
+from infogan.training.reseed import (
     SHARED_RATIO,
     STARVED_SHARE,
     CodeReseed,
@@ -204,7 +204,7 @@ def test_resplit_and_reseed_run_in_training_and_a_resume_makes_the_same_changes(
     import shutil
 
     from infogan import resplit
-    from infogan.train import resume, train
+    from infogan.training.run import resume, train
 
     # a few steps from random weights: every pair is read as one (ratios near 1), which
     # the callback takes for a merge still splitting, and no code is starved yet; let
@@ -253,7 +253,7 @@ def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir):
     import sys
     from pathlib import Path
 
-    from infogan.train import resume, train
+    from infogan.training.run import resume, train
 
     config = CLUSTER28.with_train(max_steps=4, checkpoint_every=2, sample_every=4)
     run = train(config, tmp_path / "run", data_dir=mnist_dir, progress=False, log=lambda _m: None)

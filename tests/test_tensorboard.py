@@ -3,11 +3,11 @@ and the `train` command's report and --tensorboard switches end to end."""
 
 import numpy as np
 import pytest
+from infogan.train import METRIC_NAMES, train
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from infogan.config import SEED64
 from infogan.tensorboard import SCALAR_TAGS
-from infogan.train import METRIC_NAMES, train
 from tests_helpers import run_cli
 
 SHORT = dict(max_steps=10, batch_size=16, sample_every=4, checkpoint_every=10, log_every=3)

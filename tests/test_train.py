@@ -13,7 +13,9 @@ from infogan.api import load_model
 from infogan.config import SEED64
 from infogan.errors import RunDirError
 from infogan.models import build_models
-from infogan.train import CSV_COLUMNS, build_training, load_optimizer_state, make_adam, train
+from infogan.training.build import build_training, load_optimizer_state, make_adam
+from infogan.training.run import train
+from infogan.training.rundir import CSV_COLUMNS
 
 CPU = torch.device("cpu")
 SHORT = dict(max_steps=24, batch_size=16, sample_every=10, checkpoint_every=20, log_every=5)

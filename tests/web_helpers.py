@@ -15,8 +15,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from infogan.config import SEED64
 from infogan.train import train
+
+from infogan.config import SEED64
 
 _TINY_RUNS: dict[str, Path] = {}
 

@@ -1,0 +1,134 @@
+"""The information term with codes read from transformed copies, and the clustering term:
+their values against the losses worked out by hand, on a real discriminator."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+from infogan.augment import restyle_copy, transform
+from infogan.config import CodeReading, Transform, get_preset
+from infogan.distributed import SINGLE, DistContext
+from infogan.latent import LatentCode
+from infogan.losses import continuous_loss_per_row, paired_cluster_loss
+from infogan.models import build_models
+from infogan.training.objectives import (
+    CLUSTER_BALANCE,
+    OVERCLUSTER_WEIGHT,
+    ClusteringTerm,
+    CopyReadings,
+    DOutputs,
+    InformationTerm,
+    StepBatch,
+    build_terms,
+)
+
+TILT = CodeReading(1, (Transform("turn", 30.0, known=True),))
+TURN = CodeReading(2, (Transform("restyle"), Transform("turn", 180.0)))
+
+
+def batch_for(images, latent, D):
+    """A StepBatch over ``images`` whose D pass is ``D`` (in eval mode: same in, same out)."""
+    D.eval()
+
+    def d(x, *, overcluster=False):
+        out = D(x, overcluster=True) if overcluster else D(x)
+        return DOutputs(*(t.float() for t in out))
+
+    real_out = d(images, overcluster=True)
+    return StepBatch(images, images, latent, real_out, d, contextlib.nullcontext, SINGLE)
+
+
+@pytest.fixture
+def parts(digits_28):
+    config = get_preset("tilt28")
+    torch.manual_seed(0)
+    _, D = build_models(config)
+    latent = LatentCode(config.latent).sample(64, generator=torch.Generator().manual_seed(1))
+    return digits_28[0][:64], latent, D
+
+
+def test_a_read_code_is_scored_on_its_copies_and_the_known_turn_moves_its_target(parts):
+    images, latent, D = parts
+    b = batch_for(images, latent, D)
+    info = InformationTerm(lambda_cat=1.0, lambda_cont=2.0, cont_loss="mse", readings=[TURN, TILT])
+    torch.manual_seed(5)
+    total, cat, cont = info(b.real_out, latent, b, images)
+
+    # by hand: every second row of the 64 is copied; c2's copies restyled, then turned;
+    # c1's turned by a known angle, its target moved by the angle over 30 degrees
+    torch.manual_seed(5)
+    rows = images[0:64:2]
+    restyled, _ = transform(rows, "restyle", 0.0, known=False)
+    turned, _ = transform(restyled, "turn", 180.0, known=False)
+    tilted, units = transform(rows, "turn", 30.0, known=True)
+    reading = b.d(torch.cat([turned, tilted])).cont
+    target = latent.continuous[0:64:2].clone()
+    c2 = (reading[:32, 1] - target[:, 1]).square().mean()
+    c1 = (reading[32:, 0] - (target[:, 0] + units)).square().mean()
+    assert cont.item() == pytest.approx(((c1 + c2) / 2).item(), rel=1e-5)
+    assert cat.item() == pytest.approx(
+        torch.nn.functional.cross_entropy(b.real_out.cat, latent.categories).item(), rel=1e-6
+    )
+    assert total.item() == pytest.approx((cat + 2.0 * cont).item(), rel=1e-6)
+
+    # without readings each code is read from the images themselves
+    plain = InformationTerm(lambda_cat=1.0, lambda_cont=1.0, cont_loss="mse", readings=())
+    _, _, own = plain(b.real_out, latent, b, images)
+    by_row = continuous_loss_per_row(b.real_out.cont, latent.continuous, "mse")
+    assert own.item() == pytest.approx(by_row.mean().item(), rel=1e-6)
+    assert own.item() != pytest.approx(cont.item(), rel=1e-3)
+
+
+def test_gaussian_loss_is_the_negative_log_likelihood_of_the_paper(parts):
+    images, latent, D = parts
+    b = batch_for(images, latent, D)
+    info = InformationTerm(lambda_cat=1.0, lambda_cont=1.0, cont_loss="gaussian", readings=())
+    _, _, cont = info(b.real_out, latent, b, images)
+    mean, log_std = b.real_out.cont[:, :2], b.real_out.cont[:, 2:]
+    normal = torch.distributions.Normal(mean, log_std.exp())
+    assert cont.item() == pytest.approx(-normal.log_prob(latent.continuous).mean().item(), 1e-5)
+
+
+def test_copies_are_the_same_rows_in_one_process_as_in_several():
+    local, copies, mine = CopyReadings.rows(64, SINGLE)
+    assert (local, copies, mine) == (slice(0, 64, 2), 32, slice(0, 32))
+    assert CopyReadings.rows(32, SINGLE)[:2] == (slice(0, 32, 1), 32)  # the whole batch
+    assert CopyReadings.rows(16, SINGLE)[:2] == (slice(0, 16, 1), 16)
+    rows = torch.arange(64)
+    for world in (2, 4):
+        picked, positions = [], []
+        for rank in range(world):
+            ctx = DistContext(rank=rank, world_size=world)
+            local, copies, mine = CopyReadings.rows(64 // world, ctx)
+            assert copies == 32
+            picked.append(rows[rank * 64 // world :][: 64 // world][local])
+            positions.extend(range(32)[mine])
+        assert torch.equal(torch.cat(picked), rows[0:64:2])
+        assert positions == list(range(32))
+
+
+def test_clustering_term_adds_the_paired_term_on_the_code_and_the_overclustering_head(parts):
+    images, latent, D = parts
+    b = batch_for(images, latent, D)
+    term = ClusteringTerm(3.0, overcluster=True)
+    torch.manual_seed(9)
+    loss = term.d_loss(b)
+    torch.manual_seed(9)
+    moved = b.d(restyle_copy(images), overcluster=True)
+    on_code = paired_cluster_loss(b.real_out.cat, moved.cat, balance=CLUSTER_BALANCE)
+    on_head = paired_cluster_loss(b.real_out.over, moved.over, balance=CLUSTER_BALANCE)
+    expected = 3.0 * (on_code + OVERCLUSTER_WEIGHT * on_head)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert term.g_loss(b) is None  # the term trains D and Q only
+
+
+def test_terms_are_built_from_the_config():
+    info, terms = build_terms(get_preset("tilt28"))
+    assert info.copies.readings == get_preset("tilt28").train.readings and len(terms) == 1
+    info, terms = build_terms(get_preset("paper28"))
+    assert not info.copies and terms == [] and info.cont_loss == "gaussian"
+    info, terms = build_terms(get_preset("seed64").with_train(lambda_cat=0.0, lambda_cont=0.0))
+    assert not info.on  # a plain GAN

@@ -1,0 +1,78 @@
+"""benchmarks/quality.py: a real (tiny) run per seed, its report, and --merge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from sweep import accuracy_at  # noqa: E402
+
+
+def test_quality_script_reports_each_seed_and_the_summary(tmp_path, mnist_dir):
+    out = tmp_path / "q"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "quality.py"),
+            "--preset",
+            "restyle28",
+            "--seeds",
+            "1",
+            "--split",
+            "val",
+            "--holdout",
+            "500",
+            "--max-steps",
+            "4",
+            "--eval-every",
+            "2",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(mnist_dir),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seed 0: acc " in result.stdout
+    assert "restyle28 (val, 1 seeds): accuracy median" in result.stdout
+    report = json.loads((out / "quality.json").read_text())
+    seed = report["seeds"][0]
+    assert [p["step"] for p in seed["curve"]] == [2, 4]
+    assert 0 <= seed["unsupervised_accuracy"] <= 1
+    assert set(seed["codes"]) == {"c1", "c2"}
+    assert accuracy_at(seed["curve"], 3) == seed["curve"][0]["accuracy"]
+    assert accuracy_at(seed["curve"], 5) is None
+
+    # --merge joins the seeds of reports of one setting, also one written by an earlier
+    # version (its config in that version's terms), and refuses another setting
+    older = json.loads(json.dumps(report))
+    older["seeds"][0]["seed"] = 1
+    del older["config"]["train"]["readings"]
+    older["config"]["train"].update(tilt_code=0, cluster_pairs=True, q_fixed_std=False)
+    other = json.loads(json.dumps(older))
+    other["config"]["train"]["lambda_cluster"] += 1
+    for name, data in (("older", older), ("other", other)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+
+    def merge(*names):
+        paths = [str(out / "quality.json"), *(str(tmp_path / f"{n}.json") for n in names)]
+        command = [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--merge", *paths]
+        command += ["--json", str(tmp_path / "all.json")]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    merged = merge("older")
+    assert merged.returncode == 0, merged.stderr
+    assert "restyle28 (val, 2 seeds)" in merged.stdout
+    assert [s["seed"] for s in json.loads((tmp_path / "all.json").read_text())["seeds"]] == [0, 1]
+    refused = merge("other")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith("other.json: another preset, split or setting")

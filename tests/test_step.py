@@ -1,0 +1,72 @@
+"""The training step: the paper's objective against a textbook loop, and every preset's step."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from infogan.config import PAPER28, PRESETS
+from infogan.models import build_models
+from infogan.training.build import build_training, resolve_precision
+from infogan.training.rundir import METRIC_NAMES
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from reference_loop import ReferenceStep
+
+
+def test_paper28_step_matches_the_textbook_loop(mnist_dir):
+    from infogan.data import load_mnist_arrays, to_training_tensor
+
+    digits, _ = load_mnist_arrays(mnist_dir, "test")
+    real = to_training_tensor(digits[:16], 28)
+    config = PAPER28.with_train(channels_last=False, precision="fp32")
+    parts = build_training(config)
+    g2, d2 = build_models(config)
+    g2.load_state_dict(parts.generator.state_dict())
+    d2.load_state_dict(parts.discriminator.state_dict())
+    reference = ReferenceStep(g2, d2, num_categories=10, lambda_cont=0.1)
+    latent = parts.code.sample(16, generator=torch.Generator().manual_seed(1))
+    for _ in range(2):
+        ours = dict(zip(METRIC_NAMES, parts.step_fn(real, latent).tolist(), strict=True))
+        theirs = reference(real, latent.noise, latent.categories, latent.continuous)
+        for key in ("d_loss", "g_loss", "d_real", "d_fake_before", "d_fake_after"):
+            assert ours[key] == pytest.approx(theirs[key], rel=2e-3, abs=2e-4), key
+        weighted = ours["info_cat"] + 0.1 * ours["info_cont"]
+        assert weighted == pytest.approx(theirs["info_loss"], rel=2e-3, abs=2e-4)
+
+
+def test_auto_precision_is_bf16_exactly_on_cpus_that_multiply_bfloat16_natively():
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    assert flags, "no CPU flags in /proc/cpuinfo"
+    native = bool(flags & {"avx512_bf16", "amx_bf16"})
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+    assert resolve_precision("auto", cuda) == "fp32"  # launch-bound there: bf16 no faster
+    for name in ("fp32", "bf16"):
+        assert resolve_precision(name, cpu) == resolve_precision(name, cuda) == name
+    assert all(c.train.precision == "auto" for c in PRESETS.values())
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_presets_step_trains_both_networks(preset, digits_28, mnist_train_64, tiny_config):
+    config = tiny_config(preset, batch_size=32, precision="fp32")
+    real = (digits_28 if config.model.arch == "paper28" else mnist_train_64)[0][:32]
+    parts = build_training(config)
+    g0 = [p.detach().clone() for p in parts.generator.parameters()]
+    d0 = [p.detach().clone() for p in parts.discriminator.parameters()]
+    latent = parts.code.sample(32, generator=torch.Generator().manual_seed(0))
+    metrics = dict(zip(METRIC_NAMES, parts.step_fn(real, latent).tolist(), strict=True))
+    assert all(torch.isfinite(torch.tensor(list(metrics.values()))))
+    assert 0 < metrics["d_real"] < 1 and metrics["info_cat"] > 0
+
+    def moved(before, net):
+        return [not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True)]
+
+    assert all(moved(g0, parts.generator)) and any(moved(d0, parts.discriminator))
