@@ -23,7 +23,8 @@ import torch
 from infogan.config import get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES
-from infogan.train import LoopState, build_training, train_loop
+from infogan.training.build import build_training
+from infogan.training.loop import LoopState, train_loop
 
 VARIANTS = {
     "fp32": {"precision": "fp32"},

@@ -18,13 +18,12 @@ all 60,000 digits and reports on the 10,000 test digits.
     python benchmarks/quality.py --preset paper28 --seeds 3 --split test
     python benchmarks/quality.py --merge a/quality.json b/quality.json --json all.json
     python benchmarks/quality.py --preset paper28 --seeds 1 --split val \\
-        --set train.lambda_cluster=1 --set train.cluster_pairs=true --max-steps 2000
+        --set train.lambda_cluster=1 --max-steps 2000
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import signal
 import statistics
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 
 from infogan.api import load_model
-from infogan.config import RunConfig, get_preset
+from infogan.config import RunConfig, get_preset, parse_setting
 from infogan.data import default_data_dir, fetch_dataset, load_idx_arrays, to_training_tensor
 from infogan.errors import InfoGANError
 from infogan.evaluate import metrics
@@ -48,29 +47,14 @@ from infogan.evaluate.evaluation import (
     write_eval_json,
 )
 from infogan.evaluate.sampling import sweep_code
-from infogan.train import TrainingInterrupted, TrainingParts, train
+from infogan.training.build import TrainingParts
+from infogan.training.loop import TrainingInterrupted
+from infogan.training.run import train
 
 
 def apply_settings(config: RunConfig, settings: list[str]) -> RunConfig:
-    """``section.field=value`` overrides (value parsed as JSON, else kept as text)."""
-    for item in settings:
-        key, sep, raw = item.partition("=")
-        section, _, name = key.partition(".")
-        if not sep or not name or not hasattr(config, section):
-            raise SystemExit(f"quality.py: error: --set {item!r}: expected section.field=value")
-        part = getattr(config, section)
-        if not dataclasses.is_dataclass(part) or name not in {
-            f.name for f in dataclasses.fields(part)
-        }:
-            raise SystemExit(f"quality.py: error: --set {item!r}: no field {key}")
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        config = dataclasses.replace(
-            config, **{section: dataclasses.replace(part, **{name: value})}
-        )
-    return config
+    """``section.field=value`` overrides, as ``infogan train --set`` reads them."""
+    return config.with_settings(dict(parse_setting(item) for item in settings))
 
 
 class AccuracyProbe:

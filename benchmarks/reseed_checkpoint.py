@@ -1,11 +1,11 @@
 """Reseed a starved code in a stopped run's checkpoint, to continue the run from there.
 
-What ``--cluster-reseed`` does during training, done once on a checkpoint: the run's
+What ``train.cluster_reseed`` does during training, done once on a checkpoint: the run's
 step-N checkpoint is copied into a new run directory (with its config and metrics), the
 categorical codes' use is measured on the probe images training uses (the first 2,048
 training digits, in eval mode), and if the least used code has under half an equal
 share (or with ``--force``), it gets the most used code's weights
-(:func:`infogan.resplit.reseed_code`). ``infogan train --resume NEW_RUN`` then
+(:func:`infogan.training.reseed.reseed_code`). ``infogan train --resume NEW_RUN`` then
 continues it. This is how the README's "reseeded at step 1,000" run was made:
 
     python benchmarks/reseed_checkpoint.py runs/val-restyle15-s0/seed-0 --step 1000 \\
@@ -25,7 +25,7 @@ from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.data import default_data_dir
 from infogan.data import load_dataset
 from infogan.errors import InfoGANError
-from infogan.resplit import PROBE_IMAGES, STARVED_SHARE, code_usage, reseed_code
+from infogan.training.reseed import PROBE_IMAGES, STARVED_SHARE, code_usage, reseed_code
 
 
 def reseed_run(

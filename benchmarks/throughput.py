@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from infogan.config import PRECISIONS, PRESETS, get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES, build_models
-from infogan.train import LoopState, build_training, resolve_precision, train_loop
+from infogan.training.build import build_training, resolve_precision
+from infogan.training.loop import LoopState, train_loop
 from reference_loop import ReferenceStep, make_loader, sample_codes
 
 

@@ -5,8 +5,8 @@ change of each parameter compares the gradients themselves (Adam's first, sign-l
 would turn last-bit differences of near-zero gradients into full-size ones). The file
 holds the networks before and after the step.
 
-    python tests/ddp_one_step.py OUT.pt DATA_DIR
-    torchrun --standalone --nproc_per_node=2 tests/ddp_one_step.py OUT.pt DATA_DIR
+    python tests/ddp_one_step.py OUT.pt DATA_DIR PRESET
+    torchrun --standalone --nproc_per_node=2 tests/ddp_one_step.py OUT.pt DATA_DIR PRESET
 """
 
 import sys
@@ -20,6 +20,7 @@ from infogan.data import load_mnist
 from infogan.latent import LatentCode
 from infogan.models import build_models
 from infogan.training.loop import train_loop
+from infogan.training.objectives import build_terms
 from infogan.training.step import InfoGANStep
 
 
@@ -27,12 +28,13 @@ def _copy(state: dict) -> dict:
     return {k: v.detach().clone() for k, v in state.items()}
 
 
-def main(out: str, data_dir: str) -> None:
+def main(out: str, data_dir: str, preset: str) -> None:
     torch.set_default_dtype(torch.float64)  # rounding out of the way: compare the maths
+    torch.set_num_threads(1)
     ctx = distributed.from_environment()
     device = distributed.setup(ctx, torch.device("cpu"))
-    config = get_preset("quick64").with_train(batch_size=32, seed=5)
-    images, _ = load_mnist(data_dir, split="test", image_size=64)
+    config = get_preset(preset).with_train(batch_size=64, seed=5)
+    images, _ = load_mnist(data_dir, split="test", image_size=config.data.image_size)
     torch.manual_seed(5)
     g, d = build_models(config)
     g_train, d_train = g, d
@@ -40,23 +42,25 @@ def main(out: str, data_dir: str) -> None:
         g = distributed.convert_batchnorm(g, device)
         d = distributed.convert_batchnorm(d, device)
         g_train, d_train = DDP(g), DDP(d)
+    info, terms = build_terms(config)
     step = InfoGANStep(
         generator=g_train,
         discriminator=d_train,
         opt_g=torch.optim.SGD(g.parameters(), lr=0.01),
         opt_d=torch.optim.SGD(d.parameters(), lr=0.01),
         code=LatentCode(config.latent),
-        lambda_cat=1.0,
-        lambda_cont=1.0,
+        info=info,
+        terms=terms,
         plain_generator=g,
         plain_discriminator=d,
+        ctx=ctx,
     )
     before = {"generator": _copy(g.state_dict()), "discriminator": _copy(d.state_dict())}
     train_loop(
         step_fn=step,
         images=images,
         code=step.code,
-        batch_size=32,
+        batch_size=64,
         epochs=1,
         max_steps=1,
         rng=torch.Generator().manual_seed(5),
@@ -70,4 +74,4 @@ def main(out: str, data_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

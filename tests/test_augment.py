@@ -97,9 +97,7 @@ def test_slant_reads_a_leaning_bar_and_reslant_forgets_the_original_slant(mnist_
     digits, _ = load_mnist_arrays(mnist_dir, "test")
     x = to_training_tensor(digits[:512], 28)
     before = slant(x)
-    moved = random_affine(
-        x, degrees=0, shift=0, scale=0, reslant=RESLANT, rand=seeded(0)
-    )
+    moved = random_affine(x, degrees=0, shift=0, scale=0, reslant=RESLANT, rand=seeded(0))
     after = slant(moved)
     # each copy's slant is drawn from the range, whatever the digit's own was
     assert (

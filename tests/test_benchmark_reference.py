@@ -9,10 +9,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from infogan.train import METRIC_NAMES, build_training
-
 from infogan.config import SEED64
 from infogan.models import build_models
+from infogan.training.build import build_training
+from infogan.training.rundir import METRIC_NAMES
 from reference_loop import MnistPilDataset, ReferenceStep
 
 

@@ -170,8 +170,8 @@ def test_set_and_config_reach_the_run_and_a_resume_keeps_them(tmp_path, mnist_di
     assert (saved["train"]["lr_d"], saved["train"]["cluster_reseed"]) == (0.0003, 7)
     assert saved["train"]["batch_size"] == 8 and saved["model"]["separate_q"] is True
     for change, named in (
-        (["--set", "train.cluster_reseed=9"], "train.cluster_reseed"),
-        (["--lr-d", "1"], "train.lr_d"),
+        (["--set", "train.cluster_reseed=9"], "--set train.cluster_reseed"),
+        (["--lr-d", "1"], "--lr-d"),
         (["--preset", "tilt28"], "--preset"),
     ):
         refused = cli.run("train", "--resume", run, *change, *common)

@@ -6,17 +6,13 @@ The classifier is the real one, cached in the data directory (trained on first u
 
 import json
 import math
-import os
-import subprocess
-import sys
+import shutil
 
 import numpy as np
 import pytest
 import torch
-from infogan.train import train
 
 from infogan.api import load_model
-from infogan.config import SEED64
 from infogan.data import load_mnist_arrays, to_training_tensor
 from infogan.evaluate import classifier as clf
 from infogan.evaluate import (
@@ -138,15 +134,10 @@ def test_inception_score_of_real_digits_and_of_noise(judged_test_64, judge_net):
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, mnist_dir):
-    """Four steps of seed64 on 1,000 digits: a real checkpoint, cheap to evaluate."""
-    x, _ = load_mnist_arrays(mnist_dir, "train")
-    run = tmp_path_factory.mktemp("eval") / "run"
-    config = SEED64.with_train(
-        max_steps=4, batch_size=16, sample_every=4, checkpoint_every=4, log_every=2
-    )
-    train(config, run, images=to_training_tensor(x[:1000], 64), progress=False, log=lambda m: None)
-    return run
+def evaluated_run(tmp_path_factory, tiny_run):
+    """A copy of the session's tiny run, for the tests that write its eval.json (the
+    session's own run stays as trained: other tests read it without one)."""
+    return shutil.copytree(tiny_run, tmp_path_factory.mktemp("eval") / "run")
 
 
 def test_sample_prior_layout_and_determinism(tiny_run):
@@ -178,9 +169,9 @@ def test_sweep_holds_all_but_the_swept_code(tiny_run):
     assert np.allclose(direct.numpy()[0], sweep.images[2, 2], atol=1e-5)
 
 
-def test_evaluate_run_writes_every_group(tiny_run, mnist_dir):
+def test_evaluate_run_writes_every_group(evaluated_run, mnist_dir):
     result, path = evaluate_run(
-        tiny_run / "checkpoints" / "last.pt",
+        evaluated_run / "checkpoints" / "last.pt",
         data_dir=mnist_dir,
         per_category=20,
         test_digits=500,
@@ -188,9 +179,9 @@ def test_evaluate_run_writes_every_group(tiny_run, mnist_dir):
         sweep_values=3,
         progress=False,
     )
-    assert path == tiny_run / "eval.json"
+    assert path == evaluated_run / "eval.json"
     saved = json.loads(path.read_text())
-    assert saved["step"] == 4 and saved["counts"]["generated"] == 200
+    assert saved["step"] == 3 and saved["counts"]["generated"] == 200
     assert sorted(saved["category_to_digit"]) == list(range(10))
     assert np.sum(saved["confusion_matrix"]) == 500
     assert np.sum(saved["generated_confusion_matrix"]) == 200
@@ -206,7 +197,7 @@ def test_evaluate_run_writes_every_group(tiny_run, mnist_dir):
         assert code["controls"] in {"rotation", "width", "none"}
 
     # group 1 recomputed by hand from Q's own reading of the same 500 digits
-    model = load_model(tiny_run)
+    model = load_model(evaluated_run)
     images, labels = load_mnist_arrays(mnist_dir, "test")
     logits, _ = model.q_predict(to_training_tensor(images[:500], 64))
     confusion = metrics.confusion_matrix(logits.argmax(1).numpy(), labels[:500], 10, 10)
@@ -238,26 +229,9 @@ def test_eval_json_path(tmp_path):
 # --- the commands ----------------------------------------------------------------
 
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "infogan", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ),
-    )
-
-
-def _one_line_error(out, fragment):
-    assert out.returncode == 1, out.stderr
-    last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith("infogan: error: ") and fragment in last, out.stderr
-    assert "Traceback" not in out.stderr
-
-
-def test_sample_command_writes_the_npz(tiny_run, tmp_path):
+def test_sample_command_writes_the_npz(tiny_run, tmp_path, cli):
     out_file = tmp_path / "s.npz"
-    out = run_cli("sample", str(tiny_run), "--out", str(out_file), "--per-category", "4")
+    out = cli.run("sample", tiny_run, "--out", out_file, "--per-category", "4")
     assert out.returncode == 0, out.stderr
     with np.load(out_file) as npz:
         assert sorted(npz.files) == ["categories", "continuous", "images", "noise"]
@@ -269,10 +243,10 @@ def test_sample_command_writes_the_npz(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_eval_command_prints_five_groups_and_writes_json(tiny_run, mnist_dir):
+def test_eval_command_prints_five_groups_and_writes_json(evaluated_run, mnist_dir, cli):
     common = ["--per-category", "10", "--test-digits", "300", "--sweep-draws", "10"]
-    common += ["--sweep-values", "3", "--no-progress", "--data-dir", str(mnist_dir)]
-    out = run_cli("eval", str(tiny_run), *common)
+    common += ["--sweep-values", "3", "--no-progress", "--data-dir", mnist_dir]
+    out = cli.run("eval", evaluated_run, *common)
     assert out.returncode == 0, out.stderr
     for group in (
         "1. Unsupervised test accuracy",
@@ -283,8 +257,8 @@ def test_eval_command_prints_five_groups_and_writes_json(tiny_run, mnist_dir):
     ):
         assert group in out.stdout
     assert "Frechet distance" in out.stdout and "H(c) = ln 10" in out.stdout
-    assert f"wrote {tiny_run / 'eval.json'}" in out.stderr
-    as_json = run_cli("eval", str(tiny_run), "--json", *common)
+    assert f"wrote {evaluated_run / 'eval.json'}" in out.stderr
+    as_json = cli.run("eval", evaluated_run, "--json", *common)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["counts"]["test_digits"] == 300
 
@@ -300,7 +274,9 @@ def test_eval_command_prints_five_groups_and_writes_json(tiny_run, mnist_dir):
         (["eval", "NOWHERE"], "no such checkpoint file"),
     ],
 )
-def test_command_mistakes_give_one_line(args, fragment, tiny_run, tmp_path):
-    args = [str(tiny_run) if a == "RUN" else a for a in args]
-    args = [str(tmp_path / a) if a in ("x.png", "x.npz", "NOWHERE") else a for a in args]
-    _one_line_error(run_cli(*args), fragment)
+def test_command_mistakes_give_one_line(args, fragment, tiny_run, tmp_path, cli):
+    args = [tiny_run if a == "RUN" else a for a in args]
+    args = [tmp_path / a if a in ("x.png", "x.npz", "NOWHERE") else a for a in args]
+    assert fragment in cli.error_line(*args)
+    # a refused command writes nothing: no samples, no eval.json in the run
+    assert not any(tmp_path.iterdir()) and not (tiny_run / "eval.json").exists()

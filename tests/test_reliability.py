@@ -19,7 +19,6 @@ from infogan.data import parse_idx
 from infogan.errors import CheckpointError, DataError
 from infogan.training.loop import DivergenceError
 from infogan.training.run import resume, train
-from tests_helpers import run_cli_line
 
 QUIET = dict(progress=False, log=lambda _m: None)
 SHORT = dict(max_steps=10, batch_size=8, sample_every=5, checkpoint_every=5, log_every=5)
@@ -98,7 +97,7 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(ten_step_run, tmp_
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
 
 
-def test_checkpoint_of_another_preset_is_refused(ten_step_run, tmp_path):
+def test_checkpoint_of_another_preset_is_refused(ten_step_run, tmp_path, cli):
     run = _copy(ten_step_run, tmp_path)
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     state["config"]["preset"] = "paper28"
@@ -106,23 +105,23 @@ def test_checkpoint_of_another_preset_is_refused(ten_step_run, tmp_path):
     for key in ("format", "format_version"):
         state.pop(key)
     save_checkpoint(state, run / "checkpoints" / "last.pt")
-    line = run_cli_line("train", "--resume", str(run))
+    line = cli.error_line("train", "--resume", str(run))
     assert "unknown architecture 'paper28'" in line or "checkpoint of preset 'paper28'" in line
-    line = run_cli_line("generate", str(run), "--out", str(tmp_path / "x.png"))
+    line = cli.error_line("generate", str(run), "--out", str(tmp_path / "x.png"))
     assert "paper28" in line
 
 
-def test_cli_reports_truncated_and_foreign_checkpoints(ten_step_run, tmp_path):
+def test_cli_reports_truncated_and_foreign_checkpoints(ten_step_run, tmp_path, cli):
     bad = tmp_path / "bad.pt"
     bad.write_bytes((ten_step_run / "checkpoints" / "last.pt").read_bytes()[:100_000])
-    assert "truncated or corrupt" in run_cli_line("generate", str(bad), "--out", "x.png")
+    assert "truncated or corrupt" in cli.error_line("generate", str(bad), "--out", "x.png")
     bad.write_bytes(b"#!/bin/sh\necho hi\n")
-    assert "not a readable checkpoint" in run_cli_line("generate", str(bad), "--out", "x.png")
+    assert "not a readable checkpoint" in cli.error_line("generate", str(bad), "--out", "x.png")
 
 
-def test_resume_of_a_run_without_checkpoint(tmp_path):
+def test_resume_of_a_run_without_checkpoint(tmp_path, cli):
     (tmp_path / "config.json").write_text("{}")
-    assert "no checkpoint yet" in run_cli_line("train", "--resume", str(tmp_path))
+    assert "no checkpoint yet" in cli.error_line("train", "--resume", str(tmp_path))
 
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,5 +1,5 @@
-"""Finding two codes that share their digits, and merging them; finding a starved code,
-and reseeding it (infogan.resplit)."""
+"""Finding a starved code and reseeding it with the most used code's weights
+(infogan.training.reseed), in training and on a stopped run's checkpoint."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infogan.config import CLUSTER28, PAPER28
+from infogan.config import PAPER28, RESTYLE28
 from infogan.errors import ConfigError
 from infogan.models import build_models
 from infogan.training.reseed import (
-    SHARED_RATIO,
     STARVED_SHARE,
     CodeReseed,
-    PairResplit,
     code_usage,
-    cross_view_ratios,
     merge_codes,
 )
 
@@ -71,15 +68,6 @@ class DigitQ(nn.Module):
         return logits[:, 0], logits, logits[:, :0]
 
 
-def test_the_cross_view_ratio_finds_two_codes_that_share_digits(probe, digit_reader):
-    clean = cross_view_ratios(DigitQ(digit_reader, style_split=False), probe, "strong", seed=0)
-    assert clean.shape == (10, 10) and (clean.diagonal() == 0).all()
-    assert clean.max() < SHARED_RATIO  # one digit per code: a changed copy stays put
-    shared = cross_view_ratios(DigitQ(digit_reader, style_split=True), probe, "strong", seed=0)
-    assert divmod(int(shared.argmax()), 10) in ((4, 9), (9, 4))
-    assert shared[4, 9] == shared[9, 4] > SHARED_RATIO > 3 * clean[4, 9]
-
-
 def test_merged_codes_are_drawn_alike_and_nothing_else_moves():
     torch.manual_seed(0)
     G, D = build_models(PAPER28)
@@ -115,35 +103,6 @@ def test_merged_codes_are_drawn_alike_and_nothing_else_moves():
         a, b = G(code)
         a2, b2 = G2.eval()(code)
     assert (a - b).abs().mean() < 0.5 * (a2 - b2).abs().mean()
-
-
-def test_the_callback_merges_a_shared_pair_on_its_steps_only(probe, digit_reader):
-    import copy
-
-    torch.manual_seed(0)
-    G, _ = build_models(PAPER28)
-    D = DigitQ(copy.deepcopy(digit_reader), style_split=True)
-    messages = []
-    callback = PairResplit(
-        generator=G,
-        discriminator=D,
-        probe=probe[:1024],
-        strength="strong",
-        noise_dim=PAPER28.latent.noise_dim,
-        every=100,
-        last_step=600,
-        log=messages.append,
-    )
-    head = D.q_head.weight.detach().clone()
-    for step in (100, 150, 700):  # before 2 * every, between checks, after the last step
-        callback.on_step_end(step, 1)
-    assert messages == [] and torch.equal(D.q_head.weight, head)
-    callback.on_step_end(200, 1)
-    assert [m[:3] for m in callback.merged] == [(200, 4, 9)]
-    assert callback.merged[0][3] >= SHARED_RATIO
-    assert messages[0].startswith("step 200: codes 4 and 9 share their digits")
-    assert not torch.equal(D.q_head.weight[4], head[4])
-    assert D.training  # measured in eval mode, then put back
 
 
 def test_a_starved_code_is_given_the_most_used_codes_weights(probe, digit_reader):
@@ -197,28 +156,24 @@ def test_a_starved_code_is_given_the_most_used_codes_weights(probe, digit_reader
     assert D.training  # measured in eval mode, then put back
 
 
-@pytest.mark.parametrize("option", ["cluster_resplit", "cluster_reseed"])
-def test_resplit_and_reseed_run_in_training_and_a_resume_makes_the_same_changes(
-    tmp_path, mnist_dir, monkeypatch, option
+def test_reseed_runs_in_training_and_a_resume_makes_the_same_changes(
+    tmp_path, mnist_dir, monkeypatch
 ):
     import shutil
 
-    from infogan import resplit
+    from infogan.training import reseed
     from infogan.training.run import resume, train
 
-    # a few steps from random weights: every pair is read as one (ratios near 1), which
-    # the callback takes for a merge still splitting, and no code is starved yet; let
-    # the callbacks act anyway here
-    monkeypatch.setattr(resplit, "MERGED_RATIO", float("inf"))
-    monkeypatch.setattr(resplit, "STARVED_SHARE", 1.5)
-    marker = {"cluster_resplit": "merged them to split again", "cluster_reseed": "to split"}
+    # a few steps from random weights: no code is starved yet; let the callback act anyway
+    monkeypatch.setattr(reseed, "STARVED_SHARE", 1.5)
+    marker = "to split"
 
-    config = CLUSTER28.with_train(
-        max_steps=8, checkpoint_every=4, sample_every=8, channels_last=False, **{option: 2}
+    config = RESTYLE28.with_train(
+        max_steps=8, checkpoint_every=4, sample_every=8, channels_last=False, cluster_reseed=2
     )
     logs = []
     whole = train(config, tmp_path / "whole", data_dir=mnist_dir, progress=False, log=logs.append)
-    merges = [m for m in logs if marker[option] in m]
+    merges = [m for m in logs if marker in m]
     assert merges and merges[0].startswith("step 4: code")  # checks from 2 * every to 6
     # the step-4 checkpoint was written after that step's merge: resuming from it
     # makes the later merges again and ends with the same weights
@@ -227,7 +182,7 @@ def test_resplit_and_reseed_run_in_training_and_a_resume_makes_the_same_changes(
     shutil.copy(again / "checkpoints" / "step_000004.pt", again / "checkpoints" / "last.pt")
     logs_again = []
     resume(again, data_dir=mnist_dir, progress=False, log=logs_again.append)
-    assert [m for m in logs_again if marker[option] in m] == merges[1:]
+    assert [m for m in logs_again if marker in m] == merges[1:]
     a = torch.load(whole / "checkpoints" / "last.pt", weights_only=True)
     b = torch.load(again / "checkpoints" / "last.pt", weights_only=True)
     for part in ("generator", "discriminator"):
@@ -235,17 +190,12 @@ def test_resplit_and_reseed_run_in_training_and_a_resume_makes_the_same_changes(
             assert torch.equal(tensor, b[part][name]), (part, name)
 
 
-def test_resplit_and_reseed_need_the_paired_term():
-    with pytest.raises(ConfigError, match="--cluster-resplit needs --cluster-pairs"):
-        PAPER28.with_train(cluster_resplit=200).validate()
-    with pytest.raises(ConfigError, match="--cluster-resplit must be an integer >= 0"):
-        CLUSTER28.with_train(cluster_resplit=-1).validate()
-    CLUSTER28.with_train(cluster_resplit=200).validate()
-    with pytest.raises(ConfigError, match="--cluster-reseed needs --cluster-pairs"):
+def test_reseed_needs_the_clustering_term():
+    with pytest.raises(ConfigError, match=r"train.cluster_reseed needs the clustering term"):
         PAPER28.with_train(cluster_reseed=200).validate()
-    with pytest.raises(ConfigError, match="--cluster-reseed must be an integer >= 0"):
-        CLUSTER28.with_train(cluster_reseed=-1).validate()
-    CLUSTER28.with_train(cluster_reseed=200).validate()
+    with pytest.raises(ConfigError, match=r"train.cluster_reseed must be an integer >= 0"):
+        RESTYLE28.with_train(cluster_reseed=-1).validate()
+    RESTYLE28.with_train(cluster_reseed=200).validate()
 
 
 def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir):
@@ -255,7 +205,7 @@ def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir):
 
     from infogan.training.run import resume, train
 
-    config = CLUSTER28.with_train(max_steps=4, checkpoint_every=2, sample_every=4)
+    config = RESTYLE28.with_train(max_steps=4, checkpoint_every=2, sample_every=4, batch_size=16)
     run = train(config, tmp_path / "run", data_dir=mnist_dir, progress=False, log=lambda _m: None)
     tool = Path(__file__).resolve().parent.parent / "benchmarks" / "reseed_checkpoint.py"
 

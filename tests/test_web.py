@@ -17,22 +17,15 @@ from PIL import Image
 
 from infogan.api import load_model
 from infogan.grids import to_uint8
-from tests_helpers import run_cli, run_cli_line
-from web_helpers import get, run_dir_with_eval, start_server, tiny_run
+from web_helpers import get, run_dir_with_eval, start_server
 
 SIZE = 64  # the tiny run's image size
 PAD = 2  # the explorer's grid padding
 
 
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory, mnist_train_64):
-    images, _ = mnist_train_64
-    return tiny_run(tmp_path_factory.getbasetemp(), images)
-
-
 @pytest.fixture(scope="module")
-def server(run_dir):
-    served = start_server(run_dir)
+def server(tiny_run):
+    served = start_server(tiny_run)
     yield served
     served.stop()
 
@@ -150,10 +143,10 @@ def test_scale_repeats_pixels(server):
     assert np.array_equal(big, small.repeat(4, axis=0).repeat(4, axis=1))
 
 
-def test_images_are_the_models_own(server, run_dir):
+def test_images_are_the_models_own(server, tiny_run):
     """The API's digit is the library's digit for the same code and seed; the strips hold
     the same noise as the single digit."""
-    model = load_model(run_dir)
+    model = load_model(tiny_run)
     expected = to_uint8(model.generate([6], [[-0.5, 1.5]], seed=11))[0, :, :, 0].astype(int)
     served = png(api(server, "/api/generate?category=6&c1=-0.5&c2=1.5&seed=11&scale=1"))
     assert np.abs(served.astype(int) - expected).max() <= 1  # float rounding, at most 1 level
@@ -291,11 +284,11 @@ def test_generation_does_not_hold_the_event_loop(server):
 # --- digit labels from the evaluation -----------------------------------------------
 
 
-def test_checkpoint_path_with_eval_json_labels_by_digit_and_ctrl_c_stops(tmp_path, run_dir):
+def test_checkpoint_path_with_eval_json_labels_by_digit_and_ctrl_c_stops(tmp_path, tiny_run):
     mapping = [7, 2, 1, 0, 4, 9, 5, 6, 3, 8]
     run = run_dir_with_eval(
         tmp_path / "mapped",
-        run_dir / "checkpoints" / "last.pt",
+        tiny_run / "checkpoints" / "last.pt",
         json.dumps({"category_to_digit": mapping, "accuracy": 0.9}),
     )
     served = start_server(run / "checkpoints" / "last.pt")  # a checkpoint file, not a run dir
@@ -311,10 +304,10 @@ def test_checkpoint_path_with_eval_json_labels_by_digit_and_ctrl_c_stops(tmp_pat
     assert "Traceback" not in err
 
 
-def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, run_dir):
+def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, tiny_run):
     run = run_dir_with_eval(
         tmp_path / "bad-eval",
-        run_dir / "checkpoints" / "last.pt",
+        tiny_run / "checkpoints" / "last.pt",
         json.dumps({"category_to_digit": [1, 2, 3]}),
     )
     served = start_server(run)
@@ -333,39 +326,39 @@ def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, run_dir):
 # --- the command's own mistakes: one line each -------------------------------------------
 
 
-def test_bad_run_dir_is_one_line(tmp_path):
-    assert "no such checkpoint" in run_cli_line("serve", str(tmp_path / "missing"), "--port", "0")
+def test_bad_run_dir_is_one_line(tmp_path, cli):
+    assert "no such checkpoint" in cli.error_line("serve", tmp_path / "missing", "--port", "0")
     empty = tmp_path / "empty-run"
     empty.mkdir()
-    assert "no checkpoints/last.pt" in run_cli_line("serve", str(empty), "--port", "0")
+    assert "no checkpoints/last.pt" in cli.error_line("serve", empty, "--port", "0")
 
 
-def test_occupied_port_is_one_line(run_dir):
+def test_occupied_port_is_one_line(tiny_run, cli):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        line = run_cli_line("serve", str(run_dir), "--port", str(port))
+        line = cli.error_line("serve", tiny_run, "--port", port)
     assert line == f"infogan: error: cannot listen on 127.0.0.1:{port}: address already in use"
 
 
-def test_serve_help_names_its_options():
-    out = run_cli("serve", "--help")
+def test_serve_help_names_its_options(cli):
+    out = cli.run("serve", "--help")
     assert out.returncode == 0
     for text in ("RUN_DIR|CHECKPOINT", "--host", "127.0.0.1", "--port", "8000", "Ctrl-C"):
         assert text in out.stdout
 
 
-def test_port_out_of_range_is_one_line(run_dir):
-    line = run_cli_line("serve", str(run_dir), "--port", "70000")
+def test_port_out_of_range_is_one_line(tiny_run, cli):
+    line = cli.error_line("serve", tiny_run, "--port", "70000")
     assert line == "infogan: error: --port must be in [0, 65535], got 70000"
 
 
-def test_inference_mode_generation_is_deterministic_in_process(run_dir):
+def test_inference_mode_generation_is_deterministic_in_process(tiny_run):
     """The explorer's own rendering, without HTTP: same inputs, same pixels."""
     from infogan.web.explorer import Explorer, encode_png
 
-    explorer, warnings = Explorer.load(run_dir)
+    explorer, warnings = Explorer.load(tiny_run)
     assert warnings == []
     a = explorer.single_pixels(category=1, c1=0.3, c2=-0.3, seed=99)
     b = explorer.single_pixels(category=1, c1=0.3, c2=-0.3, seed=99)

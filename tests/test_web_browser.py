@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from web_helpers import run_dir_with_eval, start_server, tiny_run
+from web_helpers import run_dir_with_eval, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -71,12 +71,10 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, mnist_train_64):
-    images, _ = mnist_train_64
-    run = tiny_run(tmp_path_factory.getbasetemp(), images)
+def served(tmp_path_factory, tiny_run):
     mapped = run_dir_with_eval(
         tmp_path_factory.mktemp("browser-run"),
-        run / "checkpoints" / "last.pt",
+        tiny_run / "checkpoints" / "last.pt",
         json.dumps({"category_to_digit": MAPPING}),
     )
     server = start_server(mapped)

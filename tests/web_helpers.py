@@ -1,5 +1,6 @@
-"""Helpers shared by the explorer's tests: a tiny trained run, the real server in a subprocess,
-and plain HTTP with the standard library."""
+"""Helpers shared by the explorer's tests: the real server in a subprocess, a run directory
+with a given eval.json, and plain HTTP with the standard library. (The tiny trained run
+they serve is conftest's ``tiny_run``.)"""
 
 from __future__ import annotations
 
@@ -14,23 +15,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-from infogan.train import train
-
-from infogan.config import SEED64
-
-_TINY_RUNS: dict[str, Path] = {}
-
-
-def tiny_run(root: Path, images) -> Path:
-    """A 3-step seed64 run on real MNIST, trained once per test session."""
-    key = str(root)
-    if key not in _TINY_RUNS:
-        run = root / "tiny-run"
-        config = SEED64.with_train(max_steps=3, batch_size=8, sample_every=3, checkpoint_every=3)
-        train(config, run, images=images[:256], progress=False, log=lambda _m: None)
-        _TINY_RUNS[key] = run
-    return _TINY_RUNS[key]
 
 
 def run_dir_with_eval(root: Path, checkpoint: Path, eval_text: str) -> Path:

@@ -261,15 +261,20 @@ def _default_run_dir(preset: str, dataset: str) -> Path:
     return Path("runs") / f"{preset}-{suffix or 'images'}"
 
 
-def _settings(args: argparse.Namespace) -> dict[str, object]:
-    """{SECTION.FIELD: value} of the options given: the flags, then each --set."""
+def _settings(args: argparse.Namespace) -> tuple[dict[str, object], dict[str, str]]:
+    """{SECTION.FIELD: value} of the options given (the flags, then each --set), and
+    {SECTION.FIELD: the option that gave it}."""
     from infogan.config import parse_setting
 
-    given = {key: getattr(args, key) for _, key, _, _ in TRAIN_FLAGS}
-    given["train.sync_bn"] = getattr(args, "train.sync_bn")
-    settings = {k: v for k, v in given.items() if v is not None}
-    settings.update(parse_setting(text) for text in args.set)
-    return settings
+    flags = [(flag, key) for flag, key, _, _ in TRAIN_FLAGS] + [("--sync-bn", "train.sync_bn")]
+    settings, given = {}, {}
+    for flag, key in flags:
+        if getattr(args, key) is not None:
+            settings[key], given[key] = getattr(args, key), flag
+    for text in args.set:
+        key, value = parse_setting(text)
+        settings[key], given[key] = value, f"--set {key}"
+    return settings, given
 
 
 def _train_config(args: argparse.Namespace, settings: dict[str, object]):
@@ -296,10 +301,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from infogan.training.run import resume, train
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    settings = _settings(args)
+    settings, given = _settings(args)
     try:
         if args.resume is not None:
-            fixed = [k for k in settings if k not in RESUMABLE]
+            fixed = [given[k] for k in settings if k not in RESUMABLE]
             fixed += [f"--{n}" for n in ("preset", "config", "run_dir") if getattr(args, n)]
             if fixed or args.overwrite:
                 raise ConfigError(
