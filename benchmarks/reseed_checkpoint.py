@@ -22,8 +22,7 @@ from pathlib import Path
 
 from infogan.api import load_model
 from infogan.checkpoint import load_checkpoint, save_checkpoint
-from infogan.data import default_data_dir
-from infogan.data import load_dataset
+from infogan.data import default_data_dir, load_dataset
 from infogan.errors import InfoGANError
 from infogan.training.reseed import PROBE_IMAGES, STARVED_SHARE, code_usage, reseed_code
 
