@@ -1,3 +1,6 @@
+"""The IDX datasets' files (:mod:`infogan.data.idx`) on the real MNIST files: SHA-256
+checks, local gzip copies, parsing, and the training tensor."""
+
 import gzip
 import shutil
 

@@ -237,8 +237,11 @@ def test_report_follows_what_the_run_has(comparison, tmp_path):
         "continuous": [{"code": "c1", "controls": "rotation", "spearman": {"rotation": 0.8}}],
     }
     (run / "eval.json").write_text(json.dumps(result))
-    after = _parse(write_report(run, traversal_frames=2).html)
+    report = write_report(run, traversal_frames=2)
+    after = _parse(report.html)
     assert "evaluation" in after.ids
+    for name in ("grid_random", "grid_c1", "grid_c2"):  # drawn in the matched digits' order
+        _check_png(report.figures[name], curves=False)
     text = " ".join(after.text)
     for shown in ("0.9512", "3.25", "2.28", "c1 controls", "rotation", "3, 1, 4, 0, 5"):
         assert shown in text, shown
@@ -264,14 +267,12 @@ def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
     assert [mapping[code] for code in cols.order] == list(range(10))  # column k: digit k
     assert cols.labels == [f"{mapping[code]} (c{code})" for code in cols.order]
     assert cols.labels[:2] == ["0 (c3)", "1 (c1)"] and cols.title.startswith("digit")
-    report = write_report(run, traversal_frames=2)  # the report draws them
-    for name in ("grid_random", "grid_c1", "grid_c2"):
-        _check_png(report.figures[name], curves=False)
 
     (run / "eval.json").write_text(json.dumps({"category_to_digit": [0] * 10}))
     assert grid_columns(load_run(run), model).order == list(range(10))  # not one-to-one
-    (run / "eval.json").write_text(json.dumps({"category_to_digit": mapping, "dataset": "x"}))
-    assert grid_columns(load_run(run), model).title.startswith("class")  # not MNIST's digits
+    fashion = {"category_to_digit": mapping, "dataset": "fashion-mnist"}
+    (run / "eval.json").write_text(json.dumps(fashion))
+    assert grid_columns(load_run(run), model).title.startswith("class")  # garments, not digits
 
 
 # --- user mistakes ------------------------------------------------------------------------

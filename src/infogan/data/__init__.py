@@ -1,6 +1,6 @@
-"""What a run trains on: the IDX datasets' files (:mod:`infogan.data.idx`: fetch, SHA-256
-check, parse) and the choice between MNIST, Fashion-MNIST and a folder of images
-(:mod:`infogan.data.datasets`). Every name of both is importable from here."""
+"""What a run trains on: the IDX datasets' files (:mod:`infogan.data.idx`: SHA-256 check,
+parse; :mod:`infogan.data.fetch`: fetch) and the choice between MNIST, Fashion-MNIST and a
+folder of images (:mod:`infogan.data.datasets`). Every name of them is importable from here."""
 
 from infogan.data.datasets import (
     FOLDER_PREFIX,
@@ -21,13 +21,19 @@ from infogan.data.datasets import (
     prepare_dataset,
     resolve_data_config,
 )
+from infogan.data.fetch import (
+    MIRROR_TIMEOUT_S,
+    fetch_dataset,
+    fetch_mnist,
+    load_idx_dataset,
+    load_mnist,
+)
 from infogan.data.idx import (
     DATA_DIR_ENV,
     FASHION_MNIST,
     FASHION_MNIST_DIGESTS,
     FASHION_MNIST_MIRRORS,
     IDX_DATASETS,
-    MIRROR_TIMEOUT_S,
     MIRRORS,
     MNIST,
     MNIST_DIGESTS,
@@ -35,12 +41,8 @@ from infogan.data.idx import (
     SPLIT_FILES,
     IdxDataset,
     default_data_dir,
-    fetch_dataset,
-    fetch_mnist,
     get_idx_dataset,
     load_idx_arrays,
-    load_idx_dataset,
-    load_mnist,
     load_mnist_arrays,
     parse_idx,
     read_idx,

