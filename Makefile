@@ -29,9 +29,9 @@ bench:
 	bash scripts/setup.sh dev
 	.venv/bin/python benchmarks/throughput.py
 
-# restyle28 (or PRESET=cluster28) over three seeds on the test set: per-seed metrics,
+# tilt28 (or PRESET=restyle28, ...) over three seeds on the test set: per-seed metrics,
 # median and worst (about an hour on 2 CPU cores; see README, Quality over seeds).
-PRESET ?= restyle28
+PRESET ?= tilt28
 quality:
 	bash scripts/setup.sh dev
 	.venv/bin/python benchmarks/quality.py --preset $(PRESET) --seeds 3 --split test
