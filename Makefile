@@ -24,13 +24,13 @@ compare:
 clean:
 	rm -rf .venv runs .pytest_cache .ruff_cache
 
-# Training throughput against a textbook loop (see README, Speed).
+# Training throughput against a textbook loop (see docs/speed.md).
 bench:
 	bash scripts/setup.sh dev
 	.venv/bin/python benchmarks/throughput.py
 
 # tilt28 (or PRESET=restyle28, ...) over three seeds on the test set: per-seed metrics,
-# median and worst (about an hour on 2 CPU cores; see README, Quality over seeds).
+# median and worst (see docs/results.md).
 PRESET ?= tilt28
 quality:
 	bash scripts/setup.sh dev

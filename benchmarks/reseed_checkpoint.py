@@ -6,7 +6,7 @@ categorical codes' use is measured on the probe images training uses (the first 
 training digits, in eval mode), and if the least used code has under half an equal
 share (or with ``--force``), it gets the most used code's weights
 (:func:`infogan.training.reseed.reseed_code`). ``infogan train --resume NEW_RUN`` then
-continues it. This is how the README's "reseeded at step 1,000" run was made:
+continues it. This is how the reseeded run of docs/experiments.md was made:
 
     python benchmarks/reseed_checkpoint.py runs/val-restyle15-s0/seed-0 --step 1000 \\
         --noise-seed 1 --out runs/val-restyle15-s0-reseeded
