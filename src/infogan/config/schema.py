@@ -65,9 +65,9 @@ class Transform:
 
 @dataclass(frozen=True)
 class CodeReading:
-    """Continuous code ``code`` (from 1) is read by Q from changed copies of the first
-    generated digits of each batch, not from the digits themselves: an unknown change
-    takes that factor away from the code, a known one gives it to the code."""
+    """Continuous code ``code`` (from 1) is read by Q from changed copies of 32 of each
+    batch's generated digits, not from the digits themselves: an unknown change takes
+    that factor away from the code, a known one gives it to the code."""
 
     code: int
     transforms: tuple[Transform, ...]
