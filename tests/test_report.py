@@ -1,6 +1,6 @@
 """The run report on real short runs: every figure drawn, non-blank, and referenced by the page.
 
-One module-scoped comparison (a plain GAN and an InfoGAN, a few real steps each on
+One module-scoped ``infogan compare`` (a plain GAN and an InfoGAN, a few real steps each on
 real MNIST) feeds most tests: the InfoGAN report has the GAN as its baseline, the
 GAN's report stands alone.
 """
@@ -8,6 +8,7 @@ GAN's report stands alone.
 import csv
 import json
 import shutil
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -31,10 +32,10 @@ from infogan.report.figures import (
     tile_centers,
     wants_log_scale,
 )
-from infogan.report.traversal import posterize, save_traversal_gif
+from infogan.report.traversal import posterize
 
 STEPS = 4  # of each arm, batch 8, grids every 2 steps
-FRAMES = 4  # traversal frames in the fixture's reports (the default, 17, is slower)
+FRAMES = 17  # traversal frames in a report
 RUN_FIGURES = {
     "loss_curves.png",
     "d_probabilities.png",
@@ -48,18 +49,23 @@ RUN_FIGURES = {
 COMPARISON_FIGURES = {"compare_grids.png", "compare_losses.png"}
 
 
+@dataclass(frozen=True)
+class Comparison:
+    infogan: Path
+    gan: Path
+    stderr: str  # what the command said
+
+
 @pytest.fixture(scope="module")
-def comparison(tmp_path_factory, mnist_train_64, tiny_config):
-    images, _ = mnist_train_64
-    root = tmp_path_factory.mktemp("compare")
-    return train_comparison(
-        tiny_config("seed64", steps=STEPS).with_train(sample_every=2),
-        root,
-        images=images[:256],
-        progress=False,
-        log=lambda _m: None,
-        traversal_frames=FRAMES,
-    )
+def comparison(tmp_path_factory, mnist_dir, cli) -> Comparison:
+    """``infogan compare`` of quick64 for 4 steps (batch 8): both arms and their reports."""
+    root = tmp_path_factory.mktemp("compare") / "cmp"
+    out = cli.run(
+        "compare", "--max-steps", STEPS, "--batch-size", "8", "--sample-every", "2",
+        "--run-dir", root, "--data-dir", mnist_dir, "--no-progress",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return Comparison(infogan=root / "infogan", gan=root / "gan", stderr=out.stderr)
 
 
 class _Page(HTMLParser):
@@ -134,14 +140,13 @@ def _check_gif(path: Path, frames: int) -> None:
 
 
 def test_report_with_baseline_references_every_figure(comparison):
-    report = comparison.report
-    assert report.html == comparison.infogan / "report.html"
-    page = _parse(report.html)
+    html = comparison.infogan / "report.html"
+    page = _parse(html)
     referenced = {Path(src).name for src in page.images}
     assert referenced == RUN_FIGURES | COMPARISON_FIGURES
     for src in page.images:
         assert not Path(src).is_absolute()  # the page travels with its figures/ folder
-        target = report.html.parent / src
+        target = html.parent / src
         assert target.is_file(), src
         if target.suffix == ".png":
             _check_png(target, curves=target.name in CURVE_FIGURES)
@@ -151,11 +156,11 @@ def test_report_with_baseline_references_every_figure(comparison):
         if link.startswith("#"):
             assert link[1:] in page.ids
         else:
-            assert (report.html.parent / link).is_file()
+            assert (html.parent / link).is_file()
 
 
 def test_report_shows_configuration_duration_and_hardware(comparison):
-    text = " ".join(_parse(comparison.report.html).text)
+    text = " ".join(_parse(comparison.infogan / "report.html").text)
     summary = json.loads((comparison.infogan / "run.json").read_text())
     assert summary["hardware"] in text and summary["torch"] in text
     assert f"{summary['seconds']:.0f} s" in text  # a short run's duration, in seconds
@@ -190,16 +195,11 @@ def test_progression_uses_the_saved_grids(comparison):
     assert list(run.steps) == list(range(1, STEPS + 1))
 
 
-def test_traversal_gif_default_frames(comparison, tmp_path):
-    model = load_model(comparison.infogan)
-    noise = torch.randn(
-        2, model.config.latent.noise_dim, generator=torch.Generator().manual_seed(0)
-    )
-    path = save_traversal_gif(model, 1, tmp_path / "c2.gif", noise=noise)
-    _check_gif(path, 17)
-    with Image.open(path) as gif:
-        assert gif.size == (10 * 66 + 2, 2 * 66 + 2 + 56)  # two rows under the header
-        assert gif.info["loop"] == 0
+def test_traversal_gifs_loop_over_three_rows_of_every_code(comparison):
+    for which in ("c1", "c2"):
+        with Image.open(comparison.infogan / "figures" / f"traversal_{which}.gif") as gif:
+            assert gif.size == (10 * 66 + 2, 3 * 66 + 2 + 56)  # three rows under the header
+            assert gif.info["loop"] == 0  # loops forever
 
 
 def test_the_blankness_checks_catch_blank_figures(tmp_path):
@@ -222,10 +222,11 @@ def test_the_blankness_checks_catch_blank_figures(tmp_path):
 
 def test_report_follows_what_the_run_has(comparison, tmp_path):
     """No eval.json: no evaluation section; an eval.json: its numbers; no run.json: a note."""
+    finished = _parse(comparison.infogan / "report.html")  # run.json, no eval.json
+    assert "evaluation" not in finished.ids
+    assert "No run.json" not in " ".join(finished.text)
+
     run = _copy_run(comparison.infogan, tmp_path / "run")
-    before = _parse(write_report(run, traversal_frames=2).html)
-    assert "evaluation" not in before.ids
-    assert "No run.json" not in " ".join(before.text)
     result = {  # the fields of eval.json that the report picks out, plus nested ones
         "step": STEPS,
         "unsupervised_accuracy": 0.9512,
@@ -237,19 +238,16 @@ def test_report_follows_what_the_run_has(comparison, tmp_path):
         "continuous": [{"code": "c1", "controls": "rotation", "spearman": {"rotation": 0.8}}],
     }
     (run / "eval.json").write_text(json.dumps(result))
+    (run / "run.json").unlink()  # as while a run is still training
     report = write_report(run, traversal_frames=2)
-    after = _parse(report.html)
-    assert "evaluation" in after.ids
+    page = _parse(report.html)
+    assert "evaluation" in page.ids
     for name in ("grid_random", "grid_c1", "grid_c2"):  # drawn in the matched digits' order
         _check_png(report.figures[name], curves=False)
-    text = " ".join(after.text)
+    text = " ".join(page.text)
     for shown in ("0.9512", "3.25", "2.28", "c1 controls", "rotation", "3, 1, 4, 0, 5"):
         assert shown in text, shown
     assert "continuous[0].spearman.rotation" in text and "[10 values]" in text
-    assert "No run.json" not in text
-
-    (run / "run.json").unlink()  # as while a run is still training
-    text = " ".join(_parse(write_report(run, traversal_frames=2).html).text)
     assert "No run.json: the run has not finished" in text
 
 
@@ -377,23 +375,9 @@ def test_cli_report_with_baseline(comparison, tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_cli_compare_trains_both_arms_and_reports(tmp_path, mnist_dir, cli):
-    out = cli.run(
-        "compare",
-        "--max-steps",
-        "2",
-        "--batch-size",
-        "8",
-        "--run-dir",
-        tmp_path / "cmp",
-        "--data-dir",
-        mnist_dir,
-        "--no-progress",
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stderr.count("loading MNIST") == 1  # the dataset is read once for both arms
-    page = _parse(tmp_path / "cmp" / "infogan" / "report.html")
-    assert {Path(s).name for s in page.images} == RUN_FIGURES | COMPARISON_FIGURES
-    assert (tmp_path / "cmp" / "gan" / "report.html").is_file()
-    line = cli.error_line("compare", "--max-steps", "2", "--run-dir", tmp_path / "cmp")
+def test_cli_compare_trains_both_arms_and_refuses_to_mix_runs(comparison, cli):
+    assert comparison.stderr.count("loading MNIST") == 1  # the dataset is read once for both arms
+    assert (comparison.gan / "report.html").is_file()
+    root = comparison.infogan.parent
+    line = cli.error_line("compare", "--max-steps", "2", "--run-dir", root)
     assert "already holds a run" in line

@@ -200,7 +200,7 @@ def load_folder(
     if channels == 0:
         channels = detect_channels(paths)
     if channels not in (1, 3):
-        raise ConfigError(f"--channels must be 1 (grey) or 3 (RGB), got {channels}")
+        raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels}")
     available = memory if memory is not None else memory_available()
     check_memory(len(paths), channels, image_size, available=available, source=source)
 
@@ -243,7 +243,7 @@ def resolve_data_config(config: RunConfig, *, images: torch.Tensor | None = None
     """``config`` with its data fixed for training: a folder's absolute path, the channels.
 
     With ``images`` (N, C, S, S) given in place of the dataset, C is the channel count.
-    Otherwise the IDX datasets are grey (1); a folder's count is ``--channels`` or,
+    Otherwise the IDX datasets are grey (1); a folder's count is ``data.channels`` or,
     if that is 0, detected from its images.
     """
     data = config.data
@@ -255,12 +255,12 @@ def resolve_data_config(config: RunConfig, *, images: torch.Tensor | None = None
             raise ConfigError(f"images must be (N, 1 or 3, S, S), got {tuple(images.shape)}")
         if channels not in (0, images.shape[1]):
             raise ConfigError(
-                f"--channels {channels} does not match the images' {images.shape[1]} channels"
+                f"data.channels {channels} does not match the images' {images.shape[1]} channels"
             )
         channels = int(images.shape[1])
     elif isinstance(dataset, IdxDataset):
         if channels not in (0, 1):
-            raise ConfigError(f"--channels {channels}: {dataset.title} is grey (1 channel)")
+            raise ConfigError(f"data.channels {channels}: {dataset.title} is grey (1 channel)")
         channels = 1
     else:
         root = dataset.root.resolve()
@@ -306,7 +306,7 @@ def load_dataset(
         images = load_folder(dataset.root, image_size=image_size, channels=data.channels, log=log)
     else:
         if data.channels not in (0, 1):
-            raise ConfigError(f"--channels {data.channels}: {dataset.title} is grey (1 channel)")
+            raise ConfigError(f"data.channels {data.channels}: {dataset.title} is grey (1 channel)")
         images, _labels = load_idx_dataset(dataset, data_dir, split=split, image_size=image_size)
     if split == "train" and data.holdout:
         if data.holdout >= len(images) - 1:
