@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: install what the tests need (Debian packages where possible, the
-# pinned Python dev environment in .venv, the MNIST files), then lint, check formatting
-# and run the test suite. Extra arguments go to pytest.
+# pinned Python dev environment in .venv, the MNIST and Fashion-MNIST files and the
+# evaluation classifiers, cached in data/ after the first time), then lint, check
+# formatting and run the test suite on two workers. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
@@ -10,4 +11,5 @@ VENV="${INFOGAN_VENV:-.venv}"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/infogan" fetch-data
-"$VENV/bin/python" -m pytest "$@"
+"$VENV/bin/python" scripts/prepare-tests.py
+"$VENV/bin/python" -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

@@ -13,7 +13,7 @@ import torch
 from infogan.checkpoint import load_checkpoint
 from infogan.distributed import SINGLE, GlobalBatchNorm, from_environment
 
-COMMON = ["--preset", "quick64", "--seed", "5", "--no-progress", "--no-report"]
+COMMON = ["--preset", "paper28", "--seed", "5", "--no-progress", "--no-report"]
 
 
 def _torchrun(nproc, *args, mnist_dir):
@@ -74,7 +74,7 @@ def test_two_processes_write_the_artifacts_of_one_exactly_once(two_rank_run, tmp
     _torchrun(1, *ARTIFACT_ARGS, "--run-dir", str(single), mnist_dir=mnist_dir)
     assert _tree(run) == _tree(single)
     assert _steps(run) == list(range(1, 7))  # each step once, not once per rank
-    assert out.stderr.count("training quick64 InfoGAN") == 1  # rank 0 alone logs
+    assert out.stderr.count("training paper28 InfoGAN") == 1  # rank 0 alone logs
     assert "x 2 processes" in out.stderr
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6
 
@@ -84,9 +84,9 @@ def _metrics(run: Path) -> list[float]:
         return [float(v) for v in list(csv.reader(fh))[1][2:]]
 
 
-@pytest.mark.parametrize("preset", ["quick64", "tilt28"])
+@pytest.mark.parametrize("preset", ["paper28", "tilt28"])
 def test_one_step_of_two_ranks_equals_one_process(tmp_path, mnist_dir, preset):
-    """The paper's objective (quick64) and the recommended preset's, with its clustering
+    """The paper's objective (paper28) and the recommended preset's, with its clustering
     term over the global batch and its codes read from copies shared out over the ranks."""
     worker = str(Path(__file__).with_name("ddp_one_step.py"))
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
@@ -128,7 +128,7 @@ def test_one_step_of_two_ranks_equals_one_process(tmp_path, mnist_dir, preset):
         if k.endswith(("running_mean", "running_var"))
     )
     assert total == weights - bn_stats > 1_000_000  # every weight of both networks compared
-    if preset != "quick64":
+    if preset != "paper28":
         return
 
     # through the CLI (Adam, global BatchNorm): the first step's losses agree too (in
