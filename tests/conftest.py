@@ -8,11 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from infogan.config import RunConfig, get_preset
 from infogan.data import fetch_mnist
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Each pytest-xdist worker computes on its share of the cores (and so do the commands
+# its tests start): two workers of two threads each on two cores spend most of their
+# time waiting for each other.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _WORKERS))
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +32,11 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_train_64(mnist_dir):
-    """The training digits at 64x64 in [-1, 1], loaded once for the session."""
-    from infogan.data import load_mnist
+    """The first 4,096 training digits at 64x64 in [-1, 1], and their labels."""
+    from infogan.data import load_mnist_arrays, to_training_tensor
 
-    images, labels = load_mnist(mnist_dir, split="train", image_size=64)
-    return images, labels
+    images, labels = load_mnist_arrays(mnist_dir, "train")
+    return to_training_tensor(images[:4096], 64), torch.from_numpy(labels[:4096].astype("int64"))
 
 
 @pytest.fixture(scope="session")

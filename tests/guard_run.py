@@ -24,7 +24,7 @@ STEPS = 30
 BATCH = {"seed64": 16, "paper28": 32, "tilt28": 32}
 #: CPU threads of the recorded runs: a reduction split over another number of threads
 #: sums in another order
-THREADS = 2
+THREADS = 1
 RECORD = Path(__file__).with_name("data") / "first_steps.json"
 
 

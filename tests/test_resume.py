@@ -1,7 +1,6 @@
 """Crash-proof training: SIGKILL then --resume ends bit-identical; SIGINT saves and exits."""
 
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -36,7 +35,6 @@ def _start(run_dir, mnist_dir, *extra):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "2"},
     )
 
 
