@@ -30,12 +30,12 @@ SCALAR_TAGS = {
 }
 
 
-def _summary_writer_class():
+def summary_writer_class():
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ConfigError(
-            "--tensorboard needs the tensorboard package: pip install -r requirements.txt"
+            "--tensorboard needs the tensorboard package: pip install 'infogan[tensorboard]'"
         ) from None
     return SummaryWriter
 
@@ -46,7 +46,7 @@ class TensorBoardLogger:
     def __init__(self, log_dir: Path | str, run_writer: RunWriter):
         self.run_writer = run_writer
         # flush every 10 s (not 120): a run stopped early keeps nearly all of its events
-        self.summary = _summary_writer_class()(log_dir=str(log_dir), flush_secs=10)
+        self.summary = summary_writer_class()(log_dir=str(log_dir), flush_secs=10)
         self.logged_grid_step = -1
         config = json.dumps(run_writer.config.to_dict(), indent=2)
         # indented by four spaces, TensorBoard's text plugin shows it as a code block

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -141,6 +142,10 @@ def _run(
     probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
     """Join the process group (under torchrun), prepare the directory on rank 0, train."""
+    if tensorboard:  # a missing package is said before anything is written
+        from infogan.tensorboard import summary_writer_class
+
+        summary_writer_class()
     t = config.train
     ctx = distributed.from_environment()
     device = distributed.setup(ctx, resolve_device(t.device))
@@ -312,6 +317,7 @@ def _run_on(
         "hardware": _hardware(device),
         "torch": torch.__version__,
         "infogan": __version__,
+        "commit": source_commit(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if ctx.is_main:
@@ -323,6 +329,26 @@ def _run_on(
         f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"
     )
     return run_dir
+
+
+def source_commit() -> str | None:
+    """The git commit of the code that trained ("-dirty" if it had local changes), when it
+    runs from a git checkout; None otherwise (an installed package)."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 def _hardware(device: torch.device) -> str:
