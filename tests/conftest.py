@@ -8,16 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from infogan.config import RunConfig, get_preset
-from infogan.data import fetch_mnist
 
 REPO = Path(__file__).resolve().parent.parent
 
 # Each pytest-xdist worker computes on its share of the cores (and so do the commands
 # its tests start): two workers of two threads each on two cores spend most of their
-# time waiting for each other.
+# time waiting for each other. (Set before anything imports torch: nothing above does.)
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _WORKERS))
@@ -26,6 +24,8 @@ if _WORKERS > 1:
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """A directory with the four verified MNIST files ($INFOGAN_DATA_DIR or ./data)."""
+    from infogan.data import fetch_mnist
+
     data_dir = Path(os.environ.get("INFOGAN_DATA_DIR") or REPO / "data")
     return fetch_mnist(data_dir)
 
@@ -33,6 +33,8 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist_train_64(mnist_dir):
     """The first 4,096 training digits at 64x64 in [-1, 1], and their labels."""
+    import torch
+
     from infogan.data import load_mnist_arrays, to_training_tensor
 
     images, labels = load_mnist_arrays(mnist_dir, "train")
@@ -116,3 +118,21 @@ def cli() -> Cli:
 def one_line_error():
     """:func:`assert_one_line_error`, for a command a test ran itself."""
     return assert_one_line_error
+
+
+#: the files whose tests take longest, started first, so that two workers finish together
+#: rather than one running a long file alone at the end (pytest-xdist --dist loadfile)
+LONGEST_FIRST = (
+    "test_distributed.py",
+    "test_export.py",
+    "test_report.py",
+    "test_cli.py",
+    "test_resume.py",
+    "test_reseed.py",
+    "test_equivalence.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file

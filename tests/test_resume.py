@@ -17,13 +17,13 @@ ARGS = [
     "--batch-size",
     "16",
     "--max-steps",
-    "30",
+    "15",
     "--seed",
     "3",
     "--sample-every",
-    "10",
-    "--checkpoint-every",
     "5",
+    "--checkpoint-every",
+    "3",
     "--no-progress",
     "--no-report",
 ]
@@ -63,30 +63,30 @@ def uninterrupted(tmp_path_factory, mnist_dir):
 def test_sigkill_then_resume_is_bit_identical(tmp_path, mnist_dir, uninterrupted):
     run = tmp_path / "run"
     proc = _start(run, mnist_dir, *ARGS, "--run-dir", str(run))
-    _wait_for(run / "checkpoints" / "step_000010.pt", proc)
+    _wait_for(run / "checkpoints" / "step_000006.pt", proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     killed_at = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
-    assert 0 < killed_at < 30, "the run must be killed mid-way"
+    assert 0 < killed_at < 15, "the run must be killed mid-way"
 
     proc = _start(run, mnist_dir, "--resume", str(run), "--no-progress", "--no-report")
     _out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err
     assert f"from step {killed_at}" in err
 
-    assert _steps(run) == list(range(1, 31))  # every step exactly once
+    assert _steps(run) == list(range(1, 16))  # every step exactly once
     resumed = load_checkpoint(run / "checkpoints" / "last.pt")
     straight = load_checkpoint(uninterrupted / "checkpoints" / "last.pt")
-    assert resumed["step"] == straight["step"] == 30
+    assert resumed["step"] == straight["step"] == 15
     for net in ("generator", "discriminator"):
         for key, value in straight[net].items():
             assert torch.equal(resumed[net][key], value), f"{net}.{key} differs"
     with open(run / "metrics.csv") as a, open(uninterrupted / "metrics.csv") as b:
         assert a.read() == b.read()  # the recomputed rows are the same numbers too
     assert sorted(p.name for p in (run / "checkpoints").glob("step_*.pt")) == [
-        "step_000020.pt",
-        "step_000025.pt",
-        "step_000030.pt",
+        "step_000009.pt",
+        "step_000012.pt",
+        "step_000015.pt",
     ]  # the newest 3 kept
 
 

@@ -15,10 +15,10 @@ STEPS = 5  # grids at steps 2 and 4 and at the last step; metrics flushed every 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, mnist_dir, cli):
-    """``infogan train --tensorboard``: 5 steps of seed64 at batch 8, then the report."""
+    """``infogan train --tensorboard``: 5 steps of paper28 at batch 8, then the report."""
     run = tmp_path_factory.mktemp("tb") / "run"
     out = cli.run(
-        "train", "--preset", "seed64", "--max-steps", STEPS, "--batch-size", "8",
+        "train", "--preset", "paper28", "--max-steps", STEPS, "--batch-size", "8",
         "--sample-every", "2", "--set", "train.log_every=2", "--run-dir", run,
         "--data-dir", mnist_dir, "--no-progress", "--tensorboard",
     )  # fmt: skip
@@ -51,7 +51,7 @@ def test_grids_are_logged_when_the_run_writes_them(events):
     for tag in events.Tags()["images"]:
         logged = events.Images(tag)
         assert [e.step for e in logged] == [2, 4, 5]  # every sample_every, and the last step
-        assert (logged[-1].width, logged[-1].height) == (10 * 66 + 2, 10 * 66 + 2)
+        assert (logged[-1].width, logged[-1].height) == (10 * 30 + 2, 10 * 30 + 2)
 
 
 def test_the_config_is_logged_as_text(events):
@@ -66,7 +66,7 @@ def test_the_command_writes_the_report(run):
 def test_no_report_and_no_tensorboard_unless_asked(tmp_path, mnist_dir, cli):
     run = tmp_path / "b"
     out = cli.run(
-        "train", "--preset", "seed64", "--max-steps", "1", "--batch-size", "8",
+        "train", "--preset", "paper28", "--max-steps", "1", "--batch-size", "8",
         "--sample-every", "1", "--run-dir", run, "--data-dir", mnist_dir, "--no-progress",
         "--no-report",
     )  # fmt: skip

@@ -18,7 +18,7 @@ from infogan.training.run import train
 from infogan.training.rundir import CSV_COLUMNS
 
 CPU = torch.device("cpu")
-SHORT = dict(max_steps=24, batch_size=16, sample_every=10, checkpoint_every=20, log_every=5)
+SHORT = dict(max_steps=12, batch_size=8, sample_every=5, checkpoint_every=10, log_every=5)
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,10 @@ def _rows(run):
 
 def test_short_run_writes_every_artifact(short_run):
     run = short_run
-    assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 24
+    assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 12
     rows = _rows(run)
     assert list(rows[0]) == list(CSV_COLUMNS)
-    assert [int(r["step"]) for r in rows] == list(range(1, 25))  # every iteration, once
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))  # every iteration, once
     assert all(int(r["epoch"]) == 1 for r in rows)
     for r in rows:
         for key in ("d_real", "d_fake_before", "d_fake_after"):
@@ -48,14 +48,14 @@ def test_short_run_writes_every_artifact(short_run):
         assert float(r["d_loss"]) > 0 and float(r["info_loss"]) >= 0
     for name in ("fixed", "varying_c1", "varying_c2"):
         files = sorted(p.name for p in (run / "images" / name).iterdir())
-        assert files == ["000010.png", "000020.png", "000024.png"]
-        with Image.open(run / "images" / name / "000024.png") as img:
+        assert files == ["000005.png", "000010.png", "000012.png"]
+        with Image.open(run / "images" / name / "000012.png") as img:
             assert img.size == (10 * 66 + 2, 10 * 66 + 2)
             pixels = torch.from_numpy(np.asarray(img, dtype=np.float32))
             assert pixels.std() > 5  # not blank
     assert (run / "checkpoints" / "last.pt").is_file()
     summary = json.loads((run / "run.json").read_text())
-    assert summary["steps"] == 24 and summary["images_seen"] == 24 * 16
+    assert summary["steps"] == 12 and summary["images_seen"] == 12 * 8
 
 
 def test_information_columns_are_consistent(short_run):
@@ -70,7 +70,7 @@ def test_information_columns_are_consistent(short_run):
 
 def test_checkpoint_loads_and_generates(short_run):
     model = load_model(short_run)
-    assert model.step == 24
+    assert model.step == 12
     images = model.generate([0, 5, 9], [[0, 0], [1, -1], [-1, 1]], seed=3)
     assert images.shape == (3, 1, 64, 64)
     assert images.min() >= -1 and images.max() <= 1
