@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: install what the tests need (Debian packages where possible, the
-# pinned Python dev environment in .venv, the MNIST and Fashion-MNIST files and the
-# evaluation classifiers, cached in data/ after the first time), then lint, check
-# formatting and run the test suite on two workers. Extra arguments go to pytest.
+# pinned Python dev environment in .venv, the MNIST and Fashion-MNIST files, kept in
+# data/ after the first time), then lint, check formatting and run the test suite on two
+# workers. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh

@@ -34,7 +34,7 @@ from infogan.data import (
     resolve_data_config,
     verify_file,
 )
-from infogan.errors import ConfigError, DataError
+from infogan.errors import CheckpointError, ConfigError, DataError
 from infogan.evaluate import classifier as clf
 from infogan.evaluate import evaluate_run, format_table
 from infogan.training.run import train
@@ -162,19 +162,19 @@ def test_fashion_training_tensor_and_its_channel_count(fashion_dir):
 
 
 @pytest.fixture(scope="module")
-def fashion_judge(fashion_dir):
-    return clf.get_classifier(fashion_dir, dataset=FASHION_MNIST, progress=False)
+def fashion_judge():
+    return clf.get_classifier(FASHION_MNIST)
 
 
 def test_fashion_classifier_is_its_own_and_reaches_89_percent(fashion_judge, fashion_dir):
-    assert fashion_judge.path == fashion_dir / "fashion-mnist-classifier.pt"
+    assert fashion_judge.path.name == "fashion-mnist.safetensors" and fashion_judge.shipped
     test_x, test_y = load_idx_arrays(FASHION_MNIST, fashion_dir, "test")
     acc = clf.accuracy(fashion_judge.model, clf.uint8_to_input(test_x), test_y)
     assert acc >= 0.89  # this small CNN reaches 90.4% on Fashion-MNIST
     assert acc == pytest.approx(fashion_judge.test_accuracy, abs=1e-9)
-    # the cache of one dataset is never taken for the other's
-    assert clf.load_cached_classifier(fashion_judge.path, FASHION_MNIST) is not None
-    assert clf.load_cached_classifier(fashion_judge.path) is None  # asked for MNIST's
+    # the file of one dataset is never taken for the other's
+    with pytest.raises(CheckpointError, match="judges fashion-mnist, not mnist"):
+        clf.get_classifier(path=fashion_judge.path)
 
 
 def test_eval_of_a_short_fashion_run(fashion_judge, fashion_dir, tmp_path, tiny_config):
@@ -198,7 +198,7 @@ def test_eval_of_a_short_fashion_run(fashion_judge, fashion_dir, tmp_path, tiny_
         progress=False,
     )
     assert result["dataset"] == "fashion-mnist"
-    assert result["classifier"]["path"] == str(fashion_judge.path)
+    assert result["classifier"]["digest"] == fashion_judge.digest
     assert np.sum(result["confusion_matrix"]) == 300
     assert sorted(result["category_to_digit"]) == list(range(10))
     table = format_table(result)

@@ -1,7 +1,7 @@
 """The MNIST classifier and the metrics on real digits whose answers are known; sampling;
 ``evaluate`` on a briefly trained model; ``infogan sample`` and ``infogan eval`` end to end.
 
-The classifier is the real one, cached in the data directory (trained on first use).
+The classifier is the real one that ships with the package.
 """
 
 import json
@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from infogan.api import load_model
-from infogan.data import load_mnist_arrays, to_training_tensor
+from infogan.data import FASHION_MNIST, load_mnist_arrays, to_training_tensor
+from infogan.errors import CheckpointError
 from infogan.evaluate import classifier as clf
 from infogan.evaluate import (
     eval_json_path,
@@ -27,8 +28,8 @@ from infogan.evaluate import (
 
 
 @pytest.fixture(scope="module")
-def judge_net(mnist_dir):
-    return clf.get_classifier(mnist_dir, progress=False)
+def judge_net():
+    return clf.get_classifier()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,8 @@ def test_classifier_reaches_99_percent_on_the_test_set(judge_net, test_set):
     images, labels = test_set
     acc = clf.accuracy(judge_net.model, clf.uint8_to_input(images), labels)
     assert acc >= 0.99
-    assert acc == pytest.approx(judge_net.test_accuracy, abs=1e-9)  # as recorded in the cache
+    assert acc == pytest.approx(judge_net.test_accuracy, abs=1e-9)  # as its file records
+    assert judge_net.shipped and judge_net.digest == clf.shipped_digests()["mnist.safetensors"]
 
 
 def test_resampling_to_28(test_set):
@@ -63,21 +65,35 @@ def test_resampling_to_28(test_set):
     assert (back - x28).abs().mean() < 0.1  # 28 -> 64 -> 28 keeps the digit
 
 
-def test_cache_round_trip_and_tampering(judge_net, tmp_path, test_set):
-    path = tmp_path / clf.CACHE_NAME
-    digest = clf.save_classifier(judge_net.model, path, info={"test_accuracy": 0.5})
-    loaded = clf.load_cached_classifier(path)
-    assert loaded is not None and loaded.digest == digest and loaded.test_accuracy == 0.5
+def test_a_classifier_file_round_trips_and_foreign_files_get_one_line(
+    judge_net, tmp_path, test_set
+):
+    path = tmp_path / "mine.safetensors"
+    digest = clf.save_classifier(
+        judge_net.model, path, dataset="mnist", test_accuracy=0.5, seconds=1.0
+    )
+    loaded = clf.get_classifier(path=path)
+    assert loaded.digest == digest and loaded.test_accuracy == 0.5 and not loaded.shipped
     x = clf.uint8_to_input(test_set[0][:20])
     assert np.array_equal(clf.judge(loaded.model, x).probs, clf.judge(judge_net.model, x).probs)
+    with pytest.raises(CheckpointError, match="judges mnist, not fashion-mnist"):
+        clf.get_classifier(FASHION_MNIST, path=path)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="not a readable classifier file"):
+        clf.get_classifier(path=path)
+    with pytest.raises(CheckpointError, match="no such classifier file"):
+        clf.get_classifier(path=tmp_path / "missing.safetensors")
 
-    blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0xFF
-    path.write_bytes(bytes(blob))
-    assert clf.load_cached_classifier(path) is None  # fails its digest: retrain
-    clf.save_classifier(judge_net.model, path, info={})
-    path.with_name(path.name + clf.DIGEST_SUFFIX).unlink()
-    assert clf.load_cached_classifier(path) is None  # no digest: retrain
+
+def test_a_shipped_file_that_fails_its_digest_is_refused(judge_net, tmp_path, monkeypatch):
+    for name in ("mnist.safetensors", clf.DIGESTS):
+        (tmp_path / name).write_bytes((clf.SHIPPED / name).read_bytes())
+    monkeypatch.setattr(clf, "SHIPPED", tmp_path)
+    assert clf.get_classifier().digest == judge_net.digest  # the copy is the same file
+    clf.save_classifier(judge_net.model, tmp_path / "mnist.safetensors", dataset="mnist",
+                        test_accuracy=0.1, seconds=0)  # fmt: skip
+    with pytest.raises(CheckpointError, match="reinstall infogan"):
+        clf.get_classifier()
 
 
 def test_training_learns_and_is_deterministic(mnist_dir, test_set):

@@ -58,10 +58,11 @@ class Comparison:
 
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory, mnist_dir, cli) -> Comparison:
-    """``infogan compare`` of quick64 for 4 steps (batch 8): both arms and their reports."""
+    """``infogan compare`` of paper28 for 4 steps (batch 8): both arms and their reports."""
     root = tmp_path_factory.mktemp("compare") / "cmp"
     out = cli.run(
-        "compare", "--max-steps", STEPS, "--batch-size", "8", "--sample-every", "2",
+        "compare", "--preset", "paper28", "--max-steps", STEPS, "--batch-size", "8",
+        "--sample-every", "2",
         "--run-dir", root, "--data-dir", mnist_dir, "--no-progress",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -180,7 +181,7 @@ def test_comparison_arms_differ_only_in_the_information_term(comparison):
     gan = json.loads((comparison.gan / "config.json").read_text())
     info = json.loads((comparison.infogan / "config.json").read_text())
     assert (gan["train"]["lambda_cat"], gan["train"]["lambda_cont"]) == (0.0, 0.0)
-    assert (info["train"]["lambda_cat"], info["train"]["lambda_cont"]) == (1.0, 1.0)
+    assert (info["train"]["lambda_cat"], info["train"]["lambda_cont"]) == (1.0, 0.1)  # paper28's
     for cfg in (gan, info):
         cfg["train"].pop("lambda_cat"), cfg["train"].pop("lambda_cont")
     assert gan == info  # same budget, seed, batch, preset
@@ -198,7 +199,8 @@ def test_progression_uses_the_saved_grids(comparison):
 def test_traversal_gifs_loop_over_three_rows_of_every_code(comparison):
     for which in ("c1", "c2"):
         with Image.open(comparison.infogan / "figures" / f"traversal_{which}.gif") as gif:
-            assert gif.size == (10 * 66 + 2, 3 * 66 + 2 + 56)  # three rows under the header
+            # three rows under the header, 28x28 tiles drawn at twice their size
+            assert gif.size == (2 * (10 * 30 + 2), 2 * (3 * 30 + 2) + 56)
             assert gif.info["loop"] == 0  # loops forever
 
 
@@ -254,23 +256,25 @@ def test_report_follows_what_the_run_has(comparison, tmp_path):
 def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
     run = _copy_run(comparison.infogan, tmp_path / "run")
     model = load_model(run)
-    plain = grid_columns(load_run(run), model)
+    plain = grid_columns(load_run(run).evaluation, model)
     assert plain.order == list(range(10)) and plain.labels == [str(c) for c in range(10)]
     assert plain.title.startswith("categorical code")
 
     mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]  # code -> digit
     (run / "eval.json").write_text(json.dumps({"category_to_digit": mapping}))
-    cols = grid_columns(load_run(run), model)
+    cols = grid_columns(load_run(run).evaluation, model)
     assert cols.order == [3, 1, 6, 0, 2, 4, 7, 9, 8, 5]
     assert [mapping[code] for code in cols.order] == list(range(10))  # column k: digit k
     assert cols.labels == [f"{mapping[code]} (c{code})" for code in cols.order]
     assert cols.labels[:2] == ["0 (c3)", "1 (c1)"] and cols.title.startswith("digit")
 
     (run / "eval.json").write_text(json.dumps({"category_to_digit": [0] * 10}))
-    assert grid_columns(load_run(run), model).order == list(range(10))  # not one-to-one
+    assert grid_columns(load_run(run).evaluation, model).order == list(range(10))  # not one-to-one
     fashion = {"category_to_digit": mapping, "dataset": "fashion-mnist"}
     (run / "eval.json").write_text(json.dumps(fashion))
-    assert grid_columns(load_run(run), model).title.startswith("class")  # garments, not digits
+    assert grid_columns(load_run(run).evaluation, model).title.startswith(
+        "class"
+    )  # garments, not digits
 
 
 # --- user mistakes ------------------------------------------------------------------------

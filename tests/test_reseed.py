@@ -28,10 +28,10 @@ def probe(mnist_dir):
 
 
 @pytest.fixture(scope="module")
-def digit_reader(mnist_dir):
+def digit_reader():
     from infogan.evaluate import classifier as clf
 
-    return clf.get_classifier(mnist_dir, progress=False).model.eval()
+    return clf.get_classifier().model.eval()
 
 
 def slant(images: torch.Tensor) -> torch.Tensor:

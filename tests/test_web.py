@@ -345,7 +345,7 @@ def test_occupied_port_is_one_line(tiny_run, cli):
 def test_serve_help_names_its_options(cli):
     out = cli.run("serve", "--help")
     assert out.returncode == 0
-    for text in ("RUN_DIR|CHECKPOINT", "--host", "127.0.0.1", "--port", "8000", "Ctrl-C"):
+    for text in ("MODEL", "--pretrained", "--host", "127.0.0.1", "--port", "8000", "Ctrl-C"):
         assert text in out.stdout
 
 

@@ -49,8 +49,9 @@ class Served:
         return self.proc.returncode, err
 
 
-def start_server(target: Path, *extra: str, timeout: float = 90) -> Served:
-    """Start ``infogan serve TARGET --port 0`` and wait for the URL it prints."""
+def start_server(target: Path | str, *extra: str, timeout: float = 90) -> Served:
+    """Start ``infogan serve TARGET --port 0`` (TARGET may be ``--pretrained``) and wait for
+    the URL it prints."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "infogan", "serve", str(target), "--port", "0", *extra],
         stdout=subprocess.PIPE,

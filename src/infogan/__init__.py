@@ -2,10 +2,11 @@
 
 Public API::
 
-    from infogan import get_preset, train, load_model
-    run = train(get_preset("quick64"), "runs/quick")
-    model = load_model(run)
+    from infogan import InfoGANModel, get_preset, train, load_model, export_model
+    model = InfoGANModel.from_pretrained()  # the model that ships with the package
     images = model.generate([3, 3, 7], [[-1, 0], [1, 0], [0, 0]], seed=1)
+    run = train(get_preset("quick64"), "runs/quick")
+    export_model(run, "models/quick64")  # a folder to share; load_model reads it
 
 The names are loaded when first used, so that ``import infogan`` (and ``infogan
 --help``) loads no torch.
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "InfoGANModel": "infogan.api",
     "load_model": "infogan.api",
+    "export_model": "infogan.export",
     "PRESETS": "infogan.config",
     "RunConfig": "infogan.config",
     "get_preset": "infogan.config",
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from infogan.config import PRESETS, RunConfig, get_preset
     from infogan.data import fetch_mnist, load_mnist
     from infogan.errors import CheckpointError, ConfigError, DataError, InfoGANError, RunDirError
+    from infogan.export import export_model
     from infogan.training.run import resume, train
 
 
@@ -66,6 +69,7 @@ __all__ = [
     "RunConfig",
     "RunDirError",
     "__version__",
+    "export_model",
     "fetch_mnist",
     "get_preset",
     "load_mnist",

@@ -1,7 +1,9 @@
-"""Load a trained run and generate digits from chosen codes."""
+"""Load a trained model (a run, a checkpoint, an exported folder, the shipped model or a
+Hub repository) and generate digits from chosen codes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +15,10 @@ from infogan.errors import CheckpointError, ConfigError
 from infogan.latent import LatentBatch, LatentCode
 from infogan.models import build_models
 
+#: the model that ships with the package (``infogan serve --pretrained``): see its card
+PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "mnist-tilt28"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
 
 def find_checkpoint(path: Path | str) -> Path:
     """A checkpoint file, or a run directory's ``checkpoints/last.pt``."""
@@ -20,7 +26,10 @@ def find_checkpoint(path: Path | str) -> Path:
     if path.is_dir():
         candidate = path / "checkpoints" / "last.pt"
         if not candidate.is_file():
-            raise CheckpointError(f"{path}: no checkpoints/last.pt in this run directory")
+            raise CheckpointError(
+                f"{path}: neither a run directory (no checkpoints/last.pt) nor an exported "
+                "model (no model.safetensors)"
+            )
         return candidate
     return path
 
@@ -28,8 +37,17 @@ def find_checkpoint(path: Path | str) -> Path:
 class InfoGANModel:
     """A trained generator (and discriminator with Q head), ready for inference."""
 
-    def __init__(self, config: RunConfig, state: dict, *, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        config: RunConfig,
+        state: dict,
+        *,
+        device: str | torch.device = "cpu",
+        evaluation: dict | None = None,
+    ):
         self.config = config
+        #: the run's eval.json when it has one (``infogan eval``), else {}
+        self.evaluation = evaluation or {}
         self.code = LatentCode(config.latent)
         self.device = torch.device(device)
         self.generator, self.discriminator = build_models(config)
@@ -46,6 +64,31 @@ class InfoGANModel:
         self.step = int(state.get("step", 0))
         fixed = state.get("fixed_noise")
         self.fixed_noise = fixed.to(self.device) if isinstance(fixed, torch.Tensor) else None
+
+    def digit_order(self) -> list[int]:
+        """The categorical codes in the order of the digits the evaluation matched them to
+        (code ``digit_order()[d]`` draws digit d); code order if the model is unevaluated."""
+        k = self.config.latent.num_categories
+        mapping = self.evaluation.get("category_to_digit")
+        if not isinstance(mapping, list) or sorted(mapping) != list(range(k)):
+            return list(range(k))
+        return sorted(range(k), key=lambda code: mapping[code])
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: Path | str | None = None, *, device: str | torch.device = "cpu"
+    ) -> InfoGANModel:
+        """The shipped model (no argument), a local folder, run or checkpoint, or a Hugging
+        Face Hub repository id such as ``"someone/infogan-mnist"`` (needs
+        ``pip install 'infogan[hub]'``)."""
+        if name_or_path is None:
+            return load_model(PRETRAINED, device=device)
+        path = Path(name_or_path)
+        if path.exists() or not _REPO_ID.match(str(name_or_path)):
+            return load_model(path, device=device)
+        from infogan.export.hub import download
+
+        return load_model(download(str(name_or_path)), device=device)
 
     @torch.no_grad()
     def generate(
@@ -90,7 +133,21 @@ class InfoGANModel:
 
 
 def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoGANModel:
-    """Load a run directory or a checkpoint file for inference."""
+    """Load a run directory, a checkpoint file or an exported folder for inference."""
+    from infogan.export import is_exported, load_exported
+
+    if is_exported(path):
+        exported = load_exported(path)
+        return InfoGANModel(
+            exported.config, exported.state, device=device, evaluation=exported.evaluation
+        )
+    ckpt, state, config = read_checkpoint(path)
+    return InfoGANModel(config, state, device=device, evaluation=_evaluation_beside(ckpt))
+
+
+def read_checkpoint(path: Path | str) -> tuple[Path, dict, RunConfig]:
+    """A run directory's (or a checkpoint file's) checkpoint: its file, its state and its
+    checked configuration."""
     ckpt = find_checkpoint(path)
     state = load_checkpoint(ckpt)
     config = RunConfig.from_dict(state["config"])
@@ -98,4 +155,18 @@ def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoG
         config.validate()
     except ConfigError as exc:
         raise CheckpointError(f"{ckpt}: {exc}") from None
-    return InfoGANModel(config, state, device=device)
+    return ckpt, state, config
+
+
+def _evaluation_beside(checkpoint: Path) -> dict:
+    """The eval.json of the run a checkpoint belongs to, or {}."""
+    import json
+
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+    if run_dir is None or not (run_dir / "eval.json").is_file():
+        return {}
+    try:
+        value = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -13,6 +13,7 @@ import sys
 from infogan import __version__
 from infogan.cli.common import add_data_dir
 from infogan.cli.models import add_model_parsers, cmd_eval, cmd_generate, cmd_sample, cmd_serve
+from infogan.cli.sharing import add_sharing_parsers, cmd_export, cmd_train_classifier
 from infogan.cli.training import (
     TRAIN_FLAGS,
     add_report_parsers,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
     add_model_parsers(sub)
+    add_sharing_parsers(sub)
     add_report_parsers(sub)
     return parser
 
@@ -68,6 +70,8 @@ COMMANDS = {
     "compare": cmd_compare,
     "sample": cmd_sample,
     "eval": cmd_eval,
+    "export": cmd_export,
+    "train-classifier": cmd_train_classifier,
 }
 
 

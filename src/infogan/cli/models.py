@@ -10,6 +10,37 @@ from infogan.cli.common import add_data_dir
 from infogan.errors import ConfigError
 
 
+def add_model_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run",
+        type=Path,
+        nargs="?",
+        metavar="MODEL",
+        help="a run directory, a checkpoint file or an exported model folder",
+    )
+    parser.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="use the model that ships with infogan (no training needed)",
+    )
+
+
+def model_source(args: argparse.Namespace) -> Path:
+    """The model a command was given: MODEL, or the shipped one with --pretrained."""
+    from infogan.api import PRETRAINED
+
+    if args.pretrained and args.run is not None:
+        raise ConfigError(f"give MODEL ({args.run}) or --pretrained, not both")
+    if args.pretrained:
+        return PRETRAINED
+    if args.run is None:
+        raise ConfigError(
+            f"{args.command} needs a model: a run directory, checkpoint or exported folder, "
+            "or --pretrained"
+        )
+    return args.run
+
+
 def add_model_parsers(sub: argparse._SubParsersAction) -> None:
     gen = sub.add_parser(
         "generate",
@@ -17,7 +48,7 @@ def add_model_parsers(sub: argparse._SubParsersAction) -> None:
         description="Write a PNG grid of generated digits: one row per noise draw, one column "
         "per chosen category.",
     )
-    gen.add_argument("run", type=Path, help="a run directory or a checkpoint file")
+    add_model_source(gen)
     gen.add_argument("--out", type=Path, required=True, help="PNG file to write")
     gen.add_argument(
         "--categories",
@@ -43,9 +74,7 @@ def add_model_parsers(sub: argparse._SubParsersAction) -> None:
         "sliders for c1 and c2 and a noise seed, plus its JSON/PNG API (/api/info, "
         "/api/generate, /api/grid). Ctrl-C stops it.",
     )
-    serve.add_argument(
-        "run", type=Path, metavar="RUN_DIR|CHECKPOINT", help="a run directory or a checkpoint file"
-    )
+    add_model_source(serve)
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -65,7 +94,7 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "and continuous codes from the prior. The .npz holds images (float32, (count, 1, H, W), "
         "in [-1, 1]), categories (int64), continuous (float32, (count, 2)) and noise.",
     )
-    sample.add_argument("run", type=Path, help="a run directory or a checkpoint file")
+    add_model_source(sample)
     sample.add_argument("--out", type=Path, required=True, help=".npz file to write")
     sample.add_argument(
         "--per-category", type=int, default=1000, help="digits per categorical code (1000)"
@@ -80,10 +109,10 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "Fashion-MNIST), (2) generated-category accuracy under the project's classifier of "
         "that dataset, (3) Frechet distance and inception "
         "score in that classifier's feature space, (4) the information bound L_I beside "
-        "H(c), (5) the rotation and stroke width each continuous code controls. The first "
-        "run trains the classifier (a few minutes) and caches it in the data directory.",
+        "H(c), (5) the rotation and stroke width each continuous code controls. The "
+        "classifier is the one that ships with infogan, so that everyone's numbers compare.",
     )
-    ev.add_argument("run", type=Path, help="a run directory or a checkpoint file")
+    add_model_source(ev)
     ev.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     ev.add_argument(
         "--per-category",
@@ -104,6 +133,12 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "--sweep-values", type=int, default=9, help="code values from -1 to 1 per sweep (9)"
     )
     ev.add_argument("--seed", type=int, default=0, help="seed of the generated digits")
+    ev.add_argument(
+        "--classifier",
+        type=Path,
+        default=None,
+        help="judge with this file from infogan train-classifier instead of the shipped one",
+    )
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_data_dir(ev)
 
@@ -116,12 +151,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from infogan.api import load_model
     from infogan.grids import save_grid
 
-    model = load_model(args.run)
+    source = model_source(args)
+    model = load_model(source)
     k = model.config.latent.num_categories
     if args.categories == "all":
         cats = list(range(k))
     elif args.categories == "by-digit":
-        cats = _codes_by_digit(args.run, k)
+        cats = _codes_by_digit(source, k)
     else:
         try:
             cats = [int(c) for c in args.categories.split(",")]
@@ -178,7 +214,9 @@ def _codes_by_digit(run: Path, num_codes: int) -> list[int]:
 def cmd_serve(args: argparse.Namespace) -> None:
     from infogan.web import serve
 
-    serve(args.run, host=args.host, port=args.port, log=lambda msg: print(msg, flush=True))
+    serve(
+        model_source(args), host=args.host, port=args.port, log=lambda msg: print(msg, flush=True)
+    )
     print("infogan: server stopped", file=sys.stderr)
 
 
@@ -189,7 +227,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     if args.out.suffix.lower() != ".npz":
         raise ConfigError(f"--out must name a .npz file, got {args.out}")
-    model = use_channels_last(load_model(args.run))
+    model = use_channels_last(load_model(model_source(args)))
     samples = sample_prior(model, per_category=args.per_category, seed=args.seed, progress=True)
     save_samples(samples, args.out)
     print(f"wrote {args.out} ({len(samples.categories):,} digits, {args.per_category:,} per code)")
@@ -199,13 +237,14 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from infogan.evaluate import evaluate_run, format_table, to_json
 
     result, path = evaluate_run(
-        args.run,
+        model_source(args),
         data_dir=args.data_dir,
         per_category=args.per_category,
         test_digits=args.test_digits,
         sweep_draws=args.sweep_draws,
         sweep_values=args.sweep_values,
         seed=args.seed,
+        classifier=args.classifier,
         progress=not args.no_progress,
         log=lambda msg: print(msg, file=sys.stderr),
     )
@@ -213,4 +252,5 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(to_json(result), end="")
     else:
         print(format_table(result))
-    print(f"wrote {path}", file=sys.stderr)
+    if path is not None:
+        print(f"wrote {path}", file=sys.stderr)

@@ -1,13 +1,13 @@
-"""The project's own classifiers of the IDX datasets: a small CNN, its training, its cache.
+"""The project's own classifiers of the IDX datasets: a small CNN, its training, its files.
 
 The metrics on generated images need a judge that knows the dataset, one per
-dataset. MNIST's is trained here on the 60,000 training digits at 28x28 (three
-epochs, a few minutes on 2 CPU cores) and reaches about 99.3% on the test set;
-Fashion-MNIST's, the same network trained for six epochs with mirrored images
-besides, about 90%. Each is cached as ``DATA_DIR/NAME-classifier.pt`` (NAME:
-``mnist``, ``fashion-mnist``; a plain dict, loaded with ``weights_only=True``)
-next to ``NAME-classifier.pt.sha256``; a cache that is missing, fails its digest,
-or was made for another dataset or architecture is retrained.
+dataset. MNIST's is trained on the 60,000 training digits at 28x28 (three epochs, a
+few minutes on 2 CPU cores) and reaches about 99.3% on the test set; Fashion-MNIST's,
+the same network trained for six epochs with mirrored images besides, about 90%. Both
+ship with the package (``classifiers/NAME.safetensors``, their digests in
+``classifiers/SHA256SUMS``), so every user's ``infogan eval`` measures with the same
+judge; ``infogan train-classifier`` trains one anew, and ``infogan eval --classifier
+FILE`` uses it.
 
 Inputs are (B, 1, H, W) in [-1, 1] at any size; anything but 28x28 is resampled
 to 28x28 (bilinear with antialiasing), so the generator's 64x64 digits are judged
@@ -24,14 +24,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_save
 from torch import nn
 from tqdm import tqdm
 
 from infogan.data import MNIST, IdxDataset, load_idx_arrays, sha256_of
+from infogan.errors import CheckpointError
 from infogan.fileio import atomic_open
 
-CACHE_NAME = "mnist-classifier.pt"  # MNIST's; other datasets' are named after them
-DIGEST_SUFFIX = ".sha256"
+#: the classifiers that ship with the package, and the file listing their digests
+SHIPPED = Path(__file__).with_name("classifiers")
+DIGESTS = "SHA256SUMS"
 FORMAT = "infogan-mnist-classifier"
 #: Bump when the network or its training changes: old caches are then retrained.
 ARCH_VERSION = 3
@@ -218,105 +222,129 @@ def train_classifier(
     return model.eval()
 
 
-# --- the cache ---------------------------------------------------------------
-
-
-def cache_path(data_dir: Path | str, dataset: IdxDataset = MNIST) -> Path:
-    return Path(data_dir) / f"{dataset.name}-classifier.pt"
-
-
-def save_classifier(model: MnistClassifier, path: Path | str, *, info: dict) -> str:
-    """Write the weights and ``info`` atomically, then their digest; return the digest."""
-    path = Path(path)
-    payload = {
-        "format": FORMAT,
-        "arch_version": ARCH_VERSION,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        **info,
-    }
-    with atomic_open(path) as fh:
-        torch.save(payload, fh)
-    digest = sha256_of(path)
-    digest_path = path.with_name(path.name + DIGEST_SUFFIX)
-    with atomic_open(digest_path, "w") as fh:
-        fh.write(f"{digest}  {path.name}\n")
-    return digest
+# --- the shipped classifiers and their files ------------------------------------
 
 
 @dataclass(frozen=True)
-class CachedClassifier:
+class LoadedClassifier:
     model: MnistClassifier
     path: Path
     digest: str
+    dataset: str
     test_accuracy: float
-    train_seconds: float
-    trained_now: bool
+    shipped: bool  # the package's own: every user's metrics come from the same judge
 
 
-def load_cached_classifier(
-    path: Path | str, dataset: IdxDataset = MNIST
-) -> CachedClassifier | None:
-    """The cached classifier of ``dataset``, or None if it cannot serve.
-
-    None when the cache is missing, fails its digest, is outdated or judges another dataset.
-    """
+def save_classifier(
+    model: MnistClassifier, path: Path | str, *, dataset: str, test_accuracy: float, seconds: float
+) -> str:
+    """Write the weights as safetensors (what it judges and how well in the metadata),
+    atomically; return the file's SHA-256."""
     path = Path(path)
-    digest_path = path.with_name(path.name + DIGEST_SUFFIX)
-    if not path.is_file() or not digest_path.is_file():
-        return None
+    metadata = {
+        "format": FORMAT,
+        "arch_version": str(ARCH_VERSION),
+        "dataset": dataset,
+        "test_accuracy": repr(float(test_accuracy)),
+        "train_seconds": f"{seconds:.1f}",
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_open(path) as fh:
+        fh.write(safetensors_save(tensors, metadata=metadata))
+    return sha256_of(path)
+
+
+def load_classifier(
+    path: Path | str, dataset: IdxDataset = MNIST, *, shipped: bool = False
+) -> LoadedClassifier:
+    """A classifier file that :func:`save_classifier` (or ``infogan train-classifier``)
+    wrote for ``dataset``; :class:`CheckpointError` naming the file for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such classifier file")
     try:
-        expected = digest_path.read_text().split()[0]
-        actual = sha256_of(path)
-        if actual != expected:
-            return None
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format") != FORMAT or state.get("arch_version") != ARCH_VERSION:
-            return None
-        if state.get("dataset", MNIST.name) != dataset.name:  # early caches were MNIST's
-            return None
-        model = MnistClassifier()
-        model.load_state_dict(state["state_dict"], strict=True)
-    except Exception:  # any unreadable or mismatched cache is simply retrained
-        return None
-    return CachedClassifier(
-        model=model.eval(),
-        path=path,
-        digest=actual,
-        test_accuracy=float(state.get("test_accuracy", float("nan"))),
-        train_seconds=float(state.get("train_seconds", float("nan"))),
-        trained_now=False,
+        with safe_open(path, framework="pt") as fh:
+            metadata = fh.metadata() or {}
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: not a readable classifier file ({exc})") from None
+    if metadata.get("format") != FORMAT or metadata.get("arch_version") != str(ARCH_VERSION):
+        raise CheckpointError(
+            f"{path}: not a classifier of this infogan (format {FORMAT}, "
+            f"architecture {ARCH_VERSION}); make one with infogan train-classifier"
+        )
+    if metadata.get("dataset") != dataset.name:
+        raise CheckpointError(f"{path}: judges {metadata.get('dataset')}, not {dataset.name}")
+    model = MnistClassifier()
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit the classifier ({first})") from None
+    try:
+        test_accuracy = float(metadata.get("test_accuracy", "nan"))
+    except ValueError:
+        test_accuracy = float("nan")
+    return LoadedClassifier(
+        model.eval(), path, sha256_of(path), dataset.name, test_accuracy, shipped=shipped
     )
+
+
+def shipped_digests() -> dict[str, str]:
+    """File name -> SHA-256 of the classifiers that ship with the package."""
+    digests = {}
+    for line in (SHIPPED / DIGESTS).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split()
+            digests[name] = digest
+    return digests
+
+
+def shipped_path(dataset: IdxDataset = MNIST) -> Path:
+    return SHIPPED / f"{dataset.name}.safetensors"
 
 
 def get_classifier(
+    dataset: IdxDataset = MNIST, *, path: Path | str | None = None
+) -> LoadedClassifier:
+    """The classifier that judges ``dataset``: the package's own, or the file ``path``."""
+    if path is not None:
+        return load_classifier(path, dataset)
+    file = shipped_path(dataset)
+    if not file.is_file():
+        raise CheckpointError(f"{file}: the package ships no classifier of {dataset.name}")
+    loaded = load_classifier(file, dataset, shipped=True)
+    if loaded.digest != shipped_digests().get(file.name):
+        raise CheckpointError(
+            f"{file}: its SHA-256 is not the one the package lists in {DIGESTS}; reinstall infogan"
+        )
+    return loaded
+
+
+def train_dataset_classifier(
+    dataset: IdxDataset,
     data_dir: Path | str,
+    out: Path | str,
     *,
-    dataset: IdxDataset = MNIST,
+    epochs: int | None = None,
+    seed: int = 0,
     progress: bool = True,
     log: Log | None = None,
-) -> CachedClassifier:
-    """The cached classifier of ``dataset`` in ``data_dir``, trained (and cached) if need be.
-
-    ``data_dir`` must already hold the dataset's verified files.
-    """
+) -> LoadedClassifier:
+    """Train ``dataset``'s classifier by its recipe (``epochs`` overrides the recipe's),
+    measure it on the test set and write it to ``out``. ``data_dir`` must hold the
+    dataset's verified files."""
     log = log or (lambda _msg: None)
-    path = cache_path(data_dir, dataset)
-    cached = load_cached_classifier(path, dataset)
-    if cached is not None:
-        return cached
     recipe = RECIPES.get(dataset.name, RECIPES[MNIST.name])
-    reason = "not cached yet" if not path.exists() else "cache is outdated or corrupt"
-    log(
-        f"training the {dataset.title} classifier ({reason}; once, a few minutes on 2 CPU cores)..."
-    )
     train_x, train_y = load_idx_arrays(dataset, data_dir, "train")
     test_x, test_y = load_idx_arrays(dataset, data_dir, "test")
     started = time.perf_counter()
     model = train_classifier(
         uint8_to_input(train_x),
         torch.from_numpy(train_y),
-        epochs=recipe.epochs,
+        epochs=epochs or recipe.epochs,
         hflip=recipe.hflip,
+        seed=seed,
         progress=progress,
         desc=f"training {dataset.title} classifier",
     )
@@ -325,11 +353,5 @@ def get_classifier(
     log(
         f"{dataset.title} classifier: test accuracy {test_accuracy:.2%}, trained in {seconds:.0f} s"
     )
-    info = {"dataset": dataset.name, "test_accuracy": test_accuracy, "train_seconds": seconds}
-    try:
-        digest = save_classifier(model, path, info=info)
-        log(f"cached it as {path}")
-    except OSError as exc:
-        digest = ""
-        log(f"could not cache the classifier in {path.parent} ({exc.strerror}); continuing")
-    return CachedClassifier(model, path, digest, test_accuracy, seconds, trained_now=True)
+    save_classifier(model, out, dataset=dataset.name, test_accuracy=test_accuracy, seconds=seconds)
+    return load_classifier(out, dataset)

@@ -122,10 +122,14 @@ def evaluate(
     sweep_draws: int = 100,
     sweep_values: int = 9,
     seed: int = 0,
+    classifier: Path | str | None = None,
     progress: bool = True,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Every metric group of ``model``, as a JSON-ready dict (see the module docstring).
+
+    The judge of groups 2 and 3 is the package's classifier of the run's dataset, or the
+    file ``classifier`` (from ``infogan train-classifier``).
 
     ``test_digits`` limits the real test digits to the first N (default: all 10,000);
     ``per_category`` digits per categorical code serve groups 2 to 4. The model's nets
@@ -146,7 +150,7 @@ def evaluate(
     use_channels_last(model)
 
     data_dir = fetch_dataset(dataset, data_dir if data_dir is not None else default_data_dir())
-    judge_net = get_classifier(data_dir, dataset=dataset, progress=progress, log=log)
+    judge_net = get_classifier(dataset, path=classifier)
     test_images, test_labels = _real_digits(dataset, data_dir, "test", size, count=test_digits)
 
     # 1. Q's categorical code on real test digits
@@ -213,10 +217,10 @@ def evaluate(
             "sweep_values": sweep_values,
         },
         "classifier": {
-            "path": str(judge_net.path),
+            "shipped": judge_net.shipped,
+            "file": judge_net.path.name if judge_net.shipped else str(judge_net.path),
             "digest": judge_net.digest,
             "test_accuracy": judge_net.test_accuracy,
-            "trained_now": judge_net.trained_now,
         },
         "unsupervised_accuracy": unsup_acc,
         "confusion_matrix": unsup_conf.tolist(),
@@ -277,12 +281,28 @@ def write_eval_json(result: dict[str, Any], path: Path | str) -> Path:
     return path
 
 
-def evaluate_run(run_or_checkpoint: Path | str, **options: Any) -> tuple[dict[str, Any], Path]:
-    """Load a run (or checkpoint), evaluate it and write its ``eval.json``.
+def evaluate_run(
+    run_or_checkpoint: Path | str, **options: Any
+) -> tuple[dict[str, Any], Path | None]:
+    """Load a run, checkpoint or exported folder, evaluate it and write its ``eval.json``.
 
-    ``options`` are those of :func:`evaluate`. Returns the result and the JSON's path.
+    ``options`` are those of :func:`evaluate`. Returns the result and the JSON's path;
+    None for the model that ships with the package, whose folder is not written to. An
+    exported folder's card and figures are brought up to date with the result.
     """
-    checkpoint = find_checkpoint(run_or_checkpoint)
-    model = load_model(checkpoint)
-    result = {"checkpoint": str(checkpoint), **evaluate(model, **options)}
-    return result, write_eval_json(result, eval_json_path(run_or_checkpoint))
+    from infogan.api import PRETRAINED
+    from infogan.export import is_exported, refresh_card
+    from infogan.web.explorer import run_dir_of
+
+    source = Path(run_or_checkpoint)
+    exported = is_exported(source)
+    if not exported:
+        source = find_checkpoint(source)
+    model = load_model(source)
+    result = {"checkpoint": str(source), **evaluate(model, **options)}
+    if Path(run_or_checkpoint).resolve() == PRETRAINED.resolve():
+        return result, None
+    path = write_eval_json(result, eval_json_path(run_or_checkpoint))
+    if exported:
+        refresh_card(run_dir_of(source), model, json.loads(path.read_text(encoding="utf-8")))
+    return result, path

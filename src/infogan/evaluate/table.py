@@ -52,7 +52,9 @@ def format_table(result: dict[str, Any]) -> str:
     out = [
         f"checkpoint {result.get('checkpoint', '?')} ({result['preset']}, {title}, step "
         f"{result['step']:,}, {result['image_size']}x{result['image_size']})",
-        f"classifier: the project's {title} CNN, test accuracy {_num(clf['test_accuracy'], '.2%')}",
+        f"classifier: {title} CNN "
+        f"{'shipped with infogan' if clf.get('shipped', True) else 'from ' + str(clf.get('file'))}"
+        f", test accuracy {_num(clf['test_accuracy'], '.2%')}",
         *legend,
         "",
         f"1. Unsupervised test accuracy (Q's code on {counts['test_digits']:,} test digits, "

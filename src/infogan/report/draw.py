@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,16 +49,16 @@ class Columns:
     title: str
 
 
-def grid_columns(run: RunData, model: InfoGANModel) -> Columns:
+def grid_columns(evaluation: dict[str, Any], model: InfoGANModel) -> Columns:
     """Code order, or, once ``infogan eval`` has matched every code to its own class
     (eval.json's ``category_to_digit``), class order: column k shows the code matched
     to class k, labelled with both."""
     k = model.config.latent.num_categories
-    mapping = run.evaluation.get("category_to_digit")
+    mapping = evaluation.get("category_to_digit")
     if not isinstance(mapping, list) or sorted(mapping) != list(range(k)):
         return Columns(list(range(k)), [str(c) for c in range(k)], CODE_ORDER_TITLE)
     order = sorted(range(k), key=lambda code: mapping[code])
-    noun = "digit" if run.evaluation.get("dataset", "mnist") == "mnist" else "class"
+    noun = "digit" if evaluation.get("dataset", "mnist") == "mnist" else "class"
     return Columns(
         order,
         [f"{mapping[c]} (c{c})" for c in order],
@@ -65,7 +66,9 @@ def grid_columns(run: RunData, model: InfoGANModel) -> Columns:
     )
 
 
-def _grid(model: InfoGANModel, batch: LatentBatch, order: list[int] | None = None) -> np.ndarray:
+def code_grid(
+    model: InfoGANModel, batch: LatentBatch, order: list[int] | None = None
+) -> np.ndarray:
     """The batch's images as a grid of rows of every code; ``order`` picks the columns."""
     images = model.generate(batch.categories, batch.continuous, noise=batch.noise)
     k = model.config.latent.num_categories
@@ -89,8 +92,8 @@ def run_figures(
         "d_probabilities": fig.plot_probabilities(run, out / "d_probabilities.png"),
     }
     noise = report_noise(model)
-    cols = grid_columns(run, model)
-    grid = _grid(model, model.code.grid_fixed(noise), cols.order)
+    cols = grid_columns(run.evaluation, model)
+    grid = code_grid(model, model.code.grid_fixed(noise), cols.order)
     paths["grid_random"] = fig.plot_grid_panels(
         [fig.GridPanel(grid, _codes_at_zero(model))],
         out / "grid_random.png",
@@ -115,17 +118,28 @@ def run_figures(
 
 
 def _varying_grid(run: RunData, model: InfoGANModel, which: int, out: Path) -> Path:
-    rows = 10
+    name = f"c{which + 1}"
+    return sweep_figure(
+        model,
+        which,
+        grid_columns(run.evaluation, model),
+        out / f"grid_{name}.png",
+        title=f"{run.name}, iteration {model.step}: {name} varied from -1 (top) to +1 (bottom)",
+    )
+
+
+def sweep_figure(
+    model: InfoGANModel, which: int, cols: Columns, path: Path, *, title: str, rows: int = 10
+) -> Path:
+    """Continuous code ``which`` from -1 (top row) to +1, noise 0, every code a column."""
     values = np.linspace(-1.0, 1.0, rows)
     name = f"c{which + 1}"
     held = _codes_at_zero(model, varied=which)
-    batch = model.code.grid_varying(which, rows=rows)
-    cols = grid_columns(run, model)
-    grid = _grid(model, batch, cols.order)
+    grid = code_grid(model, model.code.grid_varying(which, rows=rows), cols.order)
     return fig.plot_grid_panels(
         [fig.GridPanel(grid, "noise z = 0" + (f", {held}" if held else ""))],
-        out / f"grid_{name}.png",
-        title=f"{run.name}, iteration {model.step}: {name} varied from -1 (top) to +1 (bottom)",
+        path,
+        title=title,
         col_labels=cols.labels,
         col_title=cols.title,
         row_labels=[f"{v:+.2f}" for v in values],
@@ -160,7 +174,7 @@ def comparison_figures(
     noise = model.fixed_noise.cpu() if model.fixed_noise is not None else report_noise(model)
     batch = model.code.grid_fixed(noise)
     panels = [
-        fig.GridPanel(_grid(m, batch), f"{r.kind}: {r.name} (iteration {m.step})")
+        fig.GridPanel(code_grid(m, batch), f"{r.kind}: {r.name} (iteration {m.step})")
         for r, m in ((base, base_model), (run, model))
     ]
     grids = fig.plot_grid_panels(

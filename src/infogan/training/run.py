@@ -354,4 +354,24 @@ def source_commit() -> str | None:
 def _hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    return f"{cpu_name()}, {os.cpu_count()} CPU cores"
+
+
+def cpu_name() -> str:
+    """The CPU's model name and the bf16 units that decide its speed here, e.g.
+    "Intel(R) Xeon(R) Processor (AMX, AVX-512 BF16)"."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    units = [label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"))
+             if flag in flags]  # fmt: skip
+    return f"{name} ({', '.join(units)})" if units else name

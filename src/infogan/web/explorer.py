@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from infogan.api import InfoGANModel, find_checkpoint, load_model
+from infogan.api import InfoGANModel, load_model
 from infogan.errors import CheckpointError
 from infogan.grids import make_grid, to_uint8
 from infogan.web.params import ChoiceParam, FloatParam, IntParam, Param, describe
@@ -124,9 +124,9 @@ class Explorer:
 
     @classmethod
     def load(cls, path: Path | str) -> tuple[Explorer, list[str]]:
-        """Load a run directory or checkpoint; return the explorer and any warnings."""
-        checkpoint = find_checkpoint(path)
-        model = load_model(checkpoint)
+        """Load a run directory, checkpoint or exported folder; return the explorer and any
+        warnings."""
+        model = load_model(path)
         mapping, warning = load_digit_mapping(run_dir_of(path), model.config.latent.num_categories)
         explorer = cls(model, source=Path(path), digit_mapping=mapping)
         return explorer, [warning] if warning else []

@@ -1,0 +1,235 @@
+"""A trained model as a folder to share: weights, config, evaluation, figures, model card.
+
+``infogan export RUN_DIR --out DIR`` writes::
+
+    DIR/model.safetensors   generator, discriminator with Q, fixed noise (weights.py)
+    DIR/config.json         the run's config and what rebuilding the nets needs
+    DIR/eval.json           the run's evaluation, when it has one
+    DIR/samples.png         ten noise draws x the ten codes (columns in digit order
+    DIR/sweep_c1.png        once evaluated), and each continuous code swept -1 -> +1
+    DIR/sweep_c2.png
+    DIR/README.md           the model card
+
+The folder is written beside its destination and renamed into place, so a failed export
+leaves nothing half-written. :func:`load_exported` reads it back without any pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from infogan.config import RunConfig, get_preset
+from infogan.data import sha256_of
+from infogan.errors import CheckpointError, ConfigError, RunDirError
+from infogan.export import weights
+from infogan.export.weights import STORAGES
+
+CONFIG_FORMAT = "infogan-model-config"
+CONFIG_FORMAT_VERSION = 1
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+EVAL_NAME = "eval.json"
+CARD_NAME = "README.md"
+FIGURES = {"samples": "samples.png", "c1": "sweep_c1.png", "c2": "sweep_c2.png"}
+
+
+@dataclass(frozen=True)
+class Exported:
+    """An exported folder, read back."""
+
+    folder: Path
+    config: RunConfig
+    state: dict[str, Any]  # generator, discriminator (float32 state dicts), step, fixed_noise
+    info: dict[str, Any]  # config.json as written
+    evaluation: dict[str, Any]  # eval.json, empty when the folder has none
+
+
+def is_exported(path: Path | str) -> bool:
+    """A folder holding ``model.safetensors`` (or that file itself)."""
+    path = Path(path)
+    return (path.is_dir() and (path / WEIGHTS_NAME).is_file()) or path.suffix == ".safetensors"
+
+
+def training_command(config: RunConfig) -> str:
+    """The ``infogan train`` command that trains ``config`` from its preset."""
+    try:
+        base = get_preset(config.preset).to_dict()
+    except ConfigError:
+        base = RunConfig().to_dict()
+    words = ["infogan", "train", "--preset", config.preset]
+    raw = config.to_dict()
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            if name in ("device", "log_every") or value == base[section].get(name):
+                continue
+            if (section, name) == ("data", "channels") and base[section][name] == 0:
+                continue  # resolved from the dataset when training starts
+            if (section, name) == ("train", "seed"):
+                words += ["--seed", str(value)]
+            else:
+                words += ["--set", f"'{section}.{name}={json.dumps(value)}'"]
+    return " ".join(words)
+
+
+def export_model(
+    source: Path | str,
+    out: Path | str,
+    *,
+    storage: str = "float32",
+    overwrite: bool = False,
+) -> Path:
+    """Export a run directory (or checkpoint file) into the folder ``out``; return it."""
+    from infogan.api import InfoGANModel, read_checkpoint
+    from infogan.export.card import draw_figures, write_card
+    from infogan.web.explorer import run_dir_of
+
+    if storage not in STORAGES:
+        raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise RunDirError(f"{out}: not empty; pick another --out or pass --overwrite")
+    _checkpoint, state, config = read_checkpoint(source)
+    run_dir = run_dir_of(source)
+    evaluation = _read_json(run_dir / EVAL_NAME)
+    summary = _read_json(run_dir / "run.json")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.export-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        tensors = weights.pack(
+            {net: state[net] for net in weights.NETS}, state.get("fixed_noise"), storage
+        )
+        weights.write_weights(staging / WEIGHTS_NAME, tensors, storage=storage)
+        info = {
+            "format": CONFIG_FORMAT,
+            "format_version": CONFIG_FORMAT_VERSION,
+            "config": config.to_dict(),
+            "step": int(state["step"]),
+            "storage": storage,
+            "weights_sha256": sha256_of(staging / WEIGHTS_NAME),
+            "provenance": {
+                "command": training_command(config),
+                "commit": summary.get("commit"),
+                "hardware": summary.get("hardware"),
+                "precision": summary.get("precision"),
+                "seconds": summary.get("seconds"),
+                "torch": summary.get("torch"),
+                "infogan": summary.get("infogan"),
+                "finished_at": summary.get("finished_at"),
+            },
+        }
+        _write_json(staging / CONFIG_NAME, info)
+        if evaluation:
+            _write_json(staging / EVAL_NAME, evaluation)
+        model = InfoGANModel(config, _exported_state(tensors, state["step"]))
+        draw_figures(model, evaluation, staging, FIGURES)
+        write_card(staging / CARD_NAME, info, evaluation, FIGURES)
+        _move_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def refresh_card(folder: Path | str, model: Any, evaluation: dict[str, Any]) -> None:
+    """Redraw an exported folder's figures and card after its weights were evaluated
+    (``infogan eval FOLDER`` calls this beside writing the folder's eval.json)."""
+    from infogan.export.card import draw_figures, write_card
+
+    folder = Path(folder)
+    info = _read_model_config(folder / CONFIG_NAME)
+    draw_figures(model, evaluation, folder, FIGURES)
+    write_card(folder / CARD_NAME, info, evaluation, FIGURES)
+
+
+def _exported_state(tensors: dict[str, torch.Tensor], step: int) -> dict[str, Any]:
+    """The state the exported file restores (so the figures show the stored weights)."""
+    states, fixed_noise = weights.unpack(tensors)
+    return {**states, "step": step, "fixed_noise": fixed_noise}
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    if not out.exists():
+        staging.rename(out)
+        return
+    old = out.parent / f".{out.name}.replaced-{os.getpid()}"
+    out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_exported(path: Path | str) -> Exported:
+    """Read an exported folder (or its ``model.safetensors``); one-line errors for anything
+    missing, truncated or foreign."""
+    folder = Path(path)
+    if folder.suffix == ".safetensors":
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such model folder")
+    info = _read_model_config(folder / CONFIG_NAME)
+    tensors, storage = weights.read_weights(folder / WEIGHTS_NAME)
+    try:
+        config = RunConfig.from_dict(info["config"]).validate()
+    except ConfigError as exc:
+        raise CheckpointError(f"{folder / CONFIG_NAME}: {exc}") from None
+    step = info.get("step", 0)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{folder / CONFIG_NAME}: 'step' must be a non-negative integer")
+    states, fixed_noise = weights.unpack(tensors, folder / WEIGHTS_NAME)
+    state = {**states, "step": step, "fixed_noise": fixed_noise, "storage": storage}
+    return Exported(folder, config, state, info, _read_json(folder / EVAL_NAME))
+
+
+def _read_model_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; an exported model folder needs its config.json")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not readable JSON ({str(exc)[:80]})") from None
+    if not isinstance(info, dict) or info.get("format") != CONFIG_FORMAT:
+        raise CheckpointError(f"{path}: not an infogan model config (format {CONFIG_FORMAT})")
+    if info.get("format_version") != CONFIG_FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: model config version {info.get('format_version')}, "
+            f"this infogan reads {CONFIG_FORMAT_VERSION}"
+        )
+    if not isinstance(info.get("config"), dict):
+        raise CheckpointError(f"{path}: lacks the run configuration ('config')")
+    return info
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``, or {} when the file is missing or unreadable."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+__all__ = [
+    "STORAGES",
+    "Exported",
+    "export_model",
+    "is_exported",
+    "load_exported",
+    "refresh_card",
+]
