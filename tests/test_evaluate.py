@@ -276,7 +276,14 @@ def test_eval_command_prints_five_groups_and_writes_json(evaluated_run, mnist_di
     assert f"wrote {evaluated_run / 'eval.json'}" in out.stderr
     as_json = cli.run("eval", evaluated_run, "--json", *common)
     assert as_json.returncode == 0, as_json.stderr
-    assert json.loads(as_json.stdout)["counts"]["test_digits"] == 300
+    result = json.loads(as_json.stdout)
+    assert result["counts"]["test_digits"] == 300
+    # the last line sums it up, with the numbers of the groups above
+    last = out.stdout.strip().splitlines()[-1]
+    share = 100 * result["unsupervised_accuracy"]
+    assert last.startswith(f"summary: categorical code = digit on {share:.1f}% of 300 MNIST test")
+    for code in result["continuous"]:
+        assert f"{code['code']} controls " in last
 
 
 @pytest.mark.parametrize(

@@ -100,4 +100,27 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{_num(rho['width'], '+.3f'):>10}   {_num(change['rotation'], '+.1f'):>11} deg"
                 f"  {_num(change['width'], '+.2f'):>8} px   {_controls(code)}"
             )
+    out += ["", summary_line(result)]
     return "\n".join(out)
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    """One line: how often the categorical code names the class, and what each continuous
+    code controls (the last line of ``infogan eval`` and of the quick start)."""
+    dataset = result.get("dataset", "mnist")
+    known = IDX_DATASETS.get(dataset)
+    noun = "digit" if dataset == "mnist" else "class"
+    title = known.title if known is not None else dataset
+    parts = [
+        f"summary: categorical code = {noun} on "
+        f"{_num(100 * result['unsupervised_accuracy'], '.1f')}% of "
+        f"{result['counts']['test_digits']:,} {title} test {noun}s"
+    ]
+    for code in result["continuous"]:
+        factor = code["controls"]
+        if factor == "none":
+            parts.append(f"{code['code']} controls no clear factor")
+        else:
+            rho = code["spearman"][factor]
+            parts.append(f"{code['code']} controls {factor} (rho {_num(rho, '+.2f')})")
+    return "; ".join(parts)
