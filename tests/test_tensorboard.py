@@ -1,6 +1,9 @@
 """TensorBoard logging and the report of a short real ``infogan train`` run, read back with
 TensorBoard's own event reader; and ``--no-report`` without ``--tensorboard`` writing neither."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -74,3 +77,18 @@ def test_no_report_and_no_tensorboard_unless_asked(tmp_path, mnist_dir, cli):
     assert (run / "checkpoints" / "last.pt").is_file()  # the run itself is complete
     assert not (run / "report.html").exists() and not (run / "figures").exists()
     assert not (run / "tensorboard").exists()
+
+
+def test_without_the_tensorboard_package_one_line_and_nothing_written(
+    tmp_path, mnist_dir, one_line_error
+):
+    run = tmp_path / "run"
+    hide = "import sys; sys.modules['tensorboard'] = None; from infogan.cli import main; "
+    out = subprocess.run(
+        [sys.executable, "-c", hide + "sys.exit(main(sys.argv[1:]))", "train", "--preset",
+         "paper28", "--max-steps", "1", "--tensorboard", "--run-dir", str(run),
+         "--data-dir", str(mnist_dir)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    one_line_error(out, "pip install 'infogan[tensorboard]'")
+    assert not run.exists()
