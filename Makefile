@@ -10,10 +10,11 @@ quickstart:
 test:
 	bash scripts/test.sh
 
-# The full reference run: 80 epochs of seed64 (GPU recommended).
+# The full reference run: 80 epochs of seed64 (GPU recommended), evaluated and reported,
+# its timings in benchmarks/results/full_run_seed64_DEVICE.json.
 seed64:
 	bash scripts/setup.sh
-	.venv/bin/infogan train --preset seed64 --run-dir runs/seed64
+	.venv/bin/python benchmarks/full_run.py --run-dir runs/seed64
 
 # GAN vs InfoGAN at the quick64 budget (two quick64-length runs), then
 # runs/compare-quick64/infogan/report.html shows them side by side.
