@@ -114,6 +114,21 @@ def cli() -> Cli:
     return Cli()
 
 
+@pytest.fixture
+def main_error(capsys):
+    """Run ``infogan ARGS`` through the CLI's own ``main`` in this process (no interpreter
+    start-up: for the many commands that must fail fast) and return its one error line."""
+    from infogan.cli import main
+
+    def run(*args) -> str:
+        argv = [str(a) for a in args]
+        code = main(argv)
+        out = capsys.readouterr()
+        return assert_one_line_error(subprocess.CompletedProcess(argv, code, out.out, out.err))
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def one_line_error():
     """:func:`assert_one_line_error`, for a command a test ran itself."""

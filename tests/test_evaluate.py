@@ -297,9 +297,9 @@ def test_eval_command_prints_five_groups_and_writes_json(evaluated_run, mnist_di
         (["eval", "NOWHERE"], "no such checkpoint file"),
     ],
 )
-def test_command_mistakes_give_one_line(args, fragment, tiny_run, tmp_path, cli):
+def test_command_mistakes_give_one_line(args, fragment, tiny_run, tmp_path, main_error):
     args = [tiny_run if a == "RUN" else a for a in args]
     args = [tmp_path / a if a in ("x.png", "x.npz", "NOWHERE") else a for a in args]
-    assert fragment in cli.error_line(*args)
+    assert fragment in main_error(*args)
     # a refused command writes nothing: no samples, no eval.json in the run
     assert not any(tmp_path.iterdir()) and not (tiny_run / "eval.json").exists()

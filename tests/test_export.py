@@ -180,14 +180,20 @@ def _bad_value(path):
         ("config.json", lambda p: p.unlink(), "missing"),
     ],
 )
-def test_a_damaged_folder_gets_one_line(exported, tmp_path, cli, name, damage, fragment):
+def test_a_damaged_folder_gets_one_line(exported, tmp_path, main_error, name, damage, fragment):
     folder = _copy(exported, tmp_path)
     damage(folder / name)
-    line = cli.error_line("generate", folder, "--out", tmp_path / "x.png")
+    line = main_error("generate", folder, "--out", tmp_path / "x.png")
     assert fragment in line
     assert not (tmp_path / "x.png").exists()
     with pytest.raises(CheckpointError):
         load_model(folder)
+
+
+def test_a_truncated_file_is_one_line_from_the_real_command(exported, tmp_path, cli):
+    folder = _copy(exported, tmp_path)
+    _truncate(folder / "model.safetensors")
+    assert "model.safetensors: " in cli.error_line("serve", folder, "--port", "0")
 
 
 def test_weights_of_another_shape_are_refused(exported, tmp_path):

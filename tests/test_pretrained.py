@@ -54,7 +54,7 @@ def test_serve_pretrained_answers_with_a_png_labelled_by_digit():
         served.stop()
 
 
-def test_a_model_and_pretrained_together_are_one_line(cli, tmp_path):
-    line = cli.error_line("generate", tmp_path, "--pretrained", "--out", tmp_path / "x.png")
+def test_a_model_and_pretrained_together_are_one_line(main_error, tmp_path):
+    line = main_error("generate", tmp_path, "--pretrained", "--out", tmp_path / "x.png")
     assert "not both" in line
-    assert "--pretrained" in cli.error_line("serve")
+    assert "--pretrained" in main_error("serve")

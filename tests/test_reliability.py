@@ -97,7 +97,7 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(ten_step_run, tmp_
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
 
 
-def test_checkpoint_of_another_preset_is_refused(ten_step_run, tmp_path, cli):
+def test_checkpoint_of_another_preset_is_refused(ten_step_run, tmp_path, main_error):
     run = _copy(ten_step_run, tmp_path)
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     state["config"]["preset"] = "paper28"
@@ -105,9 +105,9 @@ def test_checkpoint_of_another_preset_is_refused(ten_step_run, tmp_path, cli):
     for key in ("format", "format_version"):
         state.pop(key)
     save_checkpoint(state, run / "checkpoints" / "last.pt")
-    line = cli.error_line("train", "--resume", str(run))
+    line = main_error("train", "--resume", str(run))
     assert "unknown architecture 'paper28'" in line or "checkpoint of preset 'paper28'" in line
-    line = cli.error_line("generate", str(run), "--out", str(tmp_path / "x.png"))
+    line = main_error("generate", str(run), "--out", str(tmp_path / "x.png"))
     assert "paper28" in line
 
 
@@ -119,9 +119,9 @@ def test_cli_reports_truncated_and_foreign_checkpoints(ten_step_run, tmp_path, c
     assert "not a readable checkpoint" in cli.error_line("generate", str(bad), "--out", "x.png")
 
 
-def test_resume_of_a_run_without_checkpoint(tmp_path, cli):
+def test_resume_of_a_run_without_checkpoint(tmp_path, main_error):
     (tmp_path / "config.json").write_text("{}")
-    assert "no checkpoint yet" in cli.error_line("train", "--resume", str(tmp_path))
+    assert "no checkpoint yet" in main_error("train", "--resume", str(tmp_path))
 
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

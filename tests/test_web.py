@@ -326,11 +326,11 @@ def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, tiny_run):
 # --- the command's own mistakes: one line each -------------------------------------------
 
 
-def test_bad_run_dir_is_one_line(tmp_path, cli):
-    assert "no such checkpoint" in cli.error_line("serve", tmp_path / "missing", "--port", "0")
+def test_bad_run_dir_is_one_line(tmp_path, main_error):
+    assert "no such checkpoint" in main_error("serve", tmp_path / "missing", "--port", "0")
     empty = tmp_path / "empty-run"
     empty.mkdir()
-    assert "no checkpoints/last.pt" in cli.error_line("serve", empty, "--port", "0")
+    assert "no checkpoints/last.pt" in main_error("serve", empty, "--port", "0")
 
 
 def test_occupied_port_is_one_line(tiny_run, cli):
