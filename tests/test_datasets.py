@@ -400,11 +400,11 @@ def test_grey_folder_trains_one_channel_networks(image_folder, tmp_path, tiny_co
         ),
     ],
 )
-def test_dataset_mistakes_give_one_line(args, fragment, image_folder, tmp_path, cli):
+def test_dataset_mistakes_give_one_line(args, fragment, image_folder, tmp_path, main_error):
     args = [
         a.replace("NOWHERE", str(tmp_path / "nowhere")).replace("HERE", str(image_folder))
         for a in args
     ]
-    line = cli.error_line("train", *args, "--max-steps", "1", "--run-dir", tmp_path / "r")
+    line = main_error("train", *args, "--max-steps", "1", "--run-dir", tmp_path / "r")
     assert fragment in line
     assert not (tmp_path / "r" / "metrics.csv").exists()
