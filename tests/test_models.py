@@ -110,8 +110,28 @@ def test_separate_q_gives_the_categories_a_hidden_layer_of_their_own():
     d.zero_grad(set_to_none=True)
     cont.sum().backward()
     assert reached(d.q_cont_head[0]) and not reached(d.q_head[0])
-    with pytest.raises(ConfigError, match=r"model.separate_q needs the paper28 architecture"):
-        get_preset("seed64").with_model(separate_q=True).validate()
+
+
+def test_seed64_with_separate_q_reads_the_categories_through_a_hidden_layer():
+    seed = get_preset("seed64")
+    torch.manual_seed(0)
+    g, d = build_models(
+        seed.with_model(separate_q=True, overcluster=50).with_train(lambda_cluster=1)
+    )
+    _g, plain = build_models(seed)
+    assert count(g) == 3_279_744 and count(plain) == 2_861_836
+    # Linear 8192->128 and its BN, Linear 128->10, Linear 8192->2, minus the seed's
+    # Linear 8192->12; then the 50-way head on the hidden layer
+    assert count(d) - count(plain) == (8192 * 128 + 256 + 1290) + 16386 - 98316 + 6450
+    assert count(d) == 3_836_478
+    d.eval()
+    logit, cat, cont, over = d(torch.randn(3, 1, 64, 64), overcluster=True)
+    assert logit.shape == (3,) and cat.shape == (3, 10) and cont.shape == (3, 2)
+    assert over.shape == (3, 50) and len(d(torch.randn(3, 1, 64, 64))) == 3
+    cat.sum().backward()
+    assert d.q_head[0].weight.grad.any() and d.q_cont_head.weight.grad is None
+    with pytest.raises(ValueError, match="no over-clustering head"):
+        plain(torch.randn(2, 1, 64, 64), overcluster=True)
 
 
 def test_overcluster_head_is_trained_by_the_clustering_term(digits_28, tiny_config):
@@ -132,7 +152,7 @@ def test_overcluster_head_is_trained_by_the_clustering_term(digits_28, tiny_conf
         build_models(PAPER28)[1](real[:4], overcluster=True)
     for bad, message in (
         (RESTYLE28.with_model(overcluster=1), "model.overcluster must be 0 .none. or an integer"),
-        (get_preset("seed64").with_model(overcluster=20), "model.overcluster needs the paper28"),
+        (get_preset("seed64").with_model(overcluster=20), "model.overcluster needs a Q with a"),
         (PAPER28.with_model(overcluster=20), "model.overcluster needs the clustering term"),
     ):
         with pytest.raises(ConfigError, match=message):

@@ -62,19 +62,15 @@ def validate_model(model: ModelConfig, train: TrainConfig) -> None:
         raise ConfigError(
             f"unknown architecture {model.arch!r}; expected one of {', '.join(ARCH_SIZES)}"
         )
-    hidden = model.arch in GAUSSIAN_Q_ARCHS  # Q with a hidden layer
-    if model.separate_q and not hidden:
-        raise ConfigError(
-            f"model.separate_q needs the paper28 architecture (Q with a hidden layer), "
-            f"got {model.arch}"
-        )
+    # paper28's Q always has a hidden layer; seed64's categories get one with separate_q
+    hidden = model.arch in GAUSSIAN_Q_ARCHS or model.separate_q
     over = model.overcluster
     if isinstance(over, bool) or over < 0 or over == 1:
         raise ConfigError(f"model.overcluster must be 0 (none) or an integer >= 2, got {over!r}")
     if over and not hidden:
         raise ConfigError(
-            f"model.overcluster needs the paper28 architecture (Q with a hidden layer), "
-            f"got {model.arch}"
+            f"model.overcluster needs a Q with a hidden layer: paper28, or {model.arch} "
+            f"with model.separate_q"
         )
     if over and train.lambda_cluster == 0:
         raise ConfigError(

@@ -45,9 +45,10 @@ class LatentConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = "seed64"  # key of ARCH_SIZES
-    # paper28: Q's categorical code and continuous codes each get their own hidden layer
+    # Q's categorical code reads a hidden layer of its own: paper28 gives the continuous
+    # codes another; seed64 keeps its linear reading of them (models/seed64.py)
     separate_q: bool = False
-    # paper28: an over-clustering head with this many categories on Q's hidden layer,
+    # an over-clustering head with this many categories on Q's categorical hidden layer,
     # trained by the clustering term alongside the code's (0: none)
     overcluster: int = 0
 

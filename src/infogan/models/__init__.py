@@ -26,7 +26,11 @@ def _seed64(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     return (
         Generator64(latent_dim=lat.dim, channels=channels),
         Discriminator64(
-            num_categories=lat.num_categories, num_continuous=lat.num_continuous, channels=channels
+            num_categories=lat.num_categories,
+            num_continuous=lat.num_continuous,
+            channels=channels,
+            separate_q=config.model.separate_q,
+            overcluster=config.model.overcluster,
         ),
     )
 

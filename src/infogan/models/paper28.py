@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from infogan.models.seed64 import dcgan_init
+from infogan.models.seed64 import dcgan_init, hidden_q_head
 
 #: log-std of Q's Gaussian is kept in this range so its likelihood stays finite
 LOG_STD_RANGE = (-5.0, 2.0)
@@ -83,10 +83,10 @@ class Discriminator28(nn.Module):
         self.d_head = nn.Linear(1024, 1)
         cont_outputs = 2 * num_continuous
         if separate_q:
-            self.q_head = _q_head(num_categories)
-            self.q_cont_head = _q_head(cont_outputs)
+            self.q_head = hidden_q_head(1024, num_categories)
+            self.q_cont_head = hidden_q_head(1024, cont_outputs)
         else:
-            self.q_head = _q_head(num_categories + cont_outputs)
+            self.q_head = hidden_q_head(1024, num_categories + cont_outputs)
         # IIC's over-clustering head: more categories than digits on Q's hidden layer,
         # trained only by the paired clustering term (forward(..., overcluster=True))
         self.over_head = nn.Linear(128, overcluster) if overcluster else None
@@ -111,13 +111,3 @@ class Discriminator28(nn.Module):
                 raise ValueError("this discriminator has no over-clustering head")
             outputs += (self.over_head(hidden),)
         return outputs
-
-
-def _q_head(outputs: int) -> nn.Sequential:
-    """Q's hidden layer (Linear 128) and its output layer, on the trunk's 1024 features."""
-    return nn.Sequential(
-        nn.Linear(1024, 128, bias=False),
-        nn.BatchNorm1d(128),
-        nn.LeakyReLU(0.1, inplace=True),
-        nn.Linear(128, outputs),
-    )
