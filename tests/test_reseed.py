@@ -12,10 +12,13 @@ from infogan.config import PAPER28, RESTYLE28
 from infogan.errors import ConfigError
 from infogan.models import build_models
 from infogan.training.reseed import (
+    SPLIT_RATIO,
     STARVED_SHARE,
     CodeReseed,
     code_usage,
+    cross_view,
     merge_codes,
+    redundant_code,
 )
 
 
@@ -47,24 +50,34 @@ def slant(images: torch.Tensor) -> torch.Tensor:
 
 
 class DigitQ(nn.Module):
-    """A stand-in for D with Q: the MNIST classifier's logits as Q's categories. With
-    ``style_split``, 4s and 9s are put in code 4 if they lean left and in code 9 if they
-    lean right: two codes that share two digits by a trait of the handwriting, as in a
-    stuck run."""
+    """A stand-in for D with Q: the MNIST classifier's logits as Q's categories, with some
+    digits sent elsewhere: ``by_lean`` {digit: (code if it leans left of the digit's
+    median slant in the batch, code if right)},
+    ``moved`` {digit: code}. As in stuck runs, ``by_lean={1: (1, 7)}, moved={7: 9}``
+    splits the 1s over two codes by their lean and puts the 7s with the 9s, and
+    ``by_lean={4: (4, 9), 9: (4, 9)}`` mixes 4s and 9s in two codes by a trait of the
+    handwriting."""
 
-    def __init__(self, reader: nn.Module, *, style_split: bool):
+    def __init__(self, reader: nn.Module, *, by_lean=None, moved=None):
         super().__init__()
         self.reader = reader
         self.q_head = reader.head  # the categories' layer, for merge_codes
-        self.style_split = style_split
+        self.by_lean = by_lean or {}
+        self.moved = moved or {}
 
     def forward(self, images: torch.Tensor):
         logits = self.reader(images)
-        if self.style_split:
-            four_or_nine = torch.isin(logits.argmax(1), torch.tensor([4, 9]))
-            code = torch.where(slant(images) > 0, 9, 4)
-            split = F.one_hot(code, 10).float() * 20.0
-            logits = torch.where(four_or_nine[:, None], split, logits)
+        digit = logits.argmax(1)
+        code = digit.clone()
+        lean = slant(images)
+        for d, (left_code, right_code) in self.by_lean.items():
+            these = digit == d
+            right = lean > lean[these].median() if these.any() else lean > 0
+            code[these] = torch.where(right, right_code, left_code)[these]
+        for d, c in self.moved.items():
+            code[digit == d] = c
+        changed = code != digit
+        logits = torch.where(changed[:, None], F.one_hot(code, 10).float() * 20.0, logits)
         return logits[:, 0], logits, logits[:, :0]
 
 
@@ -108,11 +121,11 @@ def test_merged_codes_are_drawn_alike_and_nothing_else_moves():
 def test_a_starved_code_is_given_the_most_used_codes_weights(probe, digit_reader):
     import copy
 
-    fair = code_usage(DigitQ(digit_reader, style_split=False), probe)
+    fair = code_usage(DigitQ(digit_reader), probe)
     assert fair.sum().item() == pytest.approx(1.0, abs=1e-4)
     assert fair.min() * 10 > STARVED_SHARE  # one digit per code: none starved
     # the classifier with code 6 all but switched off: its 6s go to other codes
-    D = DigitQ(copy.deepcopy(digit_reader), style_split=False)
+    D = DigitQ(copy.deepcopy(digit_reader))
     with torch.no_grad():
         D.q_head.bias[6] -= 30.0
     before = code_usage(D, probe)
@@ -154,6 +167,44 @@ def test_a_starved_code_is_given_the_most_used_codes_weights(probe, digit_reader
     gap = (w[:, noise_dim + 6] - w[:, noise_dim + big]).abs().mean()
     assert gap < 0.5 * (g_before[:, noise_dim + 6] - g_before[:, noise_dim + big]).abs().mean()
     assert D.training  # measured in eval mode, then put back
+
+
+def test_a_digit_split_over_two_codes_gives_the_smaller_one_the_crowded_codes_weights(
+    probe, digit_reader
+):
+    # sorted: restyled copies keep their code
+    usage, ratio = cross_view(DigitQ(digit_reader), probe, seed=0)
+    assert float(ratio.max()) < 0.5 * SPLIT_RATIO and redundant_code(usage, ratio) is None
+    # 4s and 9s mixed in two codes by their lean: restyling moves digits between the
+    # two, but they hold two digits' shares, so neither is redundant
+    mixed = DigitQ(digit_reader, by_lean={4: (4, 9), 9: (4, 9)})
+    usage, ratio = cross_view(mixed, probe, seed=0)
+    assert float(ratio[4, 9]) > SPLIT_RATIO and redundant_code(usage, ratio) is None
+    # the 1s split in codes 1 and 7 by their lean, the 7s with the 9s in code 9
+    split = DigitQ(digit_reader, by_lean={1: (1, 7)}, moved={7: 9})
+    usage, ratio = cross_view(split, probe, seed=200)  # as the check at step 200
+    assert float(ratio[1, 7]) > SPLIT_RATIO and float(ratio.max()) == float(ratio[1, 7])
+    assert min(usage[1], usage[7]) * 10 >= STARVED_SHARE  # not starved: the pair rule acts
+    small, big, why = redundant_code(usage, ratio)
+    assert small == int(usage[[1, 7]].argmin() * 6 + 1) and big == 9
+    assert why.startswith(f"shares one digit with code {8 - small}")
+    torch.manual_seed(0)
+    G, _ = build_models(PAPER28)
+    messages = []
+    callback = CodeReseed(
+        generator=G,
+        discriminator=split,
+        probe=probe,
+        noise_dim=PAPER28.latent.noise_dim,
+        every=100,
+        last_step=600,
+        log=messages.append,
+    )
+    callback.on_step_end(200, 1)
+    assert [r[:3] for r in callback.reseeded] == [(200, small, 9)]
+    assert messages == [
+        f"step 200: code {small} {why}; gave it the weights of code 9 (the most used) to split"
+    ]
 
 
 def test_reseed_runs_in_training_and_a_resume_makes_the_same_changes(

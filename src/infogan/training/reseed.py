@@ -1,13 +1,20 @@
-"""Give a starved categorical code a crowded code's weights, for the clustering term to
-split (``train.cluster_reseed``).
+"""Give a starved or redundant categorical code a crowded code's weights, for the
+clustering term to split (``train.cluster_reseed``).
 
-A run of the clustering term can settle with one digit split over two codes, one of them
-holding a few percent of the images, while two other digits share a single code (1s split
-by their lean, 5s and 8s together, say). :class:`CodeReseed` finds a code used by less
-than :data:`STARVED_SHARE` of an equal share of a fixed probe set of real digits and gives
-it the weights of the most used code (Q's row and G's column, plus noise), so that the
-clustering term splits that crowded code in two and the starved code's few images go back
-to their digit's other code.
+A run of the clustering term can settle with one digit split over two codes while two
+other digits share a single code (1s split by their lean, 5s and 8s together, say).
+:class:`CodeReseed` looks at Q's categories of a fixed probe set of real digits and of a
+restyled copy of each, and finds
+
+* a code used by less than :data:`STARVED_SHARE` of an equal share of the digits, or
+* two codes that restyling moves digits between (their cross-view ratio, the probability
+  that a digit and its copy land one in each over the smaller probability that both land
+  in the same one, above :data:`SPLIT_RATIO`) and that together hold less than
+  :data:`SPLIT_SHARES` equal shares: one digit in two codes, the smaller one redundant.
+
+It gives that code the weights of the most used code (Q's row and G's column, plus
+noise), so that the clustering term splits that crowded code in two and the redundant
+code's images go back to their digit's other code.
 """
 
 from __future__ import annotations
@@ -17,27 +24,86 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from infogan.augment import restyle_copy
+
 #: the noise added to merged weights, as a fraction of the layer's weights' spread
 MERGE_NOISE = 0.25
 #: images in the probe set (the first ones of the training tensor)
 PROBE_IMAGES = 2048
 #: a code whose share of the probe images is below this fraction of 1/K is starved
 STARVED_SHARE = 0.5
+#: two codes with a cross-view ratio above this are one digit split, if together they
+#: hold fewer than SPLIT_SHARES equal shares (sorted runs measure at most about 0.2; a
+#: digit split in two, 1.4; two digits mixed between two codes, 0.6, but two shares)
+SPLIT_RATIO = 0.5
+SPLIT_SHARES = 1.5
 
 
-def code_usage(discriminator: nn.Module, probe: torch.Tensor) -> torch.Tensor:
-    """(K,) mean of Q's category probabilities over ``probe``, read in eval mode."""
+def _categories(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(N, K) Q's category probabilities of ``images``, read in eval mode."""
     was_training = discriminator.training
     discriminator.eval()
     try:
         with torch.no_grad():
-            total = sum(
-                discriminator(probe[i : i + 512])[1].float().softmax(1).sum(0)
-                for i in range(0, len(probe), 512)
+            return torch.cat(
+                [
+                    discriminator(images[i : i + 512])[1].float().softmax(1)
+                    for i in range(0, len(images), 512)
+                ]
             )
     finally:
         discriminator.train(was_training)
-    return total / len(probe)
+
+
+def code_usage(discriminator: nn.Module, probe: torch.Tensor) -> torch.Tensor:
+    """(K,) mean of Q's category probabilities over ``probe``, read in eval mode."""
+    return _categories(discriminator, probe).mean(0)
+
+
+def cross_view(
+    discriminator: nn.Module, probe: torch.Tensor, *, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """((K,) code usage, (K, K) cross-view ratios): the joint distribution J of Q's
+    categories of each probe digit and of a restyled copy of it (symmetrised), and
+    J[k, l] / min(J[k, k], J[l, l]) off the diagonal (zero on it)."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(rows: int, *shape: int) -> torch.Tensor:
+        return torch.rand(rows, *shape, generator=generator).to(probe.device)
+
+    p = _categories(discriminator, probe)
+    copy = _categories(discriminator, restyle_copy(probe, rand=rand))
+    joint = p.T @ copy / len(probe)
+    joint = (joint + joint.T) / 2
+    same = joint.diagonal()
+    ratio = joint / torch.minimum(same[:, None], same[None, :]).clamp_min(1e-12)
+    return p.mean(0), ratio.fill_diagonal_(0.0)
+
+
+def redundant_code(usage: torch.Tensor, ratio: torch.Tensor) -> tuple[int, int, str] | None:
+    """(the code to reseed, the code to give it the weights of, why), or None: the least
+    used code if it is starved, else the smaller of the pair most mixed by restyling if
+    they are one digit split; the weights are those of the most used other code."""
+    k = len(usage)
+    small = int(usage.argmin())
+    share = float(usage[small]) * k  # of an equal share
+    if share < STARVED_SHARE:
+        return small, int(usage.argmax()), f"holds {share:.0%} of an equal share of the digits"
+    a, b = divmod(int(ratio.argmax()), k)
+    together = float(usage[a] + usage[b]) * k
+    if float(ratio[a, b]) <= SPLIT_RATIO or together >= SPLIT_SHARES:
+        return None
+    small, other = (a, b) if usage[a] < usage[b] else (b, a)
+    big = int(usage.index_fill(0, torch.tensor([a, b]), -1.0).argmax())
+    return (
+        small,
+        big,
+        (
+            f"shares one digit with code {other} (restyling moves digits between them: "
+            f"cross-view ratio {float(ratio[a, b]):.2f}; together {together:.0%} of an "
+            f"equal share)"
+        ),
+    )
 
 
 def _last_linear(module: nn.Module) -> nn.Linear:
@@ -145,16 +211,16 @@ class CodeReseed:
         pass
 
     def check(self, step: int) -> None:
-        usage = code_usage(self.discriminator, self.probe)
-        small, big = int(usage.argmin()), int(usage.argmax())
-        share = float(usage[small]) * len(usage)  # of an equal share
-        if share >= STARVED_SHARE:
+        usage, ratio = cross_view(self.discriminator, self.probe, seed=step)
+        found = redundant_code(usage, ratio)
+        if found is None:
             return
+        small, big, why = found
         reseed_code(
             self.generator, self.discriminator, small, big, noise_dim=self.noise_dim, seed=step
         )
-        self.reseeded.append((step, small, big, share))
+        self.reseeded.append((step, small, big, float(usage[small]) * len(usage)))
         self.log(
-            f"step {step}: code {small} holds {share:.0%} of an equal share of the digits; "
-            f"gave it the weights of code {big} (the most used) to split"
+            f"step {step}: code {small} {why}; gave it the weights of code {big} "
+            f"(the most used) to split"
         )
