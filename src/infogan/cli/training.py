@@ -285,6 +285,13 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(
         f"wrote {report.html} ({len(report.figures)} figures in {report.html.parent / 'figures'})"
     )
+    if report.evaluation:  # what infogan eval found, as its last line says it
+        from infogan.evaluate.table import summary_line
+
+        try:
+            print(summary_line(report.evaluation))
+        except (KeyError, TypeError, ValueError):
+            print(f"{args.run / 'eval.json'}: incomplete; run infogan eval {args.run} again")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:

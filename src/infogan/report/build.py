@@ -30,6 +30,7 @@ class Report:
 
     html: Path
     figures: dict[str, Path]  # figure name -> file in RUN_DIR/figures
+    evaluation: dict  # the run's eval.json, shown in the report ({} if unevaluated)
 
 
 def write_report(
@@ -58,7 +59,7 @@ def write_report(
     target = run.run_dir / "report.html"
     target.write_text(page, encoding="utf-8")
     log(f"wrote {target}")
-    return Report(html=target, figures=paths)
+    return Report(html=target, figures=paths, evaluation=run.evaluation)
 
 
 def _load_baseline(baseline: Path | str, model: InfoGANModel) -> tuple[RunData, InfoGANModel]:
