@@ -374,8 +374,36 @@ def test_cli_report_with_baseline(comparison, tmp_path, cli):
     out = cli.run("report", run, "--baseline", comparison.gan)
     assert out.returncode == 0, out.stderr
     assert "report.html (10 figures" in out.stdout
+    assert "summary:" not in out.stdout  # not evaluated yet
     page = _parse(run / "report.html")
     assert {Path(src).name for src in page.images} == RUN_FIGURES | COMPARISON_FIGURES
+
+
+def test_cli_report_ends_with_the_evaluations_summary(comparison, tmp_path, capsys):
+    from infogan.cli import main
+
+    run = _copy_run(comparison.infogan, tmp_path / "run")
+    evaluation = {
+        "dataset": "mnist",
+        "unsupervised_accuracy": 0.9612,
+        "counts": {"test_digits": 10000},
+        "continuous": [
+            {"code": "c1", "controls": "rotation", "spearman": {"rotation": 0.84}},
+            {"code": "c2", "controls": "none", "spearman": {"rotation": 0.1}},
+        ],
+    }
+    (run / "eval.json").write_text(json.dumps(evaluation))
+    assert main(["report", str(run)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (
+        "summary: categorical code = digit on 96.1% of 10,000 MNIST test digits; "
+        "c1 controls rotation (rho +0.84); c2 controls no clear factor"
+    )
+    (run / "eval.json").write_text(json.dumps({"unsupervised_accuracy": 0.9}))
+    assert main(["report", str(run)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"{run / 'eval.json'}: incomplete; run infogan eval {run} again"
+    )
 
 
 @pytest.mark.slow
