@@ -1,12 +1,13 @@
-"""Reseed a starved code in a stopped run's checkpoint, to continue the run from there.
+"""Reseed a starved or redundant code in a stopped run's checkpoint, to continue the run.
 
 What ``train.cluster_reseed`` does during training, done once on a checkpoint: the run's
 step-N checkpoint is copied into a new run directory (with its config and metrics), the
-categorical codes' use is measured on the probe images training uses (the first 2,048
-training digits, in eval mode), and if the least used code has under half an equal
-share (or with ``--force``), it gets the most used code's weights
-(:func:`infogan.training.reseed.reseed_code`). ``infogan train --resume NEW_RUN`` then
-continues it. This is how the reseeded run of docs/experiments.md was made:
+categorical codes are measured on the probe images training uses (the first 2,048
+training digits and a restyled copy of each, in eval mode), and a starved or redundant
+code (:func:`infogan.training.reseed.redundant_code`; with ``--force``, the least used
+one) gets the most used code's weights (:func:`infogan.training.reseed.reseed_code`).
+``infogan train --resume NEW_RUN`` then continues it. This is how the reseeded run of
+docs/experiments.md was made:
 
     python benchmarks/reseed_checkpoint.py runs/val-restyle15-s0/seed-0 --step 1000 \\
         --noise-seed 1 --out runs/val-restyle15-s0-reseeded
@@ -24,14 +25,14 @@ from infogan.api import load_model
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.data import default_data_dir, load_dataset
 from infogan.errors import InfoGANError
-from infogan.training.reseed import PROBE_IMAGES, STARVED_SHARE, code_usage, reseed_code
+from infogan.training.reseed import PROBE_IMAGES, cross_view, redundant_code, reseed_code
 
 
 def reseed_run(
     run: Path, step: int, out: Path, *, data_dir: Path, force: bool, noise_seed: int | None = None
 ) -> str:
-    """Write ``out``, a resumable copy of ``run`` at ``step`` with a starved code reseeded;
-    one line saying what was done."""
+    """Write ``out``, a resumable copy of ``run`` at ``step`` with a starved or redundant
+    code reseeded; one line saying what was done."""
     checkpoint = run / "checkpoints" / f"step_{step:06d}.pt"
     if not checkpoint.is_file():
         raise InfoGANError(f"{checkpoint}: no such checkpoint (is --step a checkpointed step?)")
@@ -42,11 +43,13 @@ def reseed_run(
     generator, discriminator = model.generator, model.discriminator
     config = model.config
     probe = load_dataset(config.data, data_dir, image_size=config.data.image_size)[:PROBE_IMAGES]
-    usage = code_usage(discriminator, probe)
+    usage, ratio = cross_view(discriminator, probe, seed=step)
     shares = [f"{share:.1%}" for share in usage.tolist()]
-    small, big = int(usage.argmin()), int(usage.argmax())
-    starved = float(usage[small]) * len(usage) < STARVED_SHARE
-    if starved or force:
+    found = redundant_code(usage, ratio)
+    if found is None and force:
+        found = int(usage.argmin()), int(usage.argmax()), "is the least used (--force)"
+    if found is not None:
+        small, big, why = found
         reseed_code(
             generator,
             discriminator,
@@ -57,9 +60,9 @@ def reseed_run(
         )
         state["generator"] = generator.state_dict()
         state["discriminator"] = discriminator.state_dict()
-        action = f"gave code {small} the weights of code {big}"
+        action = f"code {small} {why}; gave it the weights of code {big}"
     else:
-        action = "no code is starved; copied unchanged (--force to reseed anyway)"
+        action = "no code is starved or redundant; copied unchanged (--force to reseed anyway)"
     (out / "checkpoints").mkdir(parents=True)
     for name in ("config.json", "metrics.csv", "run.json"):
         if (run / name).is_file():

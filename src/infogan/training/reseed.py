@@ -7,10 +7,12 @@ other digits share a single code (1s split by their lean, 5s and 8s together, sa
 restyled copy of each, and finds
 
 * a code used by less than :data:`STARVED_SHARE` of an equal share of the digits, or
-* two codes that restyling moves digits between (their cross-view ratio, the probability
-  that a digit and its copy land one in each over the smaller probability that both land
-  in the same one, above :data:`SPLIT_RATIO`) and that together hold less than
-  :data:`SPLIT_SHARES` equal shares: one digit in two codes, the smaller one redundant.
+* a group of codes that restyling moves digits between (linked by a cross-view ratio,
+  the probability that a digit and its copy land one in each of two codes over the
+  smaller probability that both land in the same one, above :data:`LINK_RATIO`) that
+  holds fewer equal shares of the digits than it has codes, by more than
+  :data:`SPARE_CODES`: one digit split over two codes, or two digits over three, and the
+  least used code of the group is redundant.
 
 It gives that code the weights of the most used code (Q's row and G's column, plus
 noise), so that the clustering term splits that crowded code in two and the redundant
@@ -32,11 +34,12 @@ MERGE_NOISE = 0.25
 PROBE_IMAGES = 2048
 #: a code whose share of the probe images is below this fraction of 1/K is starved
 STARVED_SHARE = 0.5
-#: two codes with a cross-view ratio above this are one digit split, if together they
-#: hold fewer than SPLIT_SHARES equal shares (sorted runs measure at most about 0.2; a
-#: digit split in two, 1.4; two digits mixed between two codes, 0.6, but two shares)
-SPLIT_RATIO = 0.5
-SPLIT_SHARES = 1.5
+#: codes with a cross-view ratio above this are linked (sorted runs measure at most about
+#: 0.25; a digit split over two codes 1.2 to 1.7; 4s and 9s over three codes 0.4)
+LINK_RATIO = 0.3
+#: a linked group with more codes than equal shares of the digits by more than this has
+#: a redundant code (two digits mixed in two codes hold two shares: none is redundant)
+SPARE_CODES = 0.5
 
 
 def _categories(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -80,28 +83,50 @@ def cross_view(
     return p.mean(0), ratio.fill_diagonal_(0.0)
 
 
+def linked_groups(ratio: torch.Tensor) -> list[list[int]]:
+    """The groups of two or more codes joined by cross-view ratios above :data:`LINK_RATIO`."""
+    k = len(ratio)
+    linked = (ratio > LINK_RATIO) | (ratio.T > LINK_RATIO)
+    group_of = list(range(k))
+    for a in range(k):  # label each code with the smallest code it is joined to
+        for b in range(k):
+            if linked[a, b]:
+                old, new = max(group_of[a], group_of[b]), min(group_of[a], group_of[b])
+                group_of = [new if g == old else g for g in group_of]
+    groups = [[c for c in range(k) if group_of[c] == g] for g in sorted(set(group_of))]
+    return [g for g in groups if len(g) > 1]
+
+
 def redundant_code(usage: torch.Tensor, ratio: torch.Tensor) -> tuple[int, int, str] | None:
     """(the code to reseed, the code to give it the weights of, why), or None: the least
-    used code if it is starved, else the smaller of the pair most mixed by restyling if
-    they are one digit split; the weights are those of the most used other code."""
+    used code if it is starved, else the least used code of the linked group with the
+    most spare codes (more than :data:`SPARE_CODES`); the weights are those of the most
+    used code outside that group."""
     k = len(usage)
+    shares = usage * k  # of an equal share
     small = int(usage.argmin())
-    share = float(usage[small]) * k  # of an equal share
-    if share < STARVED_SHARE:
-        return small, int(usage.argmax()), f"holds {share:.0%} of an equal share of the digits"
-    a, b = divmod(int(ratio.argmax()), k)
-    together = float(usage[a] + usage[b]) * k
-    if float(ratio[a, b]) <= SPLIT_RATIO or together >= SPLIT_SHARES:
+    if float(shares[small]) < STARVED_SHARE:
+        return (
+            small,
+            int(usage.argmax()),
+            f"holds {float(shares[small]):.0%} of an equal share of the digits",
+        )
+    best, most_spare = None, SPARE_CODES
+    for group in linked_groups(ratio):
+        spare = len(group) - float(shares[group].sum())
+        if spare > most_spare and len(group) < k:
+            best, most_spare = group, spare
+    if best is None:
         return None
-    small, other = (a, b) if usage[a] < usage[b] else (b, a)
-    big = int(usage.index_fill(0, torch.tensor([a, b]), -1.0).argmax())
+    small = min(best, key=lambda c: float(shares[c]))
+    big = int(usage.index_fill(0, torch.tensor(best), -1.0).argmax())
+    names = ", ".join(str(c) for c in best)
     return (
         small,
         big,
         (
-            f"shares one digit with code {other} (restyling moves digits between them: "
-            f"cross-view ratio {float(ratio[a, b]):.2f}; together {together:.0%} of an "
-            f"equal share)"
+            f"is the least used of codes {names}, which restyled digits move between and which "
+            f"hold {float(shares[best].sum()):.1f} equal shares of the digits"
         ),
     )
 
