@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quick start: set up, fetch MNIST, train the quick28 preset (about 4 minutes on 2 CPU
+# The quick start: set up, fetch MNIST, train the quick28 preset (about 6 minutes on 2 CPU
 # cores), evaluate it and write its report; the last line printed is the summary.
 # Extra arguments go to `infogan train`, e.g. scripts/quickstart.sh --seed 3
 set -euo pipefail
