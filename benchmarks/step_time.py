@@ -1,0 +1,94 @@
+"""Seconds per training step of presets at their own batch size, in each precision.
+
+The step is the one ``infogan train`` runs (both phases, the clustering term, the copies,
+the measuring pass) on a fixed batch of real MNIST digits, timed after a warm-up; the
+median of ``--steps`` steps is printed with the preset's projected training minutes
+(its ``max_steps`` times the step; grids, checkpoints and reseed checks add a little).
+Run it alone: other work on the machine distorts it.
+
+    python benchmarks/step_time.py --presets quick28,tilt64 --precisions bf16,fp32 \\
+        --json benchmarks/results/step_time_xeon_amx.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from infogan.config import get_preset
+from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.training.build import build_training
+from infogan.training.run import cpu_name
+
+
+def step_seconds(preset: str, precision: str, steps: int, warmup: int, digits) -> float:
+    config = get_preset(preset).with_train(precision=precision).validate()
+    parts = build_training(config)
+    batch = config.train.batch_size
+    real = to_training_tensor(digits[:batch], config.data.image_size)
+    if config.train.channels_last:
+        real = real.contiguous(memory_format=torch.channels_last)
+    draw = torch.Generator().manual_seed(0)
+    times = []
+    for i in range(warmup + steps):
+        latent = parts.code.sample(batch, generator=draw)
+        start = time.perf_counter()
+        parts.step_fn(real, latent)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", default="quick28,tilt64")
+    parser.add_argument("--precisions", default="bf16,fp32")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=4)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or default_data_dir()
+    fetch_mnist(data_dir)
+    digits, _ = load_mnist_arrays(data_dir, "train")
+    rows = []
+    for preset in args.presets.split(","):
+        for precision in args.precisions.split(","):
+            seconds = step_seconds(preset, precision, args.steps, args.warmup, digits)
+            steps = get_preset(preset).train.max_steps
+            minutes = seconds * steps / 60 if steps else None
+            rows.append(
+                {
+                    "preset": preset,
+                    "precision": precision,
+                    "seconds_per_step": round(seconds, 4),
+                    "max_steps": steps,
+                    "projected_training_minutes": minutes and round(minutes, 2),
+                }
+            )
+            print(
+                f"{preset:10s} {precision:5s} {seconds:.3f} s a step"
+                + (f"; {steps:,} steps: {minutes:.1f} min (projected)" if steps else "")
+            )
+    if args.json:
+        report = {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu": cpu_name(),
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "rows": rows,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
