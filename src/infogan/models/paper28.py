@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from infogan.models.conv import Conv2d, ConvTranspose2d
 from infogan.models.seed64 import dcgan_init, hidden_q_head
 
 #: log-std of Q's Gaussian is kept in this range so its likelihood stays finite
@@ -40,7 +41,7 @@ class Generator28(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.conv = nn.Sequential(
-            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),  # (B, 64, 14, 14)
+            ConvTranspose2d(128, 64),  # (B, 64, 14, 14)
             nn.BatchNorm2d(64),
             nn.ReLU(inplace=True),
             nn.ConvTranspose2d(64, channels, 4, 2, 1),  # (B, C, 28, 28)
@@ -72,7 +73,7 @@ class Discriminator28(nn.Module):
         self.trunk = nn.Sequential(
             nn.Conv2d(channels, 64, 4, 2, 1),  # (B, 64, 14, 14)
             nn.LeakyReLU(0.1, inplace=True),
-            nn.Conv2d(64, 128, 4, 2, 1, bias=False),  # (B, 128, 7, 7)
+            Conv2d(64, 128),  # (B, 128, 7, 7)
             nn.BatchNorm2d(128),
             nn.LeakyReLU(0.1, inplace=True),
             nn.Flatten(),

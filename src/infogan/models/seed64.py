@@ -15,18 +15,24 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from infogan.models.conv import Conv2d, ConvTranspose2d
+
 
 def _up(c_in: int, c_out: int, *, first: bool = False) -> list[nn.Module]:
-    stride, padding = (1, 0) if first else (2, 1)
+    up = (
+        nn.ConvTranspose2d(c_in, c_out, 4, 1, 0, bias=False)
+        if first
+        else ConvTranspose2d(c_in, c_out)
+    )
     return [
-        nn.ConvTranspose2d(c_in, c_out, 4, stride, padding, bias=False),
+        up,
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     ]
 
 
 def _down(c_in: int, c_out: int, *, norm: bool = True) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False)]
+    layers: list[nn.Module] = [Conv2d(c_in, c_out)]
     if norm:
         layers.append(nn.BatchNorm2d(c_out))
     layers.append(nn.LeakyReLU(0.2, inplace=True))
@@ -56,7 +62,7 @@ class Generator64(nn.Module):
             *_up(512, 256),  # (B, 256, 8, 8)
             *_up(256, 128),  # (B, 128, 16, 16)
             *_up(128, 64),  # (B, 64, 32, 32)
-            nn.ConvTranspose2d(64, channels, 4, 2, 1, bias=False),  # (B, C, 64, 64)
+            ConvTranspose2d(64, channels),  # (B, C, 64, 64)
             nn.Tanh(),
         )
         self.apply(dcgan_init)

@@ -1,0 +1,177 @@
+"""The networks' 4x4, stride-2, padding-1 convolutions, computed as matrix products on
+small maps on a CPU.
+
+oneDNN's convolutions are slow where a map has few positions and many channels: on 2
+Xeon cores with AMX, seed64's last D convolution (256 -> 512 channels, 8x8 -> 4x4) took
+100 ms for its bfloat16 weight gradient, 85 GFLOP/s. The same arithmetic as one matrix
+product over the unrolled 4x4 windows (im2col) took 11 ms. :class:`Conv2d` and
+:class:`ConvTranspose2d` are ``nn.Conv2d`` and ``nn.ConvTranspose2d`` (same weights,
+same state-dict keys, same results to the rounding of the arithmetic) that send the
+directions of a pass (forward, input gradient, weight gradient) that are faster that way
+through :func:`windows` and a matrix product, and the others through PyTorch's
+convolution. Which directions go where depends only on the map size and the dtype
+(:func:`gemm_directions`), so a run takes the same path each time. On other devices
+they are PyTorch's layers.
+
+The windows are laid out position-major with channels last: row (b, i, j) of the
+unrolled matrix holds input[b, :, 2i-1+kh, 2j-1+kw] for kh, kw in 0..3, channels
+innermost, so the weights multiply it as ``weight.permute(0, 2, 3, 1)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: kernel, stride and padding of the convolutions this module computes as matrix products
+KERNEL, STRIDE, PADDING = 4, 2, 1
+
+#: the most positions the smaller map of a layer may have for a direction to be a matrix
+#: product, by dtype and kind of layer: (forward and input gradient, weight gradient).
+#: Measured per layer on 2 Xeon cores with AMX (benchmarks/conv_paths.py): in bfloat16
+#: the matrix product wins every direction on 4x4 maps, and the weight gradient up to
+#: 8x8 maps (7x7 for a transposed convolution, whose 8x8 weight gradient oneDNN does
+#: well); in float32 oneDNN is as fast or faster.
+GEMM_POSITIONS = {torch.bfloat16: {False: (16, 64), True: (16, 49)}}
+
+
+def windows(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
+    """(B, C, H, W) -> (B * Ho * Wo, 16 * C): the 4x4 windows of the padded map at
+    stride 2, one row per output position, ordered (kh, kw, channel)."""
+    b, c = x.shape[:2]
+    ho, wo = out_hw
+    padded = F.pad(x.permute(0, 2, 3, 1), (0, 0, PADDING, PADDING, PADDING, PADDING))
+    s_b, s_h, s_w, s_c = padded.stride()  # (B, H+2, W+2, C), contiguous
+    view = padded.as_strided(
+        (b, ho, wo, KERNEL, KERNEL, c), (s_b, STRIDE * s_h, STRIDE * s_w, s_h, s_w, s_c)
+    )
+    return view.reshape(b * ho * wo, KERNEL * KERNEL * c)
+
+
+def overlap_add(cols: torch.Tensor, b: int, hw: tuple[int, int], channels: int) -> torch.Tensor:
+    """The adjoint of :func:`windows`: (B * H * W, 16 * C) window values -> the
+    (B, C, 2H, 2W) map where each window's values land (summed where windows overlap,
+    in float32 or wider), in ``cols``' dtype and channels-last memory."""
+    h, w = hw
+    parts = cols.view(b, h, w, KERNEL, KERNEL, channels)
+    # the padded output (2H + 2 rows) as (row pair q, parity p): padded row 2h + kh is
+    # pair h + kh // 2, parity kh % 2; so each (kh, kw) adds into one slice
+    wide = torch.promote_types(cols.dtype, torch.float32)
+    out = torch.zeros(b, h + 1, 2, w + 1, 2, channels, dtype=wide, device=cols.device)
+    for kh in range(KERNEL):
+        for kw in range(KERNEL):
+            out[:, kh // 2 : kh // 2 + h, kh % 2, kw // 2 : kw // 2 + w, kw % 2] += parts[
+                :, :, :, kh, kw
+            ]
+    full = out.view(b, 2 * h + 2, 2 * w + 2, channels)
+    crop = full[:, PADDING : 2 * h + PADDING, PADDING : 2 * w + PADDING]
+    return crop.to(cols.dtype).permute(0, 3, 1, 2)
+
+
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B * H * W, C), a view for channels-last memory."""
+    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+
+
+def _from_rows(rows: torch.Tensor, b: int, hw: tuple[int, int]) -> torch.Tensor:
+    """(B * H * W, C) -> (B, C, H, W) in channels-last memory."""
+    return rows.view(b, hw[0], hw[1], -1).permute(0, 3, 1, 2)
+
+
+def gemm_directions(
+    small_positions: int, dtype: torch.dtype, transposed: bool
+) -> tuple[bool, bool]:
+    """(forward and input gradient, weight gradient): which go through matrix products
+    for a layer whose smaller map has ``small_positions`` positions."""
+    passes, weight = GEMM_POSITIONS.get(dtype, {}).get(transposed, (0, 0))
+    return small_positions <= passes, small_positions <= weight
+
+
+class _SmallMapConv(torch.autograd.Function):
+    """A bias-free 4x4 stride-2 padding-1 convolution (``transposed``: its transpose)
+    with each direction computed by a matrix product or by PyTorch's convolution."""
+
+    @staticmethod
+    def forward(ctx, x, weight, transposed: bool, gemm_pass: bool, gemm_weight: bool):
+        ctx.save_for_backward(x, weight)
+        ctx.flags = transposed, gemm_pass, gemm_weight
+        b, _, h, w = x.shape
+        if not gemm_pass:
+            conv = F.conv_transpose2d if transposed else F.conv2d
+            return conv(x, weight, stride=STRIDE, padding=PADDING)
+        flat = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)  # (O or Cin, 16 * .)
+        if transposed:  # every input position spreads over a 4x4 window of the output
+            return overlap_add(_rows(x) @ flat, b, (h, w), weight.shape[1])
+        return _from_rows(windows(x, (h // 2, w // 2)) @ flat.t(), b, (h // 2, w // 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        transposed, gemm_pass, gemm_weight = ctx.flags
+        need_x, need_w = ctx.needs_input_grad[:2]
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        grad_x = grad_w = None
+        b, _, h, w = x.shape
+        flat = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
+        aten_mask = [need_x and not gemm_pass, need_w and not gemm_weight, False]
+        if any(aten_mask):
+            grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, [STRIDE] * 2, [PADDING] * 2, [1, 1], transposed,
+                [0, 0], 1, aten_mask,
+            )  # fmt: skip
+        if need_x and gemm_pass:
+            if transposed:  # the input gradient of a transposed convolution is a convolution
+                grad_x = _from_rows(windows(grad, (h, w)) @ flat.t(), b, (h, w))
+            else:
+                grad_x = overlap_add(_rows(grad) @ flat, b, (h // 2, w // 2), x.shape[1])
+        if need_w and gemm_weight:
+            if transposed:  # (Cin, B*H*W) @ (B*H*W, 16 * Cout)
+                prod = _rows(x).t() @ windows(grad, (h, w))
+            else:  # (Cout, B*Ho*Wo) @ (B*Ho*Wo, 16 * Cin)
+                prod = _rows(grad).t() @ windows(x, (h // 2, w // 2))
+            grad_w = prod.view(weight.shape[0], KERNEL, KERNEL, -1).permute(0, 3, 1, 2)
+        return grad_x, grad_w, None, None, None
+
+
+def _small_map_conv(x: torch.Tensor, weight: torch.Tensor, transposed: bool, small: int):
+    """The layer's pass on a CPU, or ``None`` where PyTorch's convolution does every
+    direction (another device, or a map too large for any matrix product)."""
+    if x.device.type != "cpu":
+        return None
+    dtype = x.dtype
+    if torch.is_autocast_enabled("cpu"):
+        dtype = torch.get_autocast_dtype("cpu")
+    gemm_pass, gemm_weight = gemm_directions(small, dtype, transposed)
+    if not (gemm_pass or gemm_weight):
+        return None
+    with torch.autocast("cpu", enabled=False):
+        return _SmallMapConv.apply(
+            x.to(dtype), weight.to(dtype), transposed, gemm_pass, gemm_weight
+        )
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False)``, with matrix products on small maps."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(c_in, c_out, KERNEL, STRIDE, PADDING, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        small = (x.shape[2] // STRIDE) * (x.shape[3] // STRIDE)  # the output map
+        out = _small_map_conv(x, self.weight, False, small)
+        return super().forward(x) if out is None else out
+
+
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)``, with matrix products on
+    small maps."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(c_in, c_out, KERNEL, STRIDE, PADDING, bias=False)
+
+    def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
+        out = None
+        if output_size is None:
+            out = _small_map_conv(x, self.weight, True, x.shape[2] * x.shape[3])
+        return super().forward(x, output_size) if out is None else out
