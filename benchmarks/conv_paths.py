@@ -4,7 +4,9 @@ through the matrix products of ``infogan.models.conv``, in bfloat16 and float32.
 
 It is the measurement behind ``conv.GEMM_POSITIONS``: the rule sends a direction
 through a matrix product where that was faster. Both paths run in turn within one run,
-best of ``--repeats``. Run it alone: other work on the machine distorts it.
+best of ``--repeats``. Then whole training steps of ``--presets`` (bf16), the rule on and
+off in turn, round by round: the median step of each and the speed-up. Run it alone:
+other work on the machine distorts it.
 
     python benchmarks/conv_paths.py --json benchmarks/results/conv_paths_xeon_amx.json
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,6 +23,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from infogan.config import get_preset
+from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.models import conv
 from infogan.models.conv import (
     PADDING,
     STRIDE,
@@ -29,6 +35,7 @@ from infogan.models.conv import (
     overlap_add,
     windows,
 )
+from infogan.training.build import build_training
 from infogan.training.run import cpu_name
 
 #: (transposed, input channels, output channels, input size, network)
@@ -94,12 +101,49 @@ def directions(transposed: bool, x, w, grad):
     }
 
 
+def step_speedup(preset: str, digits, rounds: int, steps: int) -> dict:
+    """Median bf16 step of ``preset`` with the matrix-product rule on and off, in turn."""
+    config = get_preset(preset).with_train(precision="bf16").validate()
+    parts = build_training(config)
+    batch = config.train.batch_size
+    real = to_training_tensor(digits[:batch], config.data.image_size)
+    real = real.contiguous(memory_format=torch.channels_last)
+    draw = torch.Generator().manual_seed(0)
+    rule = dict(conv.GEMM_POSITIONS)
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    try:
+        for r in range(rounds):
+            for arm in ("on", "off") if r % 2 == 0 else ("off", "on"):
+                conv.GEMM_POSITIONS.clear()
+                conv.GEMM_POSITIONS.update(rule if arm == "on" else {})
+                parts.step_fn(real, parts.code.sample(batch, generator=draw))  # warm-up
+                for _ in range(steps):
+                    latent = parts.code.sample(batch, generator=draw)
+                    start = time.perf_counter()
+                    parts.step_fn(real, latent)
+                    times[arm].append(time.perf_counter() - start)
+    finally:
+        conv.GEMM_POSITIONS.clear()
+        conv.GEMM_POSITIONS.update(rule)
+    on, off = (statistics.median(times[arm]) for arm in ("on", "off"))
+    return {
+        "preset": preset,
+        "batch": batch,
+        "seconds_per_step_matmul_rule": round(on, 4),
+        "seconds_per_step_onednn_only": round(off, 4),
+        "speedup": round(off / on, 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtypes", default="bfloat16,float32")
+    parser.add_argument("--presets", default="seed64,tilt64,paper28,quick28")
+    parser.add_argument("--rounds", type=int, default=4, help="of whole steps, each arm")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = []
     print(f"{'layer':<30}{'dtype':<10}{'direction':<13}{'oneDNN ms':>10}{'matmul ms':>10}  rule")
@@ -136,12 +180,26 @@ def main(argv: list[str] | None = None) -> int:
                     f"{matmul_ms:>10.1f}  {'matmul' if rule else 'oneDNN'}",
                     flush=True,
                 )
+    data_dir = args.data_dir or default_data_dir()
+    fetch_mnist(data_dir)
+    digits, _ = load_mnist_arrays(data_dir, "train")
+    steps = []
+    for preset in filter(None, args.presets.split(",")):
+        steps.append(step_speedup(preset, digits, args.rounds, steps=3))
+        s = steps[-1]
+        print(
+            f"{preset} (bf16, batch {s['batch']}): {s['seconds_per_step_matmul_rule']:.3f} s a "
+            f"step with the rule, {s['seconds_per_step_onednn_only']:.3f} s with oneDNN "
+            f"alone: {s['speedup']:.2f}x",
+            flush=True,
+        )
     if args.json:
         report = {
             "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
             "torch": torch.__version__,
             "batch": args.batch,
-            "rows": rows,
+            "layers": rows,
+            "steps": steps,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
