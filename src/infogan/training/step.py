@@ -81,16 +81,6 @@ class InfoGANStep:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def cast_once(self) -> contextlib.AbstractContextManager:
-        """A scope in which autocast casts each weight to bfloat16 once, not once a pass.
-
-        Autocast keeps its casts of weights until the outermost autocast context exits;
-        this context is such an outer one that itself leaves autocast off (losses stay
-        float32). Close it before an optimizer changes the weights it cached."""
-        if not self.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=False)
-
     def _pass(self, D: nn.Module):
         """A pass of ``D`` under the step's precision, its outputs in float32."""
 
@@ -105,21 +95,16 @@ class InfoGANStep:
         G, D = self.G, self.D
         self.device = real.device
         code = self.code.assemble(latent)  # (B, latent_dim)
-        self.device = real.device
-        with self.cast_once():  # D's weights are cast once for all of D's passes below
-            with self.autocast():
-                fake = G(code)  # (B, C, H, W)
+        with self.autocast():
+            fake = G(code)  # (B, C, H, W)
 
-            # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information
-            # loss
-            d_pass = self._pass(D)
-            real_out = d_pass(real, overcluster=self.real_overcluster)
-            fake_out = d_pass(fake.detach())
-            batch = StepBatch(
-                real, fake.detach(), latent, real_out, d_pass, self.autocast, self.ctx
-            )
-            added = [t.d_loss(batch) for t in self.terms]
-            _, cat_d, cont_d = self.info(fake_out, latent, batch, fake.detach())
+        # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
+        d_pass = self._pass(D)
+        real_out = d_pass(real, overcluster=self.real_overcluster)
+        fake_out = d_pass(fake.detach())
+        batch = StepBatch(real, fake.detach(), latent, real_out, d_pass, self.autocast, self.ctx)
+        added = [t.d_loss(batch) for t in self.terms]
+        _, cat_d, cont_d = self.info(fake_out, latent, batch, fake.detach())
         loss_d = d_loss(real_out.logit, fake_out.logit)
         total_d = loss_d
         if self.info.on:
