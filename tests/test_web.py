@@ -80,6 +80,7 @@ def test_info_describes_the_model(server):
     # No eval.json in this run: buttons are labelled by code index.
     assert info["category_to_digit"] is None
     assert info["labels"] == [str(i) for i in range(10)]
+    assert info["order"] == list(range(10))
     generate = info["parameters"]["generate"]
     assert generate["seed"] == {
         "default": 0,
@@ -297,6 +298,13 @@ def test_checkpoint_path_with_eval_json_labels_by_digit_and_ctrl_c_stops(tmp_pat
         info = json.loads(get(served.url + "api/info").body)
         assert info["category_to_digit"] == mapping
         assert info["labels"] == [str(d) for d in mapping]
+        # the category strip runs by digit: tile d is the code matched to digit d
+        assert info["order"] == [mapping.index(d) for d in range(10)]
+        strip = png(get(served.url + "api/grid?vary=category&c1=0.5&seed=3")).astype(int)
+        for place, code in ((0, 3), (9, 5)):
+            one = png(get(served.url + f"api/generate?category={code}&c1=0.5&seed=3&scale=1"))
+            x = PAD + place * (SIZE + PAD)
+            assert np.abs(strip[PAD : PAD + SIZE, x : x + SIZE] - one).max() <= 1
     finally:
         code, err = served.stop(signal.SIGINT)
     assert code == 0, err

@@ -103,18 +103,21 @@ def test_page_responds_to_category_slider_and_noise(browser, served):
     driver.get(served.url)
     _wait_idle(driver)
 
+    # buttons and strip run in digit order: the button of digit d is code MAPPING.index(d)
     buttons = driver.find_elements(By.CSS_SELECTOR, "#categories button")
-    assert [b.find_element(By.CLASS_NAME, "big").text for b in buttons] == [str(d) for d in MAPPING]
+    assert [b.find_element(By.CLASS_NAME, "big").text for b in buttons] == list("0123456789")
+    codes = [int(b.get_attribute("data-category")) for b in buttons]
+    assert codes == [MAPPING.index(d) for d in range(10)]
     digit = driver.find_element(By.ID, "digit")
     assert driver.execute_script("return arguments[0].naturalWidth", digit) == 384
     assert "code 0 \u2192 digit 3" in driver.find_element(By.ID, "caption").text
     before = digit.screenshot_as_png
 
-    # A category: the button of code 5 (labelled with its digit, 9).
-    buttons[5].click()
+    # A category: the button of digit 9, code 5.
+    buttons[9].click()
     _wait_idle(driver)
-    assert buttons[5].get_attribute("aria-pressed") == "true"
-    assert buttons[0].get_attribute("aria-pressed") == "false"
+    assert buttons[9].get_attribute("aria-pressed") == "true"
+    assert buttons[3].get_attribute("aria-pressed") == "false"  # digit 3, code 0
     assert "category=5" in driver.find_element(By.ID, "digit").get_attribute("data-shown")
     after_category = digit.screenshot_as_png
     assert after_category != before
@@ -144,7 +147,8 @@ def test_page_responds_to_category_slider_and_noise(browser, served):
     assert driver.execute_script("return arguments[0].naturalWidth", strip) == 10 * 66 + 2
     assert driver.find_element(By.ID, "sweep-name").text == "c1"
     labels = driver.find_elements(By.CSS_SELECTOR, "#category-strip .labels span")
-    assert [s.text for s in labels] == [str(d) for d in MAPPING]
+    assert [s.text for s in labels] == list("0123456789")
+    assert [s.get_attribute("title") for s in labels] == [f"code {c}" for c in codes]
 
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []

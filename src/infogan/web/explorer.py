@@ -88,8 +88,9 @@ def endpoint_params(num_categories: int) -> Endpoints:
             "vary",
             ("category", "c1", "c2"),
             "category",
-            "what changes along the row: every categorical code, or one continuous "
-            "code swept over its slider range (the other values stay as given)",
+            "what changes along the row: every categorical code (in the order of "
+            "/api/info's order: by matched digit), or one continuous code swept over its "
+            "slider range (the other values stay as given)",
         ),
         **shared,
         "steps": IntParam("steps", 2, 16, 9, "number of images in a c1 or c2 sweep"),
@@ -138,6 +139,16 @@ class Explorer:
             return [str(i) for i in range(k)]
         return [str(d) for d in self.digit_mapping]
 
+    @property
+    def order(self) -> list[int]:
+        """The codes from left to right in the category strip: by the digit the evaluation
+        matched each to (then by code), or by code index without an evaluation."""
+        codes = range(self.model.config.latent.num_categories)
+        if self.digit_mapping is None:
+            return list(codes)
+        mapping = self.digit_mapping
+        return sorted(codes, key=lambda code: (mapping[code], code))
+
     def info(self) -> dict[str, Any]:
         cfg = self.model.config
         return {
@@ -153,6 +164,7 @@ class Explorer:
             "training_range": list(TRAINING_RANGE),
             "category_to_digit": self.digit_mapping,
             "labels": self.labels,
+            "order": self.order,
             "grid_padding": GRID_PADDING,
             "parameters": {
                 "generate": describe(self.params.generate),
@@ -184,8 +196,8 @@ class Explorer:
     ) -> np.ndarray:
         """(H', W') uint8: one row of tiles with the same noise, varying one part of the code."""
         if vary == "category":
-            k = self.model.config.latent.num_categories
-            images = self._run(list(range(k)), [[c1, c2]] * k, seed)
+            order = self.order
+            images = self._run(order, [[c1, c2]] * len(order), seed)
         else:
             values = sweep_values(steps)
             which = 0 if vary == "c1" else 1

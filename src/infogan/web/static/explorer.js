@@ -152,10 +152,10 @@ function tileAt(event, count) {
 function buildStripLabels() {
   const catLabels = document.querySelector("#category-strip .labels");
   catLabels.replaceChildren();
-  info.labels.forEach((label, i) => {
+  info.order.forEach((code, i) => {
     const span = document.createElement("span");
-    span.textContent = label;
-    span.title = `code ${i}`;
+    span.textContent = info.labels[code];
+    span.title = `code ${code}`;
     placeBox(span, i);
     catLabels.append(span);
   });
@@ -189,7 +189,7 @@ function updateMarks() {
   catMarks.replaceChildren();
   const sel = document.createElement("div");
   sel.className = "selected";
-  placeFrame(sel, state.category);
+  placeFrame(sel, info.order.indexOf(state.category));
   catMarks.append(sel);
 
   const sweepMarks = document.querySelector("#sweep-strip .marks");
@@ -223,7 +223,8 @@ function buildCategoryButtons() {
   const box = $("categories");
   box.replaceChildren();
   const mapped = Array.isArray(info.category_to_digit);
-  info.labels.forEach((label, i) => {
+  info.order.forEach((i) => {
+    const label = info.labels[i];
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.category = String(i);
@@ -370,7 +371,7 @@ function wireControls() {
     });
   }
   $("category-grid").addEventListener("click", (event) => {
-    state.category = tileAt(event, info.code.num_categories);
+    state.category = info.order[tileAt(event, info.code.num_categories)];
     refresh();
   });
   $("sweep-grid").addEventListener("click", (event) => {
