@@ -51,8 +51,11 @@ class InfoGANModel:
         self.code = LatentCode(config.latent)
         self.device = torch.device(device)
         self.generator, self.discriminator = build_models(config)
+        # a run that keeps a running average of G's weights samples with the average
+        average = state.get("generator_average")
+        weights = average["weights"] if isinstance(average, dict) else state["generator"]
         try:
-            self.generator.load_state_dict(state["generator"], strict=True)
+            self.generator.load_state_dict(weights, strict=True)
             self.discriminator.load_state_dict(state["discriminator"], strict=True)
         except (RuntimeError, TypeError, AttributeError) as exc:
             first = str(exc).strip().splitlines()[0]

@@ -91,7 +91,7 @@ def validate_train(t: TrainConfig, arch: str, num_continuous: int) -> None:
         value = getattr(t, name)
         if not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{_flag(name)} must be a positive finite number, got {value}")
-    for name in ("beta1", "beta2"):
+    for name in ("beta1", "beta2", "g_average"):
         value = getattr(t, name)
         if not (math.isfinite(value) and 0 <= value < 1):
             raise ConfigError(f"train.{name} must be in [0, 1), got {value}")

@@ -92,25 +92,27 @@ TILTWIDTH28 = _derived(
     ),
 )
 
-#: The quick start: tilt28 at batch 128 with the clustering weight 5 for 1,400 steps,
-#: its codes checked for a starved or redundant one at steps 500, 750 and 1,000. Twice the
-#: digits per step sort the codes in fewer steps than tilt28's 64. Chosen on a validation
-#: split (docs/results.md).
+#: The quick start: tiltwidth28 at batch 128 with the clustering weight 5 for 1,400 steps,
+#: its codes checked for a starved or redundant one at steps 500, 750 and 1,000, sampling
+#: with the running average of G's weights (decay 0.995). Twice the digits per step sort
+#: the codes in fewer steps than batch 64. Chosen on a validation split (docs/results.md).
 QUICK28 = _derived(
-    TILT28,
+    TILTWIDTH28,
     "quick28",
     batch_size=128,
     max_steps=1400,
     lambda_cluster=5.0,
     cluster_reseed=250,
     sample_every=100,
+    g_average=0.995,
 )
 
 #: quick28's recipe at batch 64 for 1,000 steps (checks at 500 and 750) on the seed's own
-#: networks at 64x64: Q's categories read through a hidden layer, with the over-clustering
-#: head on it (models/seed64.py).
+#: networks at 64x64, with tilt28's readings (c2 kept from tilt, slant and width, not led
+#: to the stroke width): Q's categories read through a hidden layer, with the
+#: over-clustering head on it (models/seed64.py).
 TILT64 = dataclasses.replace(
-    _derived(QUICK28, "tilt64", batch_size=64, max_steps=1000),
+    _derived(QUICK28, "tilt64", batch_size=64, max_steps=1000, readings=TILT28.train.readings),
     data=SEED64.data,
     latent=SEED64.latent,
     model=dataclasses.replace(SEED64.model, separate_q=True, overcluster=50),

@@ -94,6 +94,9 @@ class TrainConfig:
     cluster_reseed: int = 0
     # continuous codes Q reads from transformed copies of generated digits, in this order
     readings: tuple[CodeReading, ...] = ()
+    # decay of a running average of G's weights that samples, grids, evaluations and
+    # exports use (0: G itself); training is the same either way
+    g_average: float = 0.0
     sample_every: int = 500  # write the three grids every this many iterations
     checkpoint_every: int = 500  # write a checkpoint every this many iterations
     keep_checkpoints: int = 3  # newest step_N.pt files kept besides last.pt

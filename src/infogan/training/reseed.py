@@ -215,6 +215,7 @@ class CodeReseed:
         every: int,
         last_step: int,
         log: Callable[[str], None] = lambda _msg: None,
+        after: Callable[[], None] = lambda: None,
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -223,6 +224,7 @@ class CodeReseed:
         self.every = every
         self.last_step = last_step
         self.log = log
+        self.after = after  # called after a reseed changed the weights
         self.reseeded: list[tuple[int, int, int, float]] = []  # (step, small, big, share)
 
     def on_metrics(self, rows: Sequence) -> None:
@@ -244,6 +246,7 @@ class CodeReseed:
         reseed_code(
             self.generator, self.discriminator, small, big, noise_dim=self.noise_dim, seed=step
         )
+        self.after()
         self.reseeded.append((step, small, big, float(usage[small]) * len(usage)))
         self.log(
             f"step {step}: code {small} {why}; gave it the weights of code {big} "

@@ -22,6 +22,7 @@ from infogan.data import describe_dataset, load_dataset, prepare_dataset, resolv
 from infogan.distributed import DistContext
 from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirError
 from infogan.models import ARCHITECTURES
+from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
     build_training,
@@ -235,6 +236,12 @@ def _run_on(
         fixed_noise = checkpoint["fixed_noise"].to(device)
         seconds_before = float(checkpoint.get("seconds", 0.0))
     step_fn.steps_done = state.step  # a resumed run's schedules go on where they were
+    average = None
+    if t.g_average and ctx.is_main:  # rank 0 alone samples and saves
+        average = GeneratorAverage(generator, t.g_average)
+        saved = None if checkpoint is None else checkpoint.get("generator_average")
+        if saved is not None:
+            average.load_state_dict(saved)
     writer = RunWriter(
         run_dir,
         config=config,
@@ -248,8 +255,11 @@ def _run_on(
         state=state,
         resume_step=None if checkpoint is None else state.step,
         enabled=ctx.is_main,
+        average=average,
     )
     callbacks: list[Callback] = [writer] if ctx.is_main else []
+    if average is not None:  # before the writer, which draws grids and saves with it
+        callbacks.insert(0, average)
     total = min(t.epochs * (len(images) // t.batch_size), t.max_steps or math.inf)
     if t.cluster_reseed:  # before the writer: a checkpoint holds the changed weights
         reseed = CodeReseed(
@@ -260,6 +270,7 @@ def _run_on(
             every=t.cluster_reseed,
             last_step=int(0.75 * total),
             log=log,
+            after=average.restart if average is not None else lambda: None,
         )
         callbacks.insert(0, reseed)
     if tensorboard and ctx.is_main:

@@ -16,6 +16,7 @@ from infogan.checkpoint import save_checkpoint
 from infogan.config import RunConfig
 from infogan.grids import save_grid
 from infogan.latent import LatentBatch, LatentCode
+from infogan.training.average import GeneratorAverage
 from infogan.training.loop import LoopState
 from infogan.training.rundir import CSV_COLUMNS, replace_with_link, truncate_metrics
 
@@ -42,10 +43,14 @@ class RunWriter:
         state: LoopState,
         resume_step: int | None = None,
         enabled: bool = True,
+        average: GeneratorAverage | None = None,
     ):
         self.run_dir = run_dir
         self.config = config
         self.generator = generator
+        self.average = average
+        # what draws the grids: the running average of G's weights where the run keeps one
+        self.sampler = average.module if average is not None else generator
         self.discriminator = discriminator
         self.opt_g = opt_g
         self.opt_d = opt_d
@@ -92,7 +97,7 @@ class RunWriter:
             "varying_c1": self.code.grid_varying(0, device=device),
             "varying_c2": self.code.grid_varying(1, device=device),
         }
-        images = generate_images(self.generator, self.code, batches.values())
+        images = generate_images(self.sampler, self.code, batches.values())
         for name, batch_images in zip(batches, images, strict=True):
             save_grid(batch_images, self.run_dir / "images" / name / f"{step:06d}.png")
         self.last_grids = dict(zip(batches, images, strict=True))
@@ -100,6 +105,7 @@ class RunWriter:
 
     def checkpoint_state(self) -> dict:
         s = self.state
+        average = {} if self.average is None else {"generator_average": self.average.state_dict()}
         return {
             "config": self.config.to_dict(),
             "step": s.step,
@@ -116,6 +122,7 @@ class RunWriter:
             "torch_rng_state": torch.get_rng_state(),
             "seconds": float(self.seconds()),
             "version": __version__,
+            **average,
         }
 
     def write_checkpoint(self) -> Path:
