@@ -83,3 +83,13 @@ def test_resume_continues_the_average_exactly(averaged_run, tmp_path):
     assert resumed["updates"] == straight["updates"] == 6
     for key, value in straight["weights"].items():
         assert torch.equal(resumed["weights"][key], value), key
+
+
+def test_export_ships_the_average(averaged_run, tmp_path):
+    from infogan.export import export_model
+
+    _config, run, _images = averaged_run
+    average = load_checkpoint(run / "checkpoints" / "last.pt")["generator_average"]["weights"]
+    exported = load_model(export_model(run, tmp_path / "shared"))
+    for key, value in exported.generator.state_dict().items():
+        torch.testing.assert_close(value, average[key], msg=key)

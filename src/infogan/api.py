@@ -34,6 +34,13 @@ def find_checkpoint(path: Path | str) -> Path:
     return path
 
 
+def sampling_generator(state: dict) -> dict:
+    """The generator weights a checkpoint samples with: the running average of G's
+    weights where the run kept one (``train.g_average``), else G's own."""
+    average = state.get("generator_average")
+    return average["weights"] if isinstance(average, dict) else state["generator"]
+
+
 class InfoGANModel:
     """A trained generator (and discriminator with Q head), ready for inference."""
 
@@ -51,11 +58,8 @@ class InfoGANModel:
         self.code = LatentCode(config.latent)
         self.device = torch.device(device)
         self.generator, self.discriminator = build_models(config)
-        # a run that keeps a running average of G's weights samples with the average
-        average = state.get("generator_average")
-        weights = average["weights"] if isinstance(average, dict) else state["generator"]
         try:
-            self.generator.load_state_dict(weights, strict=True)
+            self.generator.load_state_dict(sampling_generator(state), strict=True)
             self.discriminator.load_state_dict(state["discriminator"], strict=True)
         except (RuntimeError, TypeError, AttributeError) as exc:
             first = str(exc).strip().splitlines()[0]

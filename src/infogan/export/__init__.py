@@ -88,7 +88,7 @@ def export_model(
     overwrite: bool = False,
 ) -> Path:
     """Export a run directory (or checkpoint file) into the folder ``out``; return it."""
-    from infogan.api import InfoGANModel, read_checkpoint
+    from infogan.api import InfoGANModel, read_checkpoint, sampling_generator
     from infogan.export.card import draw_figures, write_card
     from infogan.web.explorer import run_dir_of
 
@@ -109,9 +109,8 @@ def export_model(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        tensors = weights.pack(
-            {net: state[net] for net in weights.NETS}, state.get("fixed_noise"), storage
-        )
+        nets = {"generator": sampling_generator(state), "discriminator": state["discriminator"]}
+        tensors = weights.pack(nets, state.get("fixed_noise"), storage)
         weights.write_weights(staging / WEIGHTS_NAME, tensors, storage=storage)
         info = {
             "format": CONFIG_FORMAT,
