@@ -60,6 +60,8 @@ def reseed_run(
         )
         state["generator"] = generator.state_dict()
         state["discriminator"] = discriminator.state_dict()
+        if "generator_average" in state:  # restarted from G, as a run's reseed does
+            state["generator_average"] = {"weights": generator.state_dict(), "updates": 0}
         action = f"code {small} {why}; gave it the weights of code {big}"
     else:
         action = "no code is starved or redundant; copied unchanged (--force to reseed anyway)"
