@@ -52,7 +52,7 @@ def test_restart_takes_the_generator_as_it_is():
 
 @pytest.fixture(scope="module")
 def averaged_run(tmp_path_factory, digits_28, tiny_config):
-    config = tiny_config("quick28", steps=6, batch_size=16, g_average=0.9)
+    config = tiny_config("paper28", steps=6, batch_size=16, g_average=0.9)
     config = config.with_train(checkpoint_every=3, keep_checkpoints=5)
     run = tmp_path_factory.mktemp("average") / "run"
     images = digits_28[0][:512]
