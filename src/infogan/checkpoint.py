@@ -4,7 +4,8 @@ A checkpoint is a plain dict of tensors, numbers and strings, so that
 ``torch.load(..., weights_only=True)`` can read it and no file can run code:
 both networks (unwrapped, uncompiled), both optimizers, the step and epoch, the
 fixed noise of the sample grids, the sampling generator's RNG state and the
-run's resolved configuration.
+run's resolved configuration; with ``train.g_average``, also the running average of the
+generator's weights that samples (``generator_average``).
 """
 
 from __future__ import annotations
