@@ -66,10 +66,10 @@ C2_FROM_TURNED_COPIES = CodeReading(
 #: plus the angle over 30: the generator must tilt its digits by 30 degrees per unit of c1.
 C1_AS_TILT = CodeReading(code=1, transforms=(Transform("turn", 30.0, known=True),))
 
-#: The recommended preset: restyle28 with continuous codes scored by squared error at
-#: weight 1 (which makes them change the digit more), c1 made the digit's tilt and c2
-#: kept from tilt, slant and width (the readings above). The copies cost about 12% of a
-#: step. Chosen on a validation split (docs/results.md).
+#: restyle28 with continuous codes scored by squared error at weight 1 (which makes them
+#: change the digit more), c1 made the digit's tilt and c2 kept from tilt, slant and width
+#: (the readings above). The copies cost about 12% of a step. Chosen on a validation split
+#: (docs/results.md).
 TILT28 = _derived(
     RESTYLE28,
     "tilt28",
