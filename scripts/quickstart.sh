@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quick start: set up, fetch MNIST, train the quick28 preset (5 to 9 minutes on 2 Xeon
+# The quick start: set up, fetch MNIST, train the quick28 preset (7 to 10 minutes on 2 Xeon
 # cores with AMX), evaluate it and write its report; the last line printed is the summary.
 # Extra arguments go to `infogan train`, e.g. scripts/quickstart.sh --seed 3
 set -euo pipefail
