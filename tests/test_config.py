@@ -44,6 +44,7 @@ def test_unknown_preset_names_the_choices():
         ({"lr_g": 0.0}, "--lr-g must be a positive finite number"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
         ({"sample_every": -5}, "--sample-every must be a positive integer"),
+        ({"lr_decay_steps": -1}, "train.lr_decay_steps must be an integer >= 0"),
     ],
 )
 def test_bad_values_are_named(change, message):

@@ -166,3 +166,30 @@ def test_a_saved_optimizer_state_loads_into_the_fused_one():
     other = torch.optim.Adam([{"params": [resumed_model.weight]}, {"params": [resumed_model.bias]}])
     with pytest.raises(ValueError, match="2 parameter groups"):
         load_optimizer_state(resumed, other.state_dict())
+
+
+def test_rates_fall_to_zero_over_the_last_steps_and_a_resume_keeps_the_schedule(
+    tmp_path, digits_28
+):
+    from infogan.config import PAPER28
+    from infogan.training.run import resume
+
+    images = digits_28[0][:512]
+    config = PAPER28.with_train(
+        max_steps=4, batch_size=8, lr_decay_steps=4, sample_every=2, checkpoint_every=2
+    )
+    quiet = dict(images=images, progress=False, log=lambda _m: None)
+    train(config, tmp_path / "run", **quiet)
+
+    def rates(path):
+        state = torch.load(path, weights_only=True)
+        return state["opt_g"]["param_groups"][0]["lr"], state["opt_d"]["param_groups"][0]["lr"]
+
+    lr_g, lr_d = config.train.lr_g, config.train.lr_d
+    ckpts = tmp_path / "run" / "checkpoints"
+    assert rates(ckpts / "step_000002.pt") == pytest.approx((lr_g / 2, lr_d / 2))
+    assert rates(ckpts / "last.pt") == (0.0, 0.0)  # the last step's update was the smallest
+    # four more steps: the schedule follows the new total (full rates again, then falling)
+    resume(tmp_path / "run", max_steps=8, **quiet)
+    assert rates(ckpts / "step_000006.pt") == pytest.approx((lr_g / 2, lr_d / 2))
+    assert rates(ckpts / "last.pt") == (0.0, 0.0)

@@ -92,6 +92,8 @@ class TrainConfig:
     # every this many steps (0: never), give a starved categorical code (under half an
     # equal share of the digits) the weights of the most used one, to be split again
     cluster_reseed: int = 0
+    # over the last this many steps (0: none), both learning rates fall linearly to zero
+    lr_decay_steps: int = 0
     # continuous codes Q reads from transformed copies of generated digits, in this order
     readings: tuple[CodeReading, ...] = ()
     # decay of a running average of G's weights that samples, grids, evaluations and

@@ -30,6 +30,7 @@ from infogan.training.build import (
     resolve_precision,
     restore,
 )
+from infogan.training.decay import LearningRateDecay
 from infogan.training.loop import (
     Callback,
     DivergenceError,
@@ -273,6 +274,12 @@ def _run_on(
             after=average.restart if average is not None else lambda: None,
         )
         callbacks.insert(0, reseed)
+    if t.lr_decay_steps:
+        decay = LearningRateDecay(
+            [(opt_g, t.lr_g), (opt_d, t.lr_d)], total=total, steps=t.lr_decay_steps
+        )
+        decay.apply(state.step)  # a resumed run, perhaps to a new total, on its schedule
+        callbacks.insert(0, decay)
     if tensorboard and ctx.is_main:
         from infogan.tensorboard import TensorBoardLogger
 
