@@ -4,10 +4,13 @@ The step is the one ``infogan train`` runs (both phases, the clustering term, th
 the measuring pass) on a fixed batch of real MNIST digits, timed after a warm-up; the
 median of ``--steps`` steps is printed with the preset's projected training minutes
 (its ``max_steps`` times the step; grids, checkpoints and reseed checks add a little).
-Run it alone: other work on the machine distorts it.
+Run it alone: other work on the machine distorts it. ``--profile N`` also records N more
+steps under PyTorch's profiler and prints where their time went, operator by operator
+(self time: an operator's own, not that of the operators it calls).
 
     python benchmarks/step_time.py --presets quick28,tilt64 --precisions bf16,fp32 \\
         --json benchmarks/results/step_time_xeon_amx.json
+    python benchmarks/step_time.py --presets seed64 --precisions bf16 --profile 3
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from infogan.training.build import build_training
 from infogan.training.run import cpu_name
 
 
-def step_seconds(preset: str, precision: str, steps: int, warmup: int, digits) -> float:
+def step_seconds(
+    preset: str, precision: str, steps: int, warmup: int, digits, profile: int = 0
+) -> tuple[float, list[dict]]:
+    """The median seconds of a step, and (``profile`` > 0) the operators' self times over
+    ``profile`` more steps, longest first."""
     config = get_preset(preset).with_train(precision=precision).validate()
     parts = build_training(config)
     batch = config.train.batch_size
@@ -42,7 +49,35 @@ def step_seconds(preset: str, precision: str, steps: int, warmup: int, digits) -
         parts.step_fn(real, latent)
         if i >= warmup:
             times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    operators = []
+    if profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as profiler
+
+        with profiler(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(profile):
+                parts.step_fn(real, parts.code.sample(batch, generator=draw))
+        for event in prof.key_averages():
+            operators.append(
+                {
+                    "operator": event.key,
+                    "ms_per_step": event.self_cpu_time_total / 1000 / profile,
+                    "calls_per_step": event.count / profile,
+                }
+            )
+        operators.sort(key=lambda op: -op["ms_per_step"])
+    return statistics.median(times), operators
+
+
+def print_operators(operators: list[dict], top: int) -> None:
+    total = sum(op["ms_per_step"] for op in operators)
+    print(f"  {'operator':42s} {'ms/step':>9s} {'share':>6s} {'calls':>6s}")
+    for op in operators[:top]:
+        print(
+            f"  {op['operator'][:42]:42s} {op['ms_per_step']:9.1f} "
+            f"{op['ms_per_step'] / total:6.1%} {op['calls_per_step']:6.0f}"
+        )
+    print(f"  {'all operators (profiled step)':42s} {total:9.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile N more steps by operator"
+    )
+    parser.add_argument("--top", type=int, default=15, help="operators printed per profile")
     args = parser.parse_args(argv)
     data_dir = args.data_dir or default_data_dir()
     fetch_mnist(data_dir)
@@ -60,22 +99,28 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for preset in args.presets.split(","):
         for precision in args.precisions.split(","):
-            seconds = step_seconds(preset, precision, args.steps, args.warmup, digits)
+            seconds, operators = step_seconds(
+                preset, precision, args.steps, args.warmup, digits, args.profile
+            )
             steps = get_preset(preset).train.max_steps
             minutes = seconds * steps / 60 if steps else None
-            rows.append(
-                {
-                    "preset": preset,
-                    "precision": precision,
-                    "seconds_per_step": round(seconds, 4),
-                    "max_steps": steps,
-                    "projected_training_minutes": minutes and round(minutes, 2),
-                }
-            )
+            row = {
+                "preset": preset,
+                "precision": precision,
+                "seconds_per_step": round(seconds, 4),
+                "max_steps": steps,
+                "projected_training_minutes": minutes and round(minutes, 2),
+            }
             print(
                 f"{preset:10s} {precision:5s} {seconds:.3f} s a step"
                 + (f"; {steps:,} steps: {minutes:.1f} min (projected)" if steps else "")
             )
+            if operators:
+                print_operators(operators, args.top)
+                row["operators"] = [
+                    {**op, "ms_per_step": round(op["ms_per_step"], 3)} for op in operators
+                ]
+            rows.append(row)
     if args.json:
         report = {
             "torch": torch.__version__,

@@ -9,12 +9,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_one_timed_step_per_precision_is_recorded(tmp_path, mnist_dir, capsys):
+def test_one_timed_and_one_profiled_step_are_recorded(tmp_path, mnist_dir, capsys):
     spec = importlib.util.spec_from_file_location("step_time", ROOT / "benchmarks" / "step_time.py")
     step_time = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(step_time)
     record = tmp_path / "steps.json"
     args = ["--presets", "quick28", "--precisions", "fp32", "--steps", "1", "--warmup", "0"]
+    args += ["--profile", "1", "--top", "5"]
     args += ["--json", record, "--data-dir", mnist_dir]
     assert step_time.main([str(a) for a in args]) == 0
     (row,) = json.loads(record.read_text())["rows"]
@@ -22,4 +23,11 @@ def test_one_timed_step_per_precision_is_recorded(tmp_path, mnist_dir, capsys):
     assert row["seconds_per_step"] > 0
     projected = row["seconds_per_step"] * 1400 / 60
     assert abs(row["projected_training_minutes"] - projected) < 0.02
-    assert capsys.readouterr().out.startswith("quick28    fp32 ")
+    out = capsys.readouterr().out
+    assert out.startswith("quick28    fp32 ")
+    # where the profiled step's time went: the networks' products lead, longest first
+    ops = row["operators"]
+    times = [op["ms_per_step"] for op in ops]
+    assert times == sorted(times, reverse=True) and times[0] > 0
+    assert any(op["operator"] in ("aten::mkldnn_convolution", "aten::addmm") for op in ops[:5])
+    assert "all operators (profiled step)" in out and len(out.splitlines()) == 1 + 1 + 5 + 1 + 1
