@@ -95,7 +95,7 @@ def _save(fig: Figure, path: Path) -> Path:
     grey = (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
     image = rgb.convert("L") if grey else rgb
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", optimize=True)
+    image.save(path, format="PNG")  # optimize=True: twice the time for 0.5% smaller files
     return path
 
 
