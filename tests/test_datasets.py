@@ -87,7 +87,7 @@ def test_fashion_files_match_their_digests_and_parse(fashion_dir):
     assert not set(FASHION_MNIST_DIGESTS.values()) & set(MNIST_DIGESTS.values())
 
 
-def test_fashion_is_copied_from_the_system_package(tmp_path, cli):
+def test_fashion_is_copied_from_the_system_package(tmp_path, cli, main_error):
     if not SYSTEM_COPY.is_dir():
         _skip_unless_ci(f"{SYSTEM_COPY} absent (Debian's dataset-fashion-mnist not installed)")
     lines: list[str] = []
@@ -102,7 +102,7 @@ def test_fashion_is_copied_from_the_system_package(tmp_path, cli):
     out = cli.run("fetch-data", "--dataset", "fashion-mnist", "--data-dir", tmp_path)
     assert out.returncode == 0, out.stderr
     assert f"Fashion-MNIST ready in {folder} (4 files, SHA-256 verified)" in out.stdout
-    line = cli.error_line("fetch-data", "--dataset", f"folder:{tmp_path}")
+    line = main_error("fetch-data", "--dataset", f"folder:{tmp_path}")
     assert "a folder needs no fetching" in line
 
 
@@ -325,7 +325,7 @@ def test_resolved_config_names_the_folder_absolutely_and_round_trips(image_folde
     assert RunConfig.from_dict(legacy).data.channels == 1
 
 
-def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, cli):
+def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, cli, main_error):
     run = tmp_path / "rgb"
     out = cli.run(
         "train",
@@ -369,7 +369,7 @@ def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, cli):
     _logit, cat, cont = model.discriminator(images)
     assert cat.shape == (3, 10) and cont.shape == (3, 2)
 
-    line = cli.error_line("eval", run)
+    line = main_error("eval", run)
     assert "needs labelled test images" in line and "folder:" in line
 
 

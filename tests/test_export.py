@@ -106,29 +106,30 @@ def test_smaller_storage_keeps_the_images(run, exported, tmp_path, storage, most
     assert json.loads((out / "config.json").read_text())["storage"] == storage
 
 
-def test_the_commands_take_an_exported_folder(exported, tmp_path, cli):
+def test_the_commands_take_an_exported_folder(exported, tmp_path):
+    from infogan.cli import main  # the commands in this process (the fixture ran one apart)
+
     grid = tmp_path / "grid.png"
-    done = cli.run("generate", exported, "--out", grid, "--categories", "by-digit")
-    assert done.returncode == 0, done.stderr
+    assert main(["generate", str(exported), "--out", str(grid), "--categories", "by-digit"]) == 0
     assert Image.open(grid).size == (10 * 28 + 11 * 2, 28 + 2 * 2)
     npz = tmp_path / "s.npz"
-    done = cli.run("sample", exported, "--out", npz, "--per-category", "2")
-    assert done.returncode == 0, done.stderr
+    assert main(["sample", str(exported), "--out", str(npz), "--per-category", "2"]) == 0
 
 
-def test_an_occupied_destination_is_refused_and_kept(run, exported, cli):
+def test_an_occupied_destination_is_refused_and_kept(run, exported, main_error):
     before = {p.name: p.stat().st_mtime_ns for p in exported.iterdir()}
-    line = cli.error_line("export", run, "--out", exported)
+    line = main_error("export", run, "--out", exported)
     assert "not empty" in line and "--overwrite" in line
     assert {p.name: p.stat().st_mtime_ns for p in exported.iterdir()} == before
 
 
-def test_overwrite_replaces_the_folder_whole(run, tmp_path, cli):
+def test_overwrite_replaces_the_folder_whole(run, tmp_path):
+    from infogan.cli import main
+
     out = tmp_path / "m"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    done = cli.run("export", run, "--out", out, "--overwrite", "--storage", "int8")
-    assert done.returncode == 0, done.stderr
+    assert main(["export", str(run), "--out", str(out), "--overwrite", "--storage", "int8"]) == 0
     assert not (out / "stale.txt").exists() and (out / "model.safetensors").is_file()
     assert not list(tmp_path.glob(".m.*"))  # no staging folder left behind
 

@@ -111,12 +111,13 @@ def test_checkpoint_of_another_preset_is_refused(ten_step_run, tmp_path, main_er
     assert "paper28" in line
 
 
-def test_cli_reports_truncated_and_foreign_checkpoints(ten_step_run, tmp_path, cli):
+def test_cli_reports_truncated_and_foreign_checkpoints(ten_step_run, tmp_path, main_error):
     bad = tmp_path / "bad.pt"
     bad.write_bytes((ten_step_run / "checkpoints" / "last.pt").read_bytes()[:100_000])
-    assert "truncated or corrupt" in cli.error_line("generate", str(bad), "--out", "x.png")
+    assert "truncated or corrupt" in main_error("generate", bad, "--out", tmp_path / "x.png")
     bad.write_bytes(b"#!/bin/sh\necho hi\n")
-    assert "not a readable checkpoint" in cli.error_line("generate", str(bad), "--out", "x.png")
+    assert "not a readable checkpoint" in main_error("generate", bad, "--out", tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_resume_of_a_run_without_checkpoint(tmp_path, main_error):

@@ -114,8 +114,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path, mnist_dir):
     assert _steps(run) == list(range(1, state["step"] + 1))
 
 
-def test_resume_refuses_changed_settings_and_missing_runs(tmp_path, uninterrupted, cli):
-    line = cli.error_line("train", "--resume", str(uninterrupted), "--batch-size", "8")
+def test_resume_refuses_changed_settings_and_missing_runs(tmp_path, uninterrupted, main_error):
+    line = main_error("train", "--resume", str(uninterrupted), "--batch-size", "8")
     assert "--resume continues the run with its own configuration; drop --batch-size" in line
-    line = cli.error_line("train", "--resume", str(tmp_path))
+    line = main_error("train", "--resume", str(tmp_path))
     assert "not a run directory" in line
