@@ -286,12 +286,17 @@ def cmd_report(args: argparse.Namespace) -> None:
         f"wrote {report.html} ({len(report.figures)} figures in {report.html.parent / 'figures'})"
     )
     if report.evaluation:  # what infogan eval found, as its last line says it
-        from infogan.evaluate.table import summary_line
+        print(evaluation_summary(report.evaluation, args.run))
 
-        try:
-            print(summary_line(report.evaluation))
-        except (KeyError, TypeError, ValueError):
-            print(f"{args.run / 'eval.json'}: incomplete; run infogan eval {args.run} again")
+
+def evaluation_summary(evaluation: dict, run: Path) -> str:
+    """The last line of ``infogan eval`` for a run's ``eval.json``, or why there is none."""
+    from infogan.evaluate.table import summary_line
+
+    try:
+        return summary_line(evaluation)
+    except (KeyError, TypeError, ValueError):
+        return f"{run / 'eval.json'}: incomplete; run infogan eval {run} again"
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
