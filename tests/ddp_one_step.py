@@ -5,8 +5,10 @@ change of each parameter compares the gradients themselves (Adam's first, sign-l
 would turn last-bit differences of near-zero gradients into full-size ones). The file
 holds the networks before and after the step.
 
-    python tests/ddp_one_step.py OUT.pt DATA_DIR PRESET
-    torchrun --standalone --nproc_per_node=2 tests/ddp_one_step.py OUT.pt DATA_DIR PRESET
+    python tests/ddp_one_step.py OUT_DIR DATA_DIR PRESET...
+    torchrun --standalone --nproc_per_node=2 tests/ddp_one_step.py OUT_DIR DATA_DIR PRESET...
+
+writes OUT_DIR/PRESET.pt for each preset.
 """
 
 import sys
@@ -28,11 +30,17 @@ def _copy(state: dict) -> dict:
     return {k: v.detach().clone() for k, v in state.items()}
 
 
-def main(out: str, data_dir: str, preset: str) -> None:
+def main(out_dir: str, data_dir: str, presets: list[str]) -> None:
     torch.set_default_dtype(torch.float64)  # rounding out of the way: compare the maths
     torch.set_num_threads(1)
     ctx = distributed.from_environment()
     device = distributed.setup(ctx, torch.device("cpu"))
+    for preset in presets:
+        one_step(f"{out_dir}/{preset}.pt", data_dir, preset, ctx, device)
+    distributed.teardown(ctx)
+
+
+def one_step(out: str, data_dir: str, preset: str, ctx, device) -> None:
     # batch 64 with the clustering term: smaller, some of the 50x50 over-clustering joint's
     # entries sit at its 1e-12 floor, whose gradient flips with the last bit
     batch = 64 if get_preset(preset).train.lambda_cluster else 32
@@ -73,8 +81,7 @@ def main(out: str, data_dir: str, preset: str) -> None:
     if ctx.is_main:
         after = {"generator": g.state_dict(), "discriminator": d.state_dict()}
         torch.save({"before": before, "after": after}, out)
-    distributed.teardown(ctx)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3])
+    main(sys.argv[1], sys.argv[2], sys.argv[3:])

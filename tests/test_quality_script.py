@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from sweep import accuracy_at  # noqa: E402
 
 
-def test_quality_script_reports_each_seed_and_the_summary(tmp_path, mnist_dir):
+def test_quality_script_reports_each_seed_and_the_summary(tmp_path, mnist_dir, capsys):
     out = tmp_path / "q"
     result = subprocess.run(
         [
@@ -63,11 +63,13 @@ def test_quality_script_reports_each_seed_and_the_summary(tmp_path, mnist_dir):
     for name, data in (("older", older), ("other", other)):
         (tmp_path / f"{name}.json").write_text(json.dumps(data))
 
+    import quality  # the script's main, in this process (the run above went through a fresh one)
+
     def merge(*names):
         paths = [str(out / "quality.json"), *(str(tmp_path / f"{n}.json") for n in names)]
-        command = [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--merge", *paths]
-        command += ["--json", str(tmp_path / "all.json")]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+        code = quality.main(["--merge", *paths, "--json", str(tmp_path / "all.json")])
+        out_err = capsys.readouterr()
+        return subprocess.CompletedProcess(names, code, out_err.out, out_err.err)
 
     merged = merge("older")
     assert merged.returncode == 0, merged.stderr
