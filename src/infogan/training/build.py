@@ -16,6 +16,7 @@ from infogan.errors import CheckpointError, ConfigError
 from infogan.latent import LatentCode
 from infogan.models import build_models
 from infogan.training.loop import LoopState
+from infogan.training.memory import keep_freed_memory
 from infogan.training.objectives import build_terms
 from infogan.training.step import InfoGANStep
 
@@ -88,9 +89,13 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
 def build_training(
     config: RunConfig, device: torch.device | str = "cpu", *, ctx: DistContext = SINGLE
 ) -> TrainingParts:
-    """Fresh networks (seeded by the config), Adam optimizers, the code and the step."""
+    """Fresh networks (seeded by the config), Adam optimizers, the code and the step.
+    On a CPU, malloc is told to keep the memory the step frees for the next step
+    (:mod:`infogan.training.memory`)."""
     t = config.train
     device = torch.device(device)
+    if device.type == "cpu":
+        keep_freed_memory()
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
     torch.manual_seed(t.seed)
     generator, discriminator = build_models(config)

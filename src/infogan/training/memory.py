@@ -1,0 +1,44 @@
+"""Keep the CPU memory that a step's tensors free for the next step's tensors.
+
+A training step on a CPU allocates and frees the same large activations every time
+(seed64 at batch 128: dozens of tensors of 4 to 32 MB). glibc's malloc gives blocks
+that large straight back to the kernel when they are freed (``munmap``), so the next
+step takes a page fault on every 4 KiB page it writes again: 20,000 to 40,000 faults a
+step, a tenth to a fifth of a bf16 step's time. :func:`keep_freed_memory` tells malloc
+to serve every block from its heap and to keep the heap's free memory, so the pages
+stay mapped and the next step reuses them. The process then holds on to its peak
+memory until it ends, which a training run does anyway.
+
+Elsewhere than glibc (macOS, musl) it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+
+# mallopt's parameters and glibc's defaults for them (malloc.h, malloc/malloc.c)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
+DEFAULTS = {M_MMAP_MAX: 65536, M_MMAP_THRESHOLD: 128 * 1024, M_TRIM_THRESHOLD: 128 * 1024}
+#: free memory at the top of the heap kept, not returned (mallopt takes an int)
+KEEP_BYTES = 2**31 - 1
+
+
+def _mallopt():
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+def keep_freed_memory(keep: bool = True) -> bool:
+    """Serve large blocks from malloc's heap and keep its free memory (``keep``), or go
+    back to glibc's defaults (``keep=False``). Returns whether malloc took the setting
+    (glibc only)."""
+    mallopt = _mallopt()
+    if mallopt is None:
+        return False
+    settings = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: KEEP_BYTES} if keep else DEFAULTS
+    return all(mallopt(param, value) == 1 for param, value in settings.items())
