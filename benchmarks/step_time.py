@@ -4,9 +4,10 @@ The step is the one ``infogan train`` runs (both phases, the clustering term, th
 the measuring pass) on a fixed batch of real MNIST digits, timed after a warm-up; the
 median of ``--steps`` steps is printed with the preset's projected training minutes
 (its ``max_steps`` times the step; grids, checkpoints and reseed checks add a little).
-Run it alone: other work on the machine distorts it. ``--profile N`` also records N more
-steps under PyTorch's profiler and prints where their time went, operator by operator
-(self time: an operator's own, not that of the operators it calls).
+Run it alone: other work on the machine distorts it. ``--profile N`` also times N more
+steps operator by operator (every ATen operator's wall time, forward and backward, by
+name) and prints where their time went. On a CPU these add up to nearly the whole step;
+on a GPU they would be launch times, as its kernels run asynchronously.
 
     python benchmarks/step_time.py --presets quick28,tilt64 --precisions bf16,fp32 \\
         --json benchmarks/results/step_time_xeon_amx.json
@@ -16,6 +17,7 @@ steps under PyTorch's profiler and prints where their time went, operator by ope
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import statistics
 import sys
@@ -23,11 +25,44 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.training.build import build_training
 from infogan.training.run import cpu_name
+
+
+class OperatorTimer(TorchDispatchMode):
+    """Wall time of every ATen operator called inside it, forward and backward, by
+    operator name. On a CPU an operator's work is done when its call returns, so the
+    times add up to the step (less Python and autograd's bookkeeping); PyTorch's own
+    profiler, tried first, inflated some of seed64's matrix products fourfold."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: dict[str, float] = collections.defaultdict(float)
+        self.calls: dict[str, int] = collections.defaultdict(int)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        start = time.perf_counter()
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__  # e.g. "convolution_backward"
+        self.seconds[name] += time.perf_counter() - start
+        self.calls[name] += 1
+        return out
+
+    def rows(self, steps: int) -> list[dict]:
+        """Per operator: ms and calls a step, longest first."""
+        rows = [
+            {
+                "operator": name,
+                "ms_per_step": 1000 * s / steps,
+                "calls_per_step": self.calls[name] / steps,
+            }
+            for name, s in self.seconds.items()
+        ]
+        return sorted(rows, key=lambda op: -op["ms_per_step"])
 
 
 def step_seconds(
@@ -51,21 +86,11 @@ def step_seconds(
             times.append(time.perf_counter() - start)
     operators = []
     if profile:
-        from torch.profiler import ProfilerActivity
-        from torch.profiler import profile as profiler
-
-        with profiler(activities=[ProfilerActivity.CPU]) as prof:
+        timer = OperatorTimer()
+        with timer:
             for _ in range(profile):
                 parts.step_fn(real, parts.code.sample(batch, generator=draw))
-        for event in prof.key_averages():
-            operators.append(
-                {
-                    "operator": event.key,
-                    "ms_per_step": event.self_cpu_time_total / 1000 / profile,
-                    "calls_per_step": event.count / profile,
-                }
-            )
-        operators.sort(key=lambda op: -op["ms_per_step"])
+        operators = timer.rows(profile)
     return statistics.median(times), operators
 
 

@@ -59,13 +59,16 @@ def test_same_results_as_pytorch_layers(transposed, c_in, c_out, size, memory):
         assert (node == "_SmallMapConvBackward") == uses_gemm
 
 
-def test_rule_covers_the_small_maps_in_bf16_only():
+def test_rule_covers_the_small_maps():
     assert gemm_directions(16, BF16, False) == (True, True)  # seed64's 8x8 -> 4x4
     assert gemm_directions(16, BF16, True) == (True, True)  # seed64's 4x4 -> 8x8
     assert gemm_directions(64, BF16, False) == (False, True)  # seed64's 16x16 -> 8x8
     assert gemm_directions(49, BF16, True) == (False, True)  # paper28's 7x7 -> 14x14
     assert gemm_directions(256, BF16, False) == (False, False)
-    assert gemm_directions(16, torch.float32, False) == (False, False)
+    assert gemm_directions(16, torch.float32, False) == (True, True)  # every direction on 4x4
+    assert gemm_directions(16, torch.float32, True) == (True, True)
+    assert gemm_directions(64, torch.float32, False) == (False, False)
+    assert gemm_directions(16, torch.float16, False) == (False, False)  # not measured
 
 
 def test_windows_and_overlap_add_are_adjoint():

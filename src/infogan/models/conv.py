@@ -32,8 +32,12 @@ KERNEL, STRIDE, PADDING = 4, 2, 1
 #: Measured per layer on 2 Xeon cores with AMX (benchmarks/conv_paths.py): in bfloat16
 #: the matrix product wins every direction on 4x4 maps, and the weight gradient up to
 #: 8x8 maps (7x7 for a transposed convolution, whose 8x8 weight gradient oneDNN does
-#: well); in float32 oneDNN is as fast or faster.
-GEMM_POSITIONS = {torch.bfloat16: {False: (16, 64), True: (16, 49)}}
+#: well); in float32 it wins every direction on 4x4 maps (about 30 ms against 37 to 42
+#: for seed64's, batch 128) and loses on larger ones.
+GEMM_POSITIONS = {
+    torch.bfloat16: {False: (16, 64), True: (16, 49)},
+    torch.float32: {False: (16, 16), True: (16, 16)},
+}
 
 
 def windows(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
@@ -127,9 +131,11 @@ class _SmallMapConv(torch.autograd.Function):
                 grad_x = overlap_add(_rows(grad) @ flat, b, (h // 2, w // 2), x.shape[1])
         if need_w and gemm_weight:
             if transposed:  # (Cin, B*H*W) @ (B*H*W, 16 * Cout)
-                prod = _rows(x).t() @ windows(grad, (h, w))
+                left, right = _rows(x).t(), windows(grad, (h, w))
             else:  # (Cout, B*Ho*Wo) @ (B*Ho*Wo, 16 * Cin)
-                prod = _rows(grad).t() @ windows(x, (h // 2, w // 2))
+                left, right = _rows(grad).t(), windows(x, (h // 2, w // 2))
+            # a transposed left operand halves oneDNN's bf16 product rate at these shapes
+            prod = left.contiguous() @ right
             grad_w = prod.view(weight.shape[0], KERNEL, KERNEL, -1).permute(0, 3, 1, 2)
         return grad_x, grad_w, None, None, None
 
