@@ -5,14 +5,16 @@ For each preset it times training steps (after warm-up) of
   (a) the project's trainer exactly as ``infogan train`` runs it (``train_loop`` over the
       in-memory tensor with ``InfoGANStep``), and
   (b) the textbook loop of ``reference_loop.py`` (PIL resize per image through a
-      DataLoader, fp32 NCHW, ``.item()`` per value per step),
+      DataLoader, fp32 NCHW, ``.item()`` per value per step), in a process of its own
+      with the same threads (it keeps glibc malloc's defaults; the trainer's process
+      keeps the memory its steps free, as ``infogan train`` does),
 
-alternating between them round by round, so that a noisy, shared machine slows both
-alike. It also measures the machine's fp32 matrix-multiply peak in the same run and
-counts the model FLOPs of one step, to report the trainer's share of that peak. The
-trainer runs at the preset's precision, ``auto``: on a CPU with native bfloat16 (AVX-512
-BF16 or AMX) that is bf16 autocast, and the bf16 matrix-multiply peak is measured and
-reported beside the fp32 one.
+alternating between them round by round (one waits while the other runs), so that a
+noisy, shared machine slows both alike. It also measures the machine's fp32
+matrix-multiply peak in the same run and counts the model FLOPs of one step, to report
+the trainer's share of that peak. The trainer runs at the preset's precision, ``auto``:
+on a CPU with native bfloat16 (AVX-512 BF16 or AMX) that is bf16 autocast, and the bf16
+matrix-multiply peak is measured and reported beside the fp32 one.
 
     python benchmarks/throughput.py            # full
     python benchmarks/throughput.py --quick    # under 3 minutes on 2 cores
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +40,6 @@ from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES, build_models
 from infogan.training.build import build_training, resolve_precision
 from infogan.training.loop import LoopState, train_loop
-from infogan.training.memory import keep_freed_memory
 from reference_loop import ReferenceStep, make_loader, sample_codes
 
 
@@ -67,8 +69,10 @@ class ProjectTrainer:
         self.state = LoopState()
         self.config = config
 
-    def run(self, steps: int) -> None:
+    def run(self, steps: int) -> float:
+        """Run ``steps`` steps; their seconds."""
         t = self.config.train
+        start = time.perf_counter()
         train_loop(
             step_fn=self.step_fn,
             images=self.images,
@@ -81,6 +85,7 @@ class ProjectTrainer:
             state=self.state,
             progress=False,
         )
+        return time.perf_counter() - start
 
     def flops_per_step(self) -> int:
         real = self.images[: self.config.train.batch_size]
@@ -109,8 +114,10 @@ class ReferenceTrainer:
         self.batches = iter(self.loader)
         self.lat = lat
 
-    def run(self, steps: int) -> None:
+    def run(self, steps: int) -> float:
+        """Run ``steps`` steps; their seconds."""
         lat = self.lat
+        start = time.perf_counter()
         for _ in range(steps):
             try:
                 real = next(self.batches)
@@ -121,10 +128,62 @@ class ReferenceTrainer:
                 real.shape[0], lat.noise_dim, lat.num_categories, lat.num_continuous
             )
             self.step_fn(real, *codes)
+        return time.perf_counter() - start
+
+
+class ReferenceProcess:
+    """The textbook loop in a Python process of its own, started with the same threads:
+    a textbook script runs with glibc malloc's defaults, while the trainer's process keeps
+    the memory its steps free (``infogan.training.memory``), a setting glibc cannot take
+    back once made. It warms up, then runs and times steps when told."""
+
+    def __init__(self, preset: str, data_dir: Path | None, warmup: int):
+        command = [sys.executable, __file__, "--reference-worker", preset]
+        command += ["--threads", str(torch.get_num_threads()), "--steps", str(warmup)]
+        command += ["--data-dir", str(data_dir)] if data_dir else []
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self._reply()  # the warm-up's
+
+    def _reply(self) -> float:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the reference loop's process ended (exit {self.proc.wait()})")
+        return float(line)
+
+    def run(self, steps: int) -> float:
+        self.proc.stdin.write(f"{steps}\n")
+        self.proc.stdin.flush()
+        return self._reply()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def reference_worker(args: argparse.Namespace) -> int:
+    """The other end of :class:`ReferenceProcess`: warm up, then for each step count read
+    from stdin, run that many steps and print their seconds."""
+    torch.set_num_threads(args.threads)
+    config = get_preset(args.reference_worker)
+    digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
+    trainer = ReferenceTrainer(config, digits)
+    print(trainer.run(args.steps or 1), flush=True)
+    for line in sys.stdin:
+        print(trainer.run(int(line)), flush=True)
+    return 0
 
 
 def bench_preset(
-    name: str, digits, *, rounds: int, steps: int, warmup: int, precision: str | None = None
+    name: str,
+    digits,
+    *,
+    rounds: int,
+    steps: int,
+    warmup: int,
+    precision: str | None = None,
+    data_dir: Path | None = None,
 ) -> dict:
     config = get_preset(name)
     if precision is not None:
@@ -132,11 +191,9 @@ def bench_preset(
     _builder, size = ARCHITECTURES[config.model.arch]
     batch = config.train.batch_size
     images = to_training_tensor(digits, size)
-    project, reference = ProjectTrainer(config, images), ReferenceTrainer(config, digits)
+    project = ProjectTrainer(config, images)
     project.run(warmup)
-    keep_freed_memory(False)
-    reference.run(warmup)
-    keep_freed_memory(True)
+    reference = ReferenceProcess(name, data_dir, warmup)
     flops = project.flops_per_step()
     times = {"project": 0.0, "reference": 0.0}
     precision = resolve_precision(config.train.precision, torch.device("cpu"))
@@ -147,17 +204,13 @@ def bench_preset(
             bf16_peaks.append(matmul_peak_gflops(dtype=torch.bfloat16))
         order = [("project", project), ("reference", reference)]
         for label, trainer in order if r % 2 == 0 else order[::-1]:
-            # malloc as each would have it: the trainer keeps freed memory, a textbook
-            # script runs with glibc's defaults
-            keep_freed_memory(label == "project")
-            start = time.perf_counter()
-            trainer.run(steps)
-            times[label] += time.perf_counter() - start
+            times[label] += trainer.run(steps)
         print(
             f"  {name} round {r + 1}/{rounds}: project {times['project']:.1f}s, "
             f"reference {times['reference']:.1f}s so far",
             file=sys.stderr,
         )
+    reference.close()
     n = rounds * steps
     project_ips = n * batch / times["project"]
     reference_ips = n * batch / times["reference"]
@@ -201,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="steps per round and side")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/throughput.json"))
     parser.add_argument("--data-dir", type=Path, default=None)
+    # the reference loop's own process (ReferenceProcess starts it)
+    parser.add_argument("--reference-worker", metavar="PRESET", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.reference_worker:
+        return reference_worker(args)
     rounds = args.rounds or (3 if args.quick else 5)
     steps = args.steps or (3 if args.quick else 8)
     warmup = 1 if args.quick else 3
@@ -211,7 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.presets.split(","):
         results.append(
             bench_preset(
-                name, digits, rounds=rounds, steps=steps, warmup=warmup, precision=args.precision
+                name,
+                digits,
+                rounds=rounds,
+                steps=steps,
+                warmup=warmup,
+                precision=args.precision,
+                data_dir=args.data_dir,
             )
         )
     report = {

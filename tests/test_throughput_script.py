@@ -1,0 +1,33 @@
+"""benchmarks/throughput.py times the trainer against the textbook loop, which runs in a
+process of its own, and records the ratio."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_trainer_and_textbook_loop_are_timed_side_by_side(tmp_path, mnist_dir, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "throughput", ROOT / "benchmarks" / "throughput.py"
+    )
+    throughput = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(throughput)
+    record = tmp_path / "throughput.json"
+    args = ["--quick", "--presets", "paper28", "--precision", "fp32", "--rounds", "1"]
+    args += ["--steps", "1", "--json", record, "--data-dir", mnist_dir]
+    assert throughput.main([str(a) for a in args]) == 0
+    (row,) = json.loads(record.read_text())["results"]
+    assert (row["preset"], row["project_precision"], row["steps_timed"]) == ("paper28", "fp32", 1)
+    assert row["project_images_per_s"] > 0 and row["reference_images_per_s"] > 0
+    ratio = row["project_images_per_s"] / row["reference_images_per_s"]
+    assert abs(row["ratio"] - ratio) < 0.01
+    # paper28's G and D forward passes cost about 26 MFLOP an image each (the two 6,272 x
+    # 1,024 products and the 7x7 <-> 14x14 convolution, 12.8 M apiece); a step runs G
+    # forward twice and backward once (4 passes' worth), D forward four times, backward
+    # twice with weight gradients and once without (9): 13 x 26 M x 128 = 43 GFLOP
+    assert 40 < row["model_gflop_per_step"] < 48
+    assert "paper28: " in capsys.readouterr().out
