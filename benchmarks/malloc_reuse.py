@@ -1,0 +1,121 @@
+"""What keeping freed memory (``infogan.training.memory``) is worth: training steps with
+malloc told to keep the memory a step frees, as every CPU run has it, against glibc's
+defaults, each in fresh processes, alternated round by round.
+
+glibc's defaults cannot be put back in a process once changed, hence a process per arm
+and round; each times ``--steps`` steps after ``--warmup``, and reports the median step,
+the page faults a step and the peak resident memory.
+
+    python benchmarks/malloc_reuse.py --presets seed64,paper28 --precisions bf16,fp32 \\
+        --json benchmarks/results/malloc_reuse_xeon_amx.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from infogan.config import get_preset
+from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.training import build
+from infogan.training.run import cpu_name
+
+ARMS = ("keep", "glibc defaults")
+
+
+def child(arm: str, preset: str, precision: str, steps: int, warmup: int, data_dir: Path) -> dict:
+    """One arm's steps in this process."""
+    if arm != "keep":
+        build.keep_freed_memory = lambda keep=True: False  # leave glibc's defaults alone
+    config = get_preset(preset).with_train(precision=precision).validate()
+    parts = build.build_training(config)
+    batch = config.train.batch_size
+    digits, _ = load_mnist_arrays(data_dir, "train")
+    real = to_training_tensor(digits[:batch], config.data.image_size)
+    real = real.contiguous(memory_format=torch.channels_last)
+    draw = torch.Generator().manual_seed(0)
+    times, faults = [], 0
+    for i in range(warmup + steps):
+        latent = parts.code.sample(batch, generator=draw)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        parts.step_fn(real, latent)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+            faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    return {
+        "seconds_per_step": statistics.median(times),
+        "page_faults_per_step": faults / steps,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", default="seed64,paper28")
+    parser.add_argument("--precisions", default="bf16,fp32")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--child", nargs=3, metavar=("ARM", "PRESET", "PRECISION"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    args = parser.parse_args(argv)
+    data_dir = fetch_mnist(args.data_dir or default_data_dir())
+    if args.child:
+        arm, preset, precision = args.child
+        print(json.dumps(child(arm, preset, precision, args.steps, args.warmup, data_dir)))
+        return 0
+    rows = []
+    for preset in args.presets.split(","):
+        for precision in args.precisions.split(","):
+            runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+            for r in range(args.rounds):
+                for arm in ARMS if r % 2 == 0 else ARMS[::-1]:
+                    command = [sys.executable, __file__, "--child", arm, preset, precision]
+                    command += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
+                    command += ["--data-dir", str(data_dir)]
+                    out = subprocess.run(command, capture_output=True, text=True, check=True)
+                    runs[arm].append(json.loads(out.stdout.splitlines()[-1]))
+            row = {"preset": preset, "precision": precision}
+            for arm, results in runs.items():
+                row[arm] = {
+                    key: round(statistics.median(res[key] for res in results), 4)
+                    for key in results[0]
+                }
+            keep, plain = row["keep"], row["glibc defaults"]
+            row["speedup"] = round(plain["seconds_per_step"] / keep["seconds_per_step"], 3)
+            print(
+                f"{preset} {precision}: {keep['seconds_per_step']:.3f} s a step keeping freed "
+                f"memory, {plain['seconds_per_step']:.3f} s with glibc's defaults "
+                f"({row['speedup']:.2f}x); page faults a step {keep['page_faults_per_step']:,.0f}"
+                f" against {plain['page_faults_per_step']:,.0f}; peak memory "
+                f"{keep['max_rss_mb']:,.0f} MB against {plain['max_rss_mb']:,.0f} MB"
+            )
+            rows.append(row)
+    if args.json:
+        report = {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu": cpu_name(),
+            "rounds": args.rounds,
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "rows": rows,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
