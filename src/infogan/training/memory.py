@@ -1,14 +1,14 @@
 """Keep the CPU memory that a step's tensors free for the next step's tensors.
 
 A training step on a CPU allocates and frees the same large activations every time
-(seed64 at batch 128: dozens of tensors of 4 to 32 MB). glibc's malloc gives blocks
-that large straight back to the kernel when they are freed (``munmap``), so the next
-step takes a page fault on every 4 KiB page it writes again: 12,000 to 72,000 faults a
-step, 3% to 6% of its time on 2 Xeon cores (benchmarks/malloc_reuse.py).
-:func:`keep_freed_memory` tells malloc
-to serve every block from its heap and to keep the heap's free memory, so the pages
-stay mapped and the next step reuses them. The process then holds on to its peak
-memory until it ends (measured 0% to 8% above glibc's defaults).
+(seed64 at batch 128: dozens of tensors of 4 to 32 MB). glibc's malloc gives blocks above
+its threshold (adaptive, at most 32 MB) back to the kernel when they are freed
+(``munmap``), so the next step takes a page fault on every 4 KiB page of them it writes
+again: 12,000 to 72,000 faults a step, 3% to 6% of its time on 2 Xeon cores
+(benchmarks/malloc_reuse.py). :func:`keep_freed_memory` tells malloc to serve every block
+from its heap and to keep the heap's free memory, so the pages stay mapped and the next
+step reuses them. The process then holds on to its peak memory until it ends (measured
+0% to 8% above glibc's defaults).
 
 Elsewhere than glibc (macOS, musl) it does nothing.
 """
@@ -36,7 +36,8 @@ def _mallopt():
 
 def keep_freed_memory(keep: bool = True) -> bool:
     """Serve large blocks from malloc's heap and keep its free memory (``keep``), or go
-    back to glibc's defaults (``keep=False``). Returns whether malloc took the setting
+    back to glibc's initial fixed thresholds (``keep=False``; the adaptive threshold does
+    not come back once a setting is made). Returns whether malloc took the setting
     (glibc only)."""
     mallopt = _mallopt()
     if mallopt is None:
