@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from infogan.config import LatentConfig
 
@@ -34,7 +33,10 @@ class LatentCode:
 
     def assemble(self, batch: LatentBatch) -> torch.Tensor:
         """(B, noise_dim + num_categories + num_continuous) generator input."""
-        one_hot = F.one_hot(batch.categories, self.config.num_categories).to(batch.noise.dtype)
+        # not F.one_hot: it checks the categories' range on the host, a device sync a step
+        cats = batch.categories[:, None]  # (B, 1)
+        one_hot = torch.zeros(cats.shape[0], self.config.num_categories, dtype=batch.noise.dtype,
+                              device=cats.device).scatter_(1, cats, 1.0)  # fmt: skip
         return torch.cat([batch.noise, one_hot, batch.continuous.to(batch.noise.dtype)], dim=1)
 
     def sample(
