@@ -58,7 +58,7 @@ TRAIN_FLAGS: tuple[tuple[str, str, type, str], ...] = (
         str,
         "auto (default: bf16 autocast on CPUs with native bfloat16, fp32 elsewhere), fp32 or bf16",
     ),
-    ("--compile", "train.compile", bool, "torch.compile the networks (pays on GPUs)"),
+    ("--compile", "train.compile", bool, "torch.compile the networks (slower on CPUs)"),
 )
 
 

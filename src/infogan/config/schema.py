@@ -109,7 +109,7 @@ class TrainConfig:
     # auto | fp32 | bf16 (forward passes under bfloat16 autocast); auto: bf16 on CPUs
     # with native bfloat16 dot products (AVX-512 BF16 or AMX), fp32 elsewhere
     precision: str = "auto"
-    compile: bool = False  # torch.compile the two networks (pays on GPUs, after a warm-up)
+    compile: bool = False  # torch.compile the two networks (slower on the CPUs measured)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
 
     @property
