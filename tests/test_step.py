@@ -92,3 +92,28 @@ def test_every_presets_step_trains_both_networks(preset, digits_28, mnist_train_
         return [not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True)]
 
     assert all(moved(g0, parts.generator)) and any(moved(d0, parts.discriminator))
+
+
+def test_measuring_passes_leave_batchnorm_statistics_alone():
+    from infogan.training.step import frozen_batchnorm_stats
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.BatchNorm2d(3), torch.nn.BatchNorm1d(12).eval())
+    x = torch.randn(8, 3, 2, 2) * 3 + 1
+    net[0](x)  # running statistics away from their initial values
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with frozen_batchnorm_stats(net):
+        y = net[0](x)
+        z = net[1](x.flatten(1))
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # counts included
+    # training mode: the batch's own statistics; eval mode: the running ones, as ever
+    mean, var = x.mean((0, 2, 3), keepdim=True), x.var((0, 2, 3), unbiased=False, keepdim=True)
+    assert torch.allclose(y, (x - mean) / torch.sqrt(var + 1e-5), atol=1e-5)
+    eval_ref = torch.nn.functional.batch_norm(
+        x.flatten(1), net[1].running_mean, net[1].running_var, training=False
+    )
+    assert torch.equal(z, eval_ref)
+    assert net[0].track_running_stats and net[1].track_running_stats
+    net[0](x)
+    assert net[0].num_batches_tracked.item() == 2  # tracking again afterwards

@@ -24,19 +24,22 @@ from infogan.training.objectives import DOutputs, InformationTerm, StepBatch, Te
 
 @contextlib.contextmanager
 def frozen_batchnorm_stats(*modules: nn.Module) -> Iterator[None]:
-    """Keep BatchNorm running statistics unchanged for passes that only measure."""
-    saved = []
-    for module in modules:
-        for m in module.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                saved.append((m, m.momentum, m.num_batches_tracked.clone()))
-                m.momentum = 0.0
+    """Normalise by each batch's own statistics without touching the running ones, for
+    passes that only measure: BatchNorm layers in training mode stop tracking for the
+    while (no running-statistics update, no count, no extra kernels)."""
+    tracking = [
+        m
+        for module in modules
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats
+    ]
+    for m in tracking:
+        m.track_running_stats = False
     try:
         yield
     finally:
-        for m, momentum, tracked in saved:
-            m.momentum = momentum
-            m.num_batches_tracked.copy_(tracked)
+        for m in tracking:
+            m.track_running_stats = True
 
 
 class InfoGANStep:
