@@ -18,15 +18,13 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from infogan.config import get_preset
-from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays
 from infogan.training import build
-from infogan.training.run import cpu_name
+from step_time import FixedBatch, write_report
 
 ARMS = ("keep", "glibc defaults")
 
@@ -35,25 +33,11 @@ def child(arm: str, preset: str, precision: str, steps: int, warmup: int, data_d
     """One arm's steps in this process."""
     if arm != "keep":
         build.keep_freed_memory = lambda keep=True: False  # leave glibc's defaults alone
-    config = get_preset(preset).with_train(precision=precision).validate()
-    parts = build.build_training(config)
-    batch = config.train.batch_size
     digits, _ = load_mnist_arrays(data_dir, "train")
-    real = to_training_tensor(digits[:batch], config.data.image_size)
-    real = real.contiguous(memory_format=torch.channels_last)
-    draw = torch.Generator().manual_seed(0)
-    times, faults = [], 0
-    for i in range(warmup + steps):
-        latent = parts.code.sample(batch, generator=draw)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        start = time.perf_counter()
-        parts.step_fn(real, latent)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-            faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    times, faults = FixedBatch(preset, precision, digits).time(steps, warmup)
     return {
         "seconds_per_step": statistics.median(times),
-        "page_faults_per_step": faults / steps,
+        "page_faults_per_step": faults,
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -103,17 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append(row)
     if args.json:
-        report = {
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "cpu": cpu_name(),
-            "rounds": args.rounds,
-            "steps": args.steps,
-            "warmup": args.warmup,
-            "rows": rows,
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_report(args.json, rows, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
     return 0
 
 

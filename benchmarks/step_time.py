@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import resource
 import statistics
 import sys
 import time
@@ -65,33 +66,64 @@ class OperatorTimer(TorchDispatchMode):
         return sorted(rows, key=lambda op: -op["ms_per_step"])
 
 
+class FixedBatch:
+    """A preset's step as ``infogan train`` builds it, on the first ``batch_size`` digits,
+    with codes drawn from a seeded generator."""
+
+    def __init__(self, preset: str, precision: str, digits):
+        config = get_preset(preset).with_train(precision=precision).validate()
+        self.parts = build_training(config)
+        self.batch = config.train.batch_size
+        self.real = to_training_tensor(digits[: self.batch], config.data.image_size)
+        if config.train.channels_last:
+            self.real = self.real.contiguous(memory_format=torch.channels_last)
+        self.draw = torch.Generator().manual_seed(0)
+
+    def step(self) -> None:
+        self.parts.step_fn(self.real, self.parts.code.sample(self.batch, generator=self.draw))
+
+    def time(self, steps: int, warmup: int) -> tuple[list[float], float]:
+        """Seconds of each of ``steps`` steps after ``warmup`` more, and the page faults
+        a timed step took on average."""
+        times, faults = [], 0
+        for i in range(warmup + steps):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            start = time.perf_counter()
+            self.step()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+                faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        return times, faults / steps
+
+
 def step_seconds(
     preset: str, precision: str, steps: int, warmup: int, digits, profile: int = 0
 ) -> tuple[float, list[dict]]:
     """The median seconds of a step, and (``profile`` > 0) the operators' self times over
     ``profile`` more steps, longest first."""
-    config = get_preset(preset).with_train(precision=precision).validate()
-    parts = build_training(config)
-    batch = config.train.batch_size
-    real = to_training_tensor(digits[:batch], config.data.image_size)
-    if config.train.channels_last:
-        real = real.contiguous(memory_format=torch.channels_last)
-    draw = torch.Generator().manual_seed(0)
-    times = []
-    for i in range(warmup + steps):
-        latent = parts.code.sample(batch, generator=draw)
-        start = time.perf_counter()
-        parts.step_fn(real, latent)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
+    fixed = FixedBatch(preset, precision, digits)
+    times, _faults = fixed.time(steps, warmup)
     operators = []
     if profile:
         timer = OperatorTimer()
         with timer:
             for _ in range(profile):
-                parts.step_fn(real, parts.code.sample(batch, generator=draw))
+                fixed.step()
         operators = timer.rows(profile)
     return statistics.median(times), operators
+
+
+def write_report(path: Path, rows: list[dict], **fields) -> None:
+    """``rows`` as JSON, with the machine, torch and ``fields`` (the run's settings)."""
+    report = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_name(),
+        **fields,
+        "rows": rows,
+    }
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 def print_operators(operators: list[dict], top: int) -> None:
@@ -147,16 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             rows.append(row)
     if args.json:
-        report = {
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "cpu": cpu_name(),
-            "steps": args.steps,
-            "warmup": args.warmup,
-            "rows": rows,
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_report(args.json, rows, steps=args.steps, warmup=args.warmup)
     return 0
 
 
