@@ -1,11 +1,14 @@
-"""Training steps per second on a GPU: fp32, bf16 autocast and torch.compile, side by side.
+"""Training steps per second on a GPU: the eager step against the step captured as a CUDA
+graph (and torch.compile), in fp32 and bf16 autocast, side by side.
 
 The trainer runs exactly as ``infogan train`` builds it (``build_training`` and
 ``train_loop``), with the training set resident on the GPU. Each variant warms up
-(compilation included, and timed separately), then is timed over whole steps with the
-GPU synchronised at both ends. Variants run in turn, round by round, so a change of
-clock or a neighbour slows them alike. It prints images/s per variant, the speed-up over
-fp32, and the projected time of the preset's full run.
+(capture or compilation included, and timed separately), then is timed over whole steps
+with the GPU synchronised at both ends. Variants run in turn, round by round, so a change
+of clock or a neighbour slows them alike. It prints images/s per variant, the speed-up
+over eager fp32, the projected time of the preset's full run, and whether each graph
+variant's step really ran as a graph (the trainer checks its first captured step against
+the eager step and falls back to eager if they disagree; the JSON keeps what it said).
 
     python benchmarks/gpu_speed.py --presets seed64,paper28
 """
@@ -27,11 +30,14 @@ from infogan.training.build import build_training
 from infogan.training.loop import LoopState, train_loop
 
 VARIANTS = {
-    "fp32": {"precision": "fp32"},
-    "bf16": {"precision": "bf16"},
+    "fp32": {"precision": "fp32", "cuda_graph": False},
+    "fp32+graph": {"precision": "fp32", "cuda_graph": True},
+    "bf16": {"precision": "bf16", "cuda_graph": False},
+    "bf16+graph": {"precision": "bf16", "cuda_graph": True},
     "fp32+compile": {"precision": "fp32", "compile": True},
     "bf16+compile": {"precision": "bf16", "compile": True},
 }
+DEFAULT_VARIANTS = "fp32,fp32+graph,bf16,bf16+graph"
 
 
 def _sync(device: torch.device) -> None:
@@ -43,7 +49,8 @@ class Variant:
     def __init__(self, config, images: torch.Tensor, device: torch.device):
         self.config = config
         self.images = images
-        parts = build_training(config, device)
+        self.said: list[str] = []
+        parts = build_training(config, device, log=self.said.append)
         self.code, self.step_fn = parts.code, parts.step_fn
         self.rng = torch.Generator(device=device).manual_seed(config.train.seed)
         self.state = LoopState()
@@ -86,16 +93,18 @@ def bench(name: str, digits, device, *, variants, rounds: int, steps: int, warmu
     batch = base.train.batch_size
     steps_full = base.train.epochs * (len(digits) // batch)
     out = {"preset": name, "batch_size": batch, "steps_timed": rounds * steps, "variants": {}}
-    fp32_ips = None
+    ips_of = {label: rounds * steps * batch / seconds[label] for label in variants}
+    fp32_ips = ips_of["fp32" if "fp32" in variants else variants[0]]
     for label in variants:
-        ips = rounds * steps * batch / seconds[label]
-        fp32_ips = fp32_ips or ips
+        ips = ips_of[label]
         out["variants"][label] = {
             "images_per_s": round(ips, 1),
             "ms_per_step": round(1000 * seconds[label] / (rounds * steps), 2),
             "speedup_vs_fp32": round(ips / fp32_ips, 2),
             "warmup_s": round(warm[label], 1),
             "full_run_minutes": round(steps_full * batch / ips / 60, 1),
+            "step": runners[label].step_fn.mode,
+            "trainer_said": runners[label].said,
         }
     return out
 
@@ -103,7 +112,9 @@ def bench(name: str, digits, device, *, variants, rounds: int, steps: int, warmu
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="seed64,paper28")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--variants", default=DEFAULT_VARIANTS, help=f"some of {', '.join(VARIANTS)}"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=100, help="steps per round and variant")
     parser.add_argument("--warmup", type=int, default=30)
@@ -142,13 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"{report['gpu']}, torch {report['torch']}")
-    print(f"{'preset':<9}{'variant':<14}{'img/s':>10}{'ms/step':>9}{'x fp32':>8}{'full run':>10}")
+    print(
+        f"{'preset':<9}{'variant':<14}{'img/s':>10}{'ms/step':>9}{'x fp32':>8}{'full run':>10}"
+        f"  step"
+    )
     for r in results:
         for label, v in r["variants"].items():
             print(
                 f"{r['preset']:<9}{label:<14}{v['images_per_s']:>10.0f}{v['ms_per_step']:>9.2f}"
-                f"{v['speedup_vs_fp32']:>8.2f}{v['full_run_minutes']:>9.1f}m"
+                f"{v['speedup_vs_fp32']:>8.2f}{v['full_run_minutes']:>9.1f}m  {v['step']}"
             )
+            for line in v["trainer_said"]:
+                print(f"{'':<23}{line}")
     return 0
 
 

@@ -56,6 +56,7 @@ def test_short_run_writes_every_artifact(short_run):
     assert (run / "checkpoints" / "last.pt").is_file()
     summary = json.loads((run / "run.json").read_text())
     assert summary["steps"] == 12 and summary["images_seen"] == 12 * 8
+    assert summary["step"] == "eager"  # a CUDA graph only on a GPU
 
 
 def test_information_columns_are_consistent(short_run):
@@ -183,7 +184,8 @@ def test_rates_fall_to_zero_over_the_last_steps_and_a_resume_keeps_the_schedule(
 
     def rates(path):
         state = torch.load(path, weights_only=True)
-        return state["opt_g"]["param_groups"][0]["lr"], state["opt_d"]["param_groups"][0]["lr"]
+        groups = state["opt_g"]["param_groups"][0], state["opt_d"]["param_groups"][0]
+        return float(groups[0]["lr"]), float(groups[1]["lr"])
 
     lr_g, lr_d = config.train.lr_g, config.train.lr_d
     ckpts = tmp_path / "run" / "checkpoints"

@@ -110,6 +110,8 @@ class TrainConfig:
     # with native bfloat16 dot products (AVX-512 BF16 or AMX), fp32 elsewhere
     precision: str = "auto"
     compile: bool = False  # torch.compile the two networks (slower on the CPUs measured)
+    # on a GPU, one process: capture the whole step as a CUDA graph (training/graph.py)
+    cuda_graph: bool = True
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
 
     @property

@@ -4,6 +4,7 @@ terms, and a checkpoint's state put back into them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,8 @@ from infogan.distributed import SINGLE, DistContext
 from infogan.errors import CheckpointError, ConfigError
 from infogan.latent import LatentCode
 from infogan.models import build_models
+from infogan.training.decay import set_learning_rate
+from infogan.training.graph import CapturedStep
 from infogan.training.loop import LoopState
 from infogan.training.memory import keep_freed_memory
 from infogan.training.objectives import build_terms
@@ -55,7 +58,7 @@ class TrainingParts:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     code: LatentCode
-    step_fn: InfoGANStep  # runs DDP wrappers of the two modules under torchrun
+    step_fn: InfoGANStep | CapturedStep  # DDP wrappers under torchrun; a graph on a GPU
 
 
 #: devices whose Adam has a fused implementation: one pass over each parameter's
@@ -66,15 +69,23 @@ FUSED_ADAM_DEVICES = ("cpu", "cuda")
 
 def make_adam(params, *, lr: float, betas: tuple[float, float], device: torch.device):
     """Adam, fused where ``device`` has the fused implementation. Same update rule as
-    the default implementation; only the order of floating-point operations differs."""
-    fused = True if device.type in FUSED_ADAM_DEVICES else None
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused)
+    the default implementation; only the order of floating-point operations differs.
+    The fused one keeps its learning rate in a tensor on ``device``, changed in place
+    (:func:`set_learning_rate`), and may be captured in a CUDA graph."""
+    if device.type not in FUSED_ADAM_DEVICES:
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    # float64 on a CPU: the update is then bitwise the one a plain-number rate gives;
+    # CUDA's fused kernel reads a float32 rate
+    dtype = torch.float64 if device.type == "cpu" else torch.float32
+    rate = torch.tensor(float(lr), dtype=dtype, device=device)
+    return torch.optim.Adam(params, lr=rate, betas=betas, fused=True, capturable=True)
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
     """Load a saved optimizer state, keeping this optimizer's implementation (fused or
-    not): that is a property of the machine resuming the run, not of the checkpoint."""
-    keep = ("fused", "foreach", "capturable", "differentiable")
+    not, its rate a tensor or a number): that is a property of the machine resuming the
+    run, not of the checkpoint."""
+    keep = ("fused", "foreach", "capturable", "differentiable", "lr")
     mine = [{k: g[k] for k in keep if k in g} for g in optimizer.param_groups]
     saved_groups = state["param_groups"]
     if len(saved_groups) != len(mine):
@@ -84,14 +95,21 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
         )
     groups = [{**saved, **flags} for saved, flags in zip(saved_groups, mine, strict=True)]
     optimizer.load_state_dict({**state, "param_groups": groups})
+    for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):
+        set_learning_rate(group, float(saved["lr"]))
 
 
 def build_training(
-    config: RunConfig, device: torch.device | str = "cpu", *, ctx: DistContext = SINGLE
+    config: RunConfig,
+    device: torch.device | str = "cpu",
+    *,
+    ctx: DistContext = SINGLE,
+    log: Callable[[str], None] = lambda _msg: None,
 ) -> TrainingParts:
     """Fresh networks (seeded by the config), Adam optimizers, the code and the step.
     On a CPU, malloc is told to keep the memory the step frees for the next step
-    (:mod:`infogan.training.memory`)."""
+    (:mod:`infogan.training.memory`); on a GPU the step is captured as a CUDA graph
+    (:mod:`infogan.training.graph`; ``log`` hears whether it was)."""
     t = config.train
     device = torch.device(device)
     if device.type == "cpu":
@@ -136,6 +154,15 @@ def build_training(
         precision=resolve_precision(t.precision, device),
         ctx=ctx,
     )
+    if device.type == "cuda" and t.cuda_graph and not ctx.enabled and not t.compile:
+        step_fn = CapturedStep(
+            step_fn,
+            modules=(generator, discriminator),
+            optimizers=(opt_g, opt_d),
+            precision=step_fn.precision,
+            device=device,
+            log=log,
+        )
     return TrainingParts(generator, discriminator, opt_g, opt_d, code, step_fn)
 
 

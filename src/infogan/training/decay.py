@@ -14,6 +14,15 @@ from collections.abc import Sequence
 import torch
 
 
+def set_learning_rate(group: dict, value: float) -> None:
+    """Set an optimizer parameter group's rate; a tensor rate (fused Adam's, see
+    :func:`~infogan.training.build.make_adam`) is filled in place, keeping its memory."""
+    if isinstance(group["lr"], torch.Tensor):
+        group["lr"].fill_(value)
+    else:
+        group["lr"] = value
+
+
 class LearningRateDecay:
     """A training callback: after step ``s``, each optimizer's rate is its base rate times
     ``min(1, (total - s) / steps)``. ``rates`` pairs each optimizer with its base rate (the
@@ -34,7 +43,7 @@ class LearningRateDecay:
         scale = self.factor(step)
         for opt, rate in self.rates:
             for group in opt.param_groups:
-                group["lr"] = rate * scale
+                set_learning_rate(group, rate * scale)
 
     def on_metrics(self, rows: Sequence) -> None:
         pass

@@ -214,7 +214,7 @@ def _run_on(
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
     images = images.to(device).contiguous(memory_format=memory_format)
 
-    parts = build_training(config, device, ctx=ctx)
+    parts = build_training(config, device, ctx=ctx, log=log)
     generator, discriminator = parts.generator, parts.discriminator
     opt_g, opt_d, code, step_fn = parts.opt_g, parts.opt_d, parts.code, parts.step_fn
     rng = torch.Generator(device=device).manual_seed(t.seed)
@@ -236,7 +236,6 @@ def _run_on(
         )
         fixed_noise = checkpoint["fixed_noise"].to(device)
         seconds_before = float(checkpoint.get("seconds", 0.0))
-    step_fn.steps_done = state.step  # a resumed run's schedules go on where they were
     average = None
     if t.g_average and ctx.is_main:  # rank 0 alone samples and saves
         average = GeneratorAverage(generator, t.g_average)
@@ -332,6 +331,7 @@ def _run_on(
         "resumed_from": first_step if checkpoint is not None else None,
         "device": str(device),
         "precision": resolve_precision(t.precision, device),
+        "step": step_fn.mode,  # "graph": replayed as a CUDA graph (training/graph.py)
         "hardware": _hardware(device),
         "torch": torch.__version__,
         "infogan": __version__,

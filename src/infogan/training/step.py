@@ -52,6 +52,8 @@ class InfoGANStep:
     ``precision`` "bf16" runs the networks under bfloat16 autocast; losses stay float32.
     """
 
+    mode = "eager"  # how the step runs (:class:`~infogan.training.graph.CapturedStep`: "graph")
+
     def __init__(
         self,
         *,
@@ -74,6 +76,7 @@ class InfoGANStep:
         self.code = code
         self.info = info
         self.terms = tuple(terms)
+        self.precision = precision
         self.bf16 = precision == "bf16"
         self.ctx = ctx
         # the real batch's over-clustering logits, for a term that uses them
