@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": summary["device"],
         "hardware": summary["hardware"],
         "precision": summary["precision"],
+        "step": summary["step"],
         "torch": torch.__version__,
         "commit": summary.get("commit"),
         "seconds": {k: round(v, 1) for k, v in seconds.items()},

@@ -27,6 +27,7 @@ def test_two_steps_go_through_every_phase(tmp_path, mnist_dir):
     result = json.loads(record.read_text())
     assert (result["preset"], result["steps"], result["batch_size"]) == ("paper28", 2, 128)
     assert result["device"] == "cpu" and result["train_images_per_second"] > 0
+    assert result["step"] == "eager"  # a CUDA graph needs a GPU
     assert set(result["seconds"]) == {"fetch", "train", "eval", "report", "total"}
     assert result["seconds"]["total"] >= result["seconds"]["train"] > 0
     assert 0 <= result["unsupervised_accuracy"] <= 1

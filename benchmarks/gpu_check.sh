@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU numbers docs/speed.md waits for, in one call of under 10 minutes:
+#   1. the eager step against the step captured as a CUDA graph (gpu_speed.py), fp32 and
+#      bf16, for seed64 and tilt64;
+#   2. seed64's full run (80 epochs) as `infogan train` runs it on a GPU, evaluated and
+#      reported (full_run.py).
+# The package travels as source (src/ on PYTHONPATH); MNIST as the four .gz files in
+# $DATA (the machine has no network; 11 MB where the unpacked files are 55), made here by
+#   mkdir -p .gpu/data && for f in data/*-ubyte; do gzip -kc $f >.gpu/data/${f#data/}.gz; done
+# and carried as .gpu. What comes back goes to $OUT: the two JSON records, the run's final
+# grids and curves, and the log.
+#
+#   OUT=$OUT DATA=.gpu/data bash benchmarks/gpu_check.sh
+# A try on a CPU: DEVICE=cpu STEPS=1 WARMUP=1 MAX_STEPS=4 OUT=/tmp/check bash benchmarks/gpu_check.sh
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-runs/gpu}
+DATA=${DATA:-.gpu/data}
+DEVICE=${DEVICE:-cuda}
+STEPS=${STEPS:-60}  # timed steps a round and variant
+WARMUP=${WARMUP:-20}  # steps before timing (the capture happens in them)
+MAX_STEPS=${MAX_STEPS:-}  # cut the full run short (a try)
+PY=${PY:-python3}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
+exec > >(tee "$OUT/gpu_check.log") 2>&1
+
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
+torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
+"$PY" -m infogan fetch-data --data-dir "$DATA" || exit 1
+
+timeout 150 "$PY" benchmarks/gpu_speed.py --data-dir "$DATA" --device "$DEVICE" \
+    --presets seed64,tilt64 --rounds 3 --steps "$STEPS" --warmup "$WARMUP" \
+    --json "$OUT/gpu_speed_graph.json"
+
+run=$(mktemp -d)/full-seed64
+timeout 420 "$PY" benchmarks/full_run.py --data-dir "$DATA" --device "$DEVICE" --no-progress \
+    --run-dir "$run" --json "$OUT/full_run_seed64.json" ${MAX_STEPS:+--max-steps "$MAX_STEPS"}
+for figure in grid_random grid_c1 grid_c2 loss_curves d_probabilities; do
+    cp "$run/figures/$figure.png" "$OUT/" 2>/dev/null
+done
+ls "$OUT"
