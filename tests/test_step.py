@@ -57,17 +57,25 @@ def test_auto_precision_is_bf16_exactly_on_cpus_that_multiply_bfloat16_natively(
 
 class HostReads(TorchDispatchMode):
     """Counts the operators that read a tensor's value back to the host (``.item()``,
-    ``bool(t)``): on a GPU each one waits for every kernel queued before it."""
+    ``bool(t)``, a boolean mask's indices): on a GPU each one waits for every kernel
+    queued before it, and none can be captured in a CUDA graph."""
 
-    READS = frozenset({"_local_scalar_dense", "is_nonzero", "equal"})
+    READS = frozenset(
+        {"_local_scalar_dense", "is_nonzero", "equal", "nonzero", "masked_select", "_unique2"}
+    )
 
     def __init__(self):
         super().__init__()
         self.reads = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.overloadpacket.__name__ in self.READS:
-            self.reads.append(func.overloadpacket.__name__)
+        name = func.overloadpacket.__name__
+        if name in self.READS:
+            self.reads.append(name)
+        elif name in ("index", "index_put", "index_put_") and any(
+            isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in args[1]
+        ):
+            self.reads.append(f"{name} with a boolean mask")
         return func(*args, **(kwargs or {}))
 
 

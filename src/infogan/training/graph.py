@@ -117,6 +117,9 @@ class CapturedStep:
         self.eager_only = False  # after a failed capture or check
         self.inputs: tuple[torch.Tensor, LatentBatch] | None = None
         self.output: torch.Tensor | None = None
+        # the warm-up and the capture on one stream: libraries set up per stream
+        # (cuBLAS's workspaces) do so before the capture, not in it
+        self.stream: torch.cuda.Stream | None = None
 
     @property
     def mode(self) -> str:
@@ -142,18 +145,19 @@ class CapturedStep:
             mine.copy_(given)
 
     def _on_side_stream(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
+        if self.stream is None:
+            self.stream = torch.cuda.Stream(self.device)
+        self.stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(self.stream):
             out = self.step(real, latent)
-        torch.cuda.current_stream(self.device).wait_stream(side)
+        torch.cuda.current_stream(self.device).wait_stream(self.stream)
         return out
 
     def _capture(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
         self.inputs = (real.clone(), LatentBatch(*(t.clone() for t in vars(latent).values())))
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph, stream=self.stream):
                 output = self.step(*self.inputs)
         except Exception as exc:  # any failure to capture: train on eagerly
             self.eager_only = True
