@@ -10,8 +10,9 @@ same state-dict keys, same results to the rounding of the arithmetic) that send 
 directions of a pass (forward, input gradient, weight gradient) that are faster that way
 through :func:`windows` and a matrix product, and the others through PyTorch's
 convolution. Which directions go where depends only on the map size and the dtype
-(:func:`gemm_directions`), so a run takes the same path each time. On other devices
-they are PyTorch's layers.
+(:func:`gemm_directions`), so a run takes the same path each time. On other devices,
+and for layers of other shapes, they are PyTorch's layers. All of them take their
+weights from :func:`~infogan.models.cast.autocast_weight`.
 
 The windows are laid out position-major with channels last: row (b, i, j) of the
 unrolled matrix holds input[b, :, 2i-1+kh, 2j-1+kw] for kh, kw in 0..3, channels
@@ -23,6 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from infogan.models.cast import autocast_weight
 
 #: kernel, stride and padding of the convolutions this module computes as matrix products
 KERNEL, STRIDE, PADDING = 4, 2, 1
@@ -159,26 +162,49 @@ def _small_map_conv(x: torch.Tensor, weight: torch.Tensor, transposed: bool, sma
 
 
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False)``, with matrix products on small maps."""
+    """``nn.Conv2d`` (4x4, stride 2, padding 1, no bias by default), with matrix products
+    on small maps for that kind of layer, and its weights from
+    :func:`~infogan.models.cast.autocast_weight`."""
 
-    def __init__(self, c_in: int, c_out: int):
-        super().__init__(c_in, c_out, KERNEL, STRIDE, PADDING, bias=False)
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int = KERNEL, stride: int = STRIDE,
+        padding: int = PADDING, *, bias: bool = False,
+    ):  # fmt: skip
+        super().__init__(c_in, c_out, kernel, stride, padding, bias=bias)
+        self.small_maps = (kernel, stride, padding) == (KERNEL, STRIDE, PADDING) and not bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        small = (x.shape[2] // STRIDE) * (x.shape[3] // STRIDE)  # the output map
-        out = _small_map_conv(x, self.weight, False, small)
-        return super().forward(x) if out is None else out
+        weight = autocast_weight(self.weight)
+        if self.small_maps:
+            small = (x.shape[2] // STRIDE) * (x.shape[3] // STRIDE)  # the output map
+            out = _small_map_conv(x, weight, False, small)
+            if out is not None:
+                return out
+        return self._conv_forward(x, weight, autocast_weight(self.bias))
 
 
 class ConvTranspose2d(nn.ConvTranspose2d):
-    """``nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)``, with matrix products on
-    small maps."""
+    """``nn.ConvTranspose2d`` (4x4, stride 2, padding 1, no bias by default), with matrix
+    products on small maps for that kind of layer, and its weights from
+    :func:`~infogan.models.cast.autocast_weight`."""
 
-    def __init__(self, c_in: int, c_out: int):
-        super().__init__(c_in, c_out, KERNEL, STRIDE, PADDING, bias=False)
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int = KERNEL, stride: int = STRIDE,
+        padding: int = PADDING, *, bias: bool = False,
+    ):  # fmt: skip
+        super().__init__(c_in, c_out, kernel, stride, padding, bias=bias)
+        self.small_maps = (kernel, stride, padding) == (KERNEL, STRIDE, PADDING) and not bias
 
     def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
-        out = None
-        if output_size is None:
-            out = _small_map_conv(x, self.weight, True, x.shape[2] * x.shape[3])
-        return super().forward(x, output_size) if out is None else out
+        if output_size is not None:
+            return super().forward(x, output_size)
+        weight = autocast_weight(self.weight)
+        if self.small_maps:
+            out = _small_map_conv(x, weight, True, x.shape[2] * x.shape[3])
+            if out is not None:
+                return out
+        bias = autocast_weight(self.bias)
+        return F.conv_transpose2d(
+            x, weight, bias, self.stride, self.padding, self.output_padding, self.groups,
+            self.dilation,
+        )  # fmt: skip

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from infogan.models.cast import Linear
 from infogan.models.conv import Conv2d, ConvTranspose2d
 from infogan.models.seed64 import dcgan_init, hidden_q_head
 
@@ -33,10 +34,10 @@ class Generator28(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.fc = nn.Sequential(
-            nn.Linear(latent_dim, 1024, bias=False),
+            Linear(latent_dim, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.ReLU(inplace=True),
-            nn.Linear(1024, 128 * 7 * 7, bias=False),
+            Linear(1024, 128 * 7 * 7, bias=False),
             nn.BatchNorm1d(128 * 7 * 7),
             nn.ReLU(inplace=True),
         )
@@ -44,7 +45,7 @@ class Generator28(nn.Module):
             ConvTranspose2d(128, 64),  # (B, 64, 14, 14)
             nn.BatchNorm2d(64),
             nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(64, channels, 4, 2, 1),  # (B, C, 28, 28)
+            ConvTranspose2d(64, channels, bias=True),  # (B, C, 28, 28)
             nn.Tanh(),
         )
         self.apply(dcgan_init)
@@ -71,17 +72,17 @@ class Discriminator28(nn.Module):
         self.num_continuous = num_continuous
         self.separate_q = separate_q
         self.trunk = nn.Sequential(
-            nn.Conv2d(channels, 64, 4, 2, 1),  # (B, 64, 14, 14)
+            Conv2d(channels, 64, bias=True),  # (B, 64, 14, 14)
             nn.LeakyReLU(0.1, inplace=True),
             Conv2d(64, 128),  # (B, 128, 7, 7)
             nn.BatchNorm2d(128),
             nn.LeakyReLU(0.1, inplace=True),
             nn.Flatten(),
-            nn.Linear(128 * 7 * 7, 1024, bias=False),
+            Linear(128 * 7 * 7, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.LeakyReLU(0.1, inplace=True),
         )
-        self.d_head = nn.Linear(1024, 1)
+        self.d_head = Linear(1024, 1)
         cont_outputs = 2 * num_continuous
         if separate_q:
             self.q_head = hidden_q_head(1024, num_categories)
@@ -90,7 +91,7 @@ class Discriminator28(nn.Module):
             self.q_head = hidden_q_head(1024, num_categories + cont_outputs)
         # IIC's over-clustering head: more categories than digits on Q's hidden layer,
         # trained only by the paired clustering term (forward(..., overcluster=True))
-        self.over_head = nn.Linear(128, overcluster) if overcluster else None
+        self.over_head = Linear(128, overcluster) if overcluster else None
         self.apply(dcgan_init)
 
     def forward(

@@ -15,15 +15,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from infogan.models.cast import Linear
 from infogan.models.conv import Conv2d, ConvTranspose2d
 
 
 def _up(c_in: int, c_out: int, *, first: bool = False) -> list[nn.Module]:
-    up = (
-        nn.ConvTranspose2d(c_in, c_out, 4, 1, 0, bias=False)
-        if first
-        else ConvTranspose2d(c_in, c_out)
-    )
+    up = ConvTranspose2d(c_in, c_out, 4, 1, 0) if first else ConvTranspose2d(c_in, c_out)
     return [
         up,
         nn.BatchNorm2d(c_out),
@@ -74,10 +71,10 @@ class Generator64(nn.Module):
 def hidden_q_head(in_features: int, outputs: int) -> nn.Sequential:
     """Q's hidden layer (Linear 128, BatchNorm, LeakyReLU 0.1) and its output layer."""
     return nn.Sequential(
-        nn.Linear(in_features, 128, bias=False),
+        Linear(in_features, 128, bias=False),
         nn.BatchNorm1d(128),
         nn.LeakyReLU(0.1, inplace=True),
-        nn.Linear(128, outputs),
+        Linear(128, outputs),
     )
 
 
@@ -106,16 +103,16 @@ class Discriminator64(nn.Module):
             *_down(128, 256),  # (B, 256, 8, 8)
             *_down(256, 512),  # (B, 512, 4, 4)
         )
-        self.d_head = nn.Conv2d(512, 1, 4, 1, 0, bias=False)  # (B, 1, 1, 1)
+        self.d_head = Conv2d(512, 1, 4, 1, 0)  # (B, 1, 1, 1)
         if separate_q:
             self.q_head = hidden_q_head(512 * 4 * 4, num_categories)
-            self.q_cont_head = nn.Linear(512 * 4 * 4, num_continuous)
+            self.q_cont_head = Linear(512 * 4 * 4, num_continuous)
         else:
-            self.q_head = nn.Linear(512 * 4 * 4, num_categories + num_continuous)
+            self.q_head = Linear(512 * 4 * 4, num_categories + num_continuous)
         if overcluster and not separate_q:
             raise ValueError("an over-clustering head needs separate_q (Q's hidden layer)")
         # IIC's over-clustering head on the categories' hidden layer (see paper28)
-        self.over_head = nn.Linear(128, overcluster) if overcluster else None
+        self.over_head = Linear(128, overcluster) if overcluster else None
         self.apply(dcgan_init)
 
     def forward(

@@ -19,6 +19,7 @@ from torch import nn
 from infogan.distributed import SINGLE, DistContext
 from infogan.latent import LatentBatch, LatentCode
 from infogan.losses import d_loss, g_nonsaturating_loss
+from infogan.models.cast import CastOnce
 from infogan.training.objectives import DOutputs, InformationTerm, StepBatch, Term
 
 
@@ -98,6 +99,11 @@ class InfoGANStep:
         return run
 
     def __call__(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
+        # under autocast, each weight is cast once for the passes between its updates
+        with CastOnce() as casts:
+            return self._step(real, latent, casts)
+
+    def _step(self, real: torch.Tensor, latent: LatentBatch, casts: CastOnce) -> torch.Tensor:
         G, D = self.G, self.D
         self.device = real.device
         code = self.code.assemble(latent)  # (B, latent_dim)
@@ -122,6 +128,7 @@ class InfoGANStep:
         self.opt_d.zero_grad(set_to_none=True)
         total_d.backward()
         self.opt_d.step()
+        casts.forget(self.opt_d)
 
         # (2) G: maximise log D(G(z, c)) and the information bound L_I(G, Q).
         # D's weights get no gradient here (saves their backward); only G is stepped.
@@ -139,6 +146,7 @@ class InfoGANStep:
             self.opt_g.zero_grad(set_to_none=True)
             total_g.backward()
             self.opt_g.step()
+            casts.forget(self.opt_g)
         finally:
             self.D_plain.requires_grad_(True)
 

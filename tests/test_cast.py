@@ -1,0 +1,82 @@
+"""Weights cast once a step under bf16 autocast (models/cast.py): the same training
+steps, bitwise, as autocast casting every weight in every pass, with fewer casts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from infogan.models.cast import CastOnce, Linear, autocast_weight
+from infogan.training.build import build_training
+
+
+class Casts(TorchDispatchMode):
+    """Counts the float32 -> bfloat16 copies of tensors with more than one element."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func.overloadpacket.__name__ == "_to_copy" and kwargs.get("dtype") == torch.bfloat16:
+            self.count += args[0].dtype == torch.float32 and args[0].numel() > 1
+        return func(*args, **kwargs)
+
+
+def _steps(preset, images, tiny_config, *, once: bool, monkeypatch):
+    with monkeypatch.context() as patch:
+        if not once:  # the layers pass their float32 weights, and autocast casts them
+            patch.setattr("infogan.models.cast.CastOnce.active", None)
+            patch.setattr(CastOnce, "__enter__", lambda self: self)
+        config = tiny_config(preset, batch_size=32, precision="bf16")
+        parts = build_training(config)
+        draw = torch.Generator().manual_seed(0)
+        rows, casts = [], Casts()
+        with casts:
+            for _ in range(3):
+                rows.append(parts.step_fn(images[:32], parts.code.sample(32, generator=draw)))
+        weights = [*parts.generator.parameters(), *parts.discriminator.parameters()]
+        return torch.stack(rows), weights, casts.count
+
+
+@pytest.mark.parametrize("preset", ["start28", "tilt64"])
+def test_casting_once_gives_the_same_steps_with_fewer_casts(
+    preset, digits_28, mnist_train_64, tiny_config, monkeypatch
+):
+    images = (digits_28 if preset == "start28" else mnist_train_64)[0]
+    torch.manual_seed(0)  # the terms' random copies
+    every, weights_every, casts_every = _steps(
+        preset, images, tiny_config, once=False, monkeypatch=monkeypatch
+    )
+    torch.manual_seed(0)
+    once, weights_once, casts_once = _steps(
+        preset, images, tiny_config, once=True, monkeypatch=monkeypatch
+    )
+    assert torch.equal(every, once)
+    assert all(torch.equal(a, b) for a, b in zip(weights_every, weights_once, strict=True))
+    assert casts_once < 0.6 * casts_every
+
+
+def test_a_copy_lasts_until_its_optimizer_steps():
+    torch.manual_seed(0)
+    layer = Linear(4, 3)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    x = torch.randn(5, 4)
+    with CastOnce() as casts, torch.autocast("cpu", dtype=torch.bfloat16):
+        first = autocast_weight(layer.weight)
+        assert first.dtype == torch.bfloat16 and first.requires_grad
+        assert first.data_ptr() == autocast_weight(layer.weight).data_ptr()  # one copy
+        layer(x).sum().backward()
+        assert layer.weight.grad.dtype == torch.float32  # the gradient reaches float32
+        opt.step()
+        stale = autocast_weight(layer.weight).float()
+        casts.forget(opt)
+        fresh = autocast_weight(layer.weight).float()
+    assert torch.equal(stale, first.float()) and not torch.equal(fresh, stale)
+    assert torch.equal(fresh, layer.weight.detach().to(torch.bfloat16).float())
+    # outside the context, or without autocast, a layer passes its own weight
+    assert autocast_weight(layer.weight) is layer.weight
+    with CastOnce():
+        assert autocast_weight(layer.weight) is layer.weight
