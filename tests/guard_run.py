@@ -4,8 +4,10 @@ them: the data of the equivalence test, which keeps a change of the step honest.
 recorded by the step as it was before its rewrite (commit b76e7ca, its src/ on PYTHONPATH),
 and seed64's again when its fp32 convolutions on 4x4 maps became matrix products (the
 first step agreed with the earlier record to 4e-6; later steps move as any change of
-summation order moves them). ``python tests/guard_run.py DATA_DIR`` re-records them into
-tests/data/first_steps.json, only on purpose: the file is what the step must reproduce."""
+summation order moves them), and when those products' outputs became dense in memory
+(BatchNorm then sums in another order; the first step is unchanged).
+``python tests/guard_run.py DATA_DIR`` re-records them into tests/data/first_steps.json,
+only on purpose: the file is what the step must reproduce."""
 
 from __future__ import annotations
 

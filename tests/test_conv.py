@@ -57,6 +57,8 @@ def test_same_results_as_pytorch_layers(transposed, c_in, c_out, size, memory):
         node = type(got[0].grad_fn).__name__
         uses_gemm = any(gemm_directions(small, BF16 if bf16 else torch.float32, transposed))
         assert (node == "_SmallMapConvBackward") == uses_gemm
+        if uses_gemm and memory == torch.channels_last:  # dense maps for what follows
+            assert all(t.is_contiguous(memory_format=memory) for t in got[:2])
 
 
 def test_rule_covers_the_small_maps():
