@@ -32,6 +32,36 @@ class MnistPilDataset(Dataset):
         return ((x - 0.5) / 0.5).unsqueeze(0)  # (1, S, S) in [-1, 1]
 
 
+def textbook_layers(module: nn.Module) -> nn.Module:
+    """``module`` with PyTorch's own layers in place of the project's subclasses of them
+    (which compute small-map convolutions as matrix products and cast weights once a
+    step), holding the same weights: the network as a textbook loop builds it."""
+    for name, child in module.named_children():
+        plain = _plain_layer(child)
+        if plain is child:
+            textbook_layers(child)
+        else:
+            setattr(module, name, plain)
+    return module
+
+
+def _plain_layer(layer: nn.Module) -> nn.Module:
+    kinds = (nn.ConvTranspose2d, nn.Conv2d, nn.Linear)
+    kind = next((k for k in kinds if isinstance(layer, k)), None)
+    if kind is None or type(layer) is kind:
+        return layer
+    bias = layer.bias is not None
+    if kind is nn.Linear:
+        plain = nn.Linear(layer.in_features, layer.out_features, bias=bias)
+    else:
+        plain = kind(
+            layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+            layer.padding, bias=bias,
+        )  # fmt: skip
+    plain.load_state_dict(layer.state_dict())
+    return plain
+
+
 def make_loader(digits: np.ndarray, size: int, batch_size: int, seed: int = 0) -> DataLoader:
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(

@@ -4,8 +4,9 @@ For each preset it times training steps (after warm-up) of
 
   (a) the project's trainer exactly as ``infogan train`` runs it (``train_loop`` over the
       in-memory tensor with ``InfoGANStep``), and
-  (b) the textbook loop of ``reference_loop.py`` (PIL resize per image through a
-      DataLoader, fp32 NCHW, ``.item()`` per value per step), in a process of its own
+  (b) the textbook loop of ``reference_loop.py`` (the same networks with PyTorch's own
+      layers, PIL resize per image through a DataLoader, fp32 NCHW, ``.item()`` per
+      value per step), in a process of its own
       with the same threads (it keeps glibc malloc's defaults; the trainer's process
       keeps the memory its steps free, as ``infogan train`` does),
 
@@ -40,7 +41,7 @@ from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES, build_models
 from infogan.training.build import build_training, resolve_precision
 from infogan.training.loop import LoopState, train_loop
-from reference_loop import ReferenceStep, make_loader, sample_codes
+from reference_loop import ReferenceStep, make_loader, sample_codes, textbook_layers
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5, dtype=torch.float32) -> float:
@@ -101,8 +102,8 @@ class ReferenceTrainer:
         torch.manual_seed(t.seed)
         g, d = build_models(config)
         self.step_fn = ReferenceStep(
-            g,
-            d,
+            textbook_layers(g),
+            textbook_layers(d),
             num_categories=lat.num_categories,
             lr_g=t.lr_g,
             lr_d=t.lr_d,
