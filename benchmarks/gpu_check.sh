@@ -33,6 +33,13 @@ timeout 150 "$PY" benchmarks/gpu_speed.py --data-dir "$DATA" --device "$DEVICE" 
     --presets seed64,tilt64 --rounds 3 --steps "$STEPS" --warmup "$WARMUP" \
     --json "$OUT/gpu_speed_graph.json"
 
+# the full run fits the call only as a graph (eager, seed64's 80 epochs took 7.4 minutes)
+if [ "$DEVICE" != cpu ] && ! "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); \
+sys.exit(r['results'][0]['variants']['fp32+graph']['step'] != 'graph')" \
+        "$OUT/gpu_speed_graph.json"; then
+    echo "seed64's step did not run as a CUDA graph (see above): no full run in this call"
+    exit 1
+fi
 run=$(mktemp -d)/full-seed64
 timeout 420 "$PY" benchmarks/full_run.py --data-dir "$DATA" --device "$DEVICE" --no-progress \
     --run-dir "$run" --json "$OUT/full_run_seed64.json" ${MAX_STEPS:+--max-steps "$MAX_STEPS"}
