@@ -123,7 +123,7 @@ class CapturedStep:
 
     @property
     def mode(self) -> str:
-        """ "graph" once the step is captured and checked, "eager" before and after a failure."""
+        """How the step runs: as a "graph" once captured and checked, else "eager"."""
         return "graph" if self.graph is not None else "eager"
 
     def __call__(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
