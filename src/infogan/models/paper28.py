@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from infogan.models.cast import Linear
-from infogan.models.conv import Conv2d, ConvTranspose2d
+from infogan.models.conv import Conv2d, ConvTranspose2d, Flatten
 from infogan.models.seed64 import dcgan_init, hidden_q_head
 
 #: log-std of Q's Gaussian is kept in this range so its likelihood stays finite
@@ -77,7 +77,7 @@ class Discriminator28(nn.Module):
             Conv2d(64, 128),  # (B, 128, 7, 7)
             nn.BatchNorm2d(128),
             nn.LeakyReLU(0.1, inplace=True),
-            nn.Flatten(),
+            Flatten(),
             Linear(128 * 7 * 7, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.LeakyReLU(0.1, inplace=True),

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from infogan.models.cast import Linear
-from infogan.models.conv import Conv2d, ConvTranspose2d
+from infogan.models.conv import Conv2d, ConvTranspose2d, Flatten
 
 
 def _up(c_in: int, c_out: int, *, first: bool = False) -> list[nn.Module]:
@@ -104,6 +104,7 @@ class Discriminator64(nn.Module):
             *_down(256, 512),  # (B, 512, 4, 4)
         )
         self.d_head = Conv2d(512, 1, 4, 1, 0)  # (B, 1, 1, 1)
+        self.flatten = Flatten()
         if separate_q:
             self.q_head = hidden_q_head(512 * 4 * 4, num_categories)
             self.q_cont_head = Linear(512 * 4 * 4, num_continuous)
@@ -122,7 +123,7 @@ class Discriminator64(nn.Module):
         the over-clustering head's logits (B, N) as a fourth output."""
         features = self.trunk(image)  # (B, 512, 4, 4)
         d_logit = self.d_head(features).flatten()  # (B,)
-        flat = features.flatten(1)  # (B, 8192)
+        flat = self.flatten(features)  # (B, 8192)
         if not self.separate_q:
             q = self.q_head(flat)  # (B, num_categories + num_continuous)
             if overcluster:
