@@ -129,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant {unknown[0]!r}; expected some of {', '.join(VARIANTS)}")
-    torch.backends.cudnn.benchmark = True
     device = torch.device(args.device)
     digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
     results = [

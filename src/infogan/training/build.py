@@ -108,12 +108,15 @@ def build_training(
 ) -> TrainingParts:
     """Fresh networks (seeded by the config), Adam optimizers, the code and the step.
     On a CPU, malloc is told to keep the memory the step frees for the next step
-    (:mod:`infogan.training.memory`); on a GPU the step is captured as a CUDA graph
+    (:mod:`infogan.training.memory`); on a GPU cuDNN picks its convolutions by timing
+    them (as ``benchmarks/gpu_speed.py`` did) and the step is captured as a CUDA graph
     (:mod:`infogan.training.graph`; ``log`` hears whether it was)."""
     t = config.train
     device = torch.device(device)
     if device.type == "cpu":
         keep_freed_memory()
+    if device.type == "cuda":  # every step has the same shapes: let cuDNN time its choices
+        torch.backends.cudnn.benchmark = True
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
     torch.manual_seed(t.seed)
     generator, discriminator = build_models(config)
