@@ -14,6 +14,8 @@ are bitwise those of autocast casting each time.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,23 +34,25 @@ class _Reuse(torch.autograd.Function):
         return grad.to(ctx.dtype), None
 
 
+#: the open :class:`CastOnce` of each thread (like autocast's own state, per thread)
+_OPEN = threading.local()
+
+
 class CastOnce:
     """A context inside which :func:`autocast_weight` casts each weight once. The owner
     of the weights says when they change: :meth:`forget` after an optimizer step."""
-
-    active: CastOnce | None = None
 
     def __init__(self) -> None:
         self.copies: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __enter__(self) -> CastOnce:
-        if CastOnce.active is not None:
+        if getattr(_OPEN, "cache", None) is not None:
             raise RuntimeError("CastOnce contexts do not nest")
-        CastOnce.active = self
+        _OPEN.cache = self
         return self
 
     def __exit__(self, *exc) -> None:
-        CastOnce.active = None
+        _OPEN.cache = None
         self.copies.clear()
 
     def forget(self, optimizer: torch.optim.Optimizer) -> None:
@@ -69,7 +73,7 @@ class CastOnce:
 def autocast_weight(weight: torch.Tensor | None) -> torch.Tensor | None:
     """``weight`` as a layer passes it to its operator: under autocast and inside
     :class:`CastOnce`, the step's one cast copy; otherwise itself (autocast casts it)."""
-    cache = CastOnce.active
+    cache = getattr(_OPEN, "cache", None)
     if weight is None or cache is None:
         return weight
     device = weight.device.type
