@@ -22,6 +22,21 @@ if _WORKERS > 1:
 
 
 @pytest.fixture(scope="session")
+def benchmark_script():
+    """A script of benchmarks/ imported as a module:
+    ``benchmark_script("throughput").main(args)``."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """A directory with the four verified MNIST files ($INFOGAN_DATA_DIR or ./data)."""
     from infogan.data import fetch_mnist

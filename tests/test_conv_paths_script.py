@@ -3,20 +3,13 @@ and whole steps with the rule on and off, and leaves the rule as it found it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 from infogan.models import conv
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def test_layers_and_steps_are_recorded(tmp_path, mnist_dir, capsys):
-    path = ROOT / "benchmarks" / "conv_paths.py"
-    spec = importlib.util.spec_from_file_location("conv_paths", path)
-    conv_paths = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conv_paths)
+def test_layers_and_steps_are_recorded(benchmark_script, tmp_path, mnist_dir, capsys):
+    conv_paths = benchmark_script("conv_paths")
     rule = json.dumps({str(k): v for k, v in conv.GEMM_POSITIONS.items()})
     record = tmp_path / "paths.json"
     args = ["--batch", "2", "--repeats", "1", "--dtypes", "bfloat16", "--presets", "paper28"]

@@ -3,19 +3,11 @@ and with glibc's defaults, and records both."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_both_arms_are_timed_in_their_own_processes(tmp_path, mnist_dir, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "malloc_reuse", ROOT / "benchmarks" / "malloc_reuse.py"
-    )
-    malloc_reuse = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(malloc_reuse)
+def test_both_arms_are_timed_in_their_own_processes(benchmark_script, tmp_path, mnist_dir, capsys):
+    malloc_reuse = benchmark_script("malloc_reuse")
     record = tmp_path / "malloc.json"
     args = ["--presets", "paper28", "--precisions", "fp32", "--rounds", "1", "--steps", "1"]
     args += ["--warmup", "1", "--json", record, "--data-dir", mnist_dir]

@@ -249,19 +249,14 @@ def test_reseed_needs_the_clustering_term():
     RESTYLE28.with_train(cluster_reseed=200).validate()
 
 
-def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir, capsys):
-    import importlib.util
+def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir, capsys, benchmark_script):
     import subprocess
-    from pathlib import Path
 
     from infogan.training.run import resume, train
 
     config = RESTYLE28.with_train(max_steps=4, checkpoint_every=2, sample_every=4, batch_size=16)
     run = train(config, tmp_path / "run", data_dir=mnist_dir, progress=False, log=lambda _m: None)
-    tool = Path(__file__).resolve().parent.parent / "benchmarks" / "reseed_checkpoint.py"
-    spec = importlib.util.spec_from_file_location("reseed_checkpoint", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_script("reseed_checkpoint")
 
     def reseed(*args):  # the tool's main, in this process
         code = module.main([str(run), "--data-dir", str(mnist_dir), *args])

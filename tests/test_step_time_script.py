@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_one_timed_and_one_profiled_step_are_recorded(tmp_path, mnist_dir, capsys):
-    spec = importlib.util.spec_from_file_location("step_time", ROOT / "benchmarks" / "step_time.py")
-    step_time = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(step_time)
+def test_one_timed_and_one_profiled_step_are_recorded(
+    benchmark_script, tmp_path, mnist_dir, capsys
+):
+    step_time = benchmark_script("step_time")
     record = tmp_path / "steps.json"
     args = ["--presets", "quick28", "--precisions", "fp32", "--steps", "1", "--warmup", "0"]
     args += ["--profile", "1", "--top", "5"]

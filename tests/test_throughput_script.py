@@ -3,19 +3,13 @@ process of its own, and records the ratio."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_trainer_and_textbook_loop_are_timed_side_by_side(tmp_path, mnist_dir, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "throughput", ROOT / "benchmarks" / "throughput.py"
-    )
-    throughput = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(throughput)
+def test_trainer_and_textbook_loop_are_timed_side_by_side(
+    benchmark_script, tmp_path, mnist_dir, capsys
+):
+    throughput = benchmark_script("throughput")
     record = tmp_path / "throughput.json"
     args = ["--quick", "--presets", "paper28", "--precision", "fp32", "--rounds", "1"]
     args += ["--steps", "1", "--json", record, "--data-dir", mnist_dir]

@@ -181,10 +181,10 @@ def _small_map_conv(x: torch.Tensor, weight: torch.Tensor, transposed: bool, sma
         )
 
 
-class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` (4x4, stride 2, padding 1, no bias by default), with matrix products
-    on small maps for that kind of layer, and its weights from
-    :func:`~infogan.models.cast.autocast_weight`."""
+class _SmallMapLayer:
+    """The constructor the two layers share: 4x4, stride 2, padding 1 and no bias by
+    default; ``small_maps`` says whether the layer is of the kind :func:`_small_map_conv`
+    computes (that shape, no bias)."""
 
     def __init__(
         self, c_in: int, c_out: int, kernel: int = KERNEL, stride: int = STRIDE,
@@ -192,6 +192,12 @@ class Conv2d(nn.Conv2d):
     ):  # fmt: skip
         super().__init__(c_in, c_out, kernel, stride, padding, bias=bias)
         self.small_maps = (kernel, stride, padding) == (KERNEL, STRIDE, PADDING) and not bias
+
+
+class Conv2d(_SmallMapLayer, nn.Conv2d):
+    """``nn.Conv2d`` (4x4, stride 2, padding 1, no bias by default), with matrix products
+    on small maps for that kind of layer, and its weights from
+    :func:`~infogan.models.cast.autocast_weight`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = autocast_weight(self.weight)
@@ -203,17 +209,10 @@ class Conv2d(nn.Conv2d):
         return self._conv_forward(x, weight, autocast_weight(self.bias))
 
 
-class ConvTranspose2d(nn.ConvTranspose2d):
+class ConvTranspose2d(_SmallMapLayer, nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` (4x4, stride 2, padding 1, no bias by default), with matrix
     products on small maps for that kind of layer, and its weights from
     :func:`~infogan.models.cast.autocast_weight`."""
-
-    def __init__(
-        self, c_in: int, c_out: int, kernel: int = KERNEL, stride: int = STRIDE,
-        padding: int = PADDING, *, bias: bool = False,
-    ):  # fmt: skip
-        super().__init__(c_in, c_out, kernel, stride, padding, bias=bias)
-        self.small_maps = (kernel, stride, padding) == (KERNEL, STRIDE, PADDING) and not bias
 
     def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
         if output_size is not None:
