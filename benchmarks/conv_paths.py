@@ -2,11 +2,11 @@
 gradient, weight gradient), timed through PyTorch's convolution (oneDNN on a CPU) and
 through the matrix products of ``infogan.models.conv``, in bfloat16 and float32.
 
-It is the measurement behind ``conv.GEMM_POSITIONS``: the rule sends a direction
-through a matrix product where that was faster. Both paths run in turn within one run,
-best of ``--repeats``. Then whole training steps of ``--presets`` (bf16), the rule on and
-off in turn, round by round: the median step of each and the speed-up. Run it alone:
-other work on the machine distorts it.
+It is the measurement behind ``conv.GEMM_POSITIONS`` and ``conv.ONE_CHANNEL_SPREAD``:
+the rule sends a direction through a matrix product where that was faster. Both paths
+run in turn within one run, best of ``--repeats``. Then whole training steps of
+``--presets`` (bf16), the rule on and off in turn, round by round: the median step of
+each and the speed-up. Run it alone: other work on the machine distorts it.
 
     python benchmarks/conv_paths.py --json benchmarks/results/conv_paths_xeon_amx.json
 """
@@ -41,6 +41,7 @@ from infogan.training.run import cpu_name
 
 #: (transposed, input channels, output channels, input size, network)
 LAYERS = [
+    (False, 1, 64, 64, "seed64 D"),
     (False, 64, 128, 32, "seed64 D"),
     (False, 128, 256, 16, "seed64 D"),
     (False, 256, 512, 8, "seed64 D"),
@@ -48,8 +49,10 @@ LAYERS = [
     (True, 256, 128, 8, "seed64 G"),
     (True, 128, 64, 16, "seed64 G"),
     (True, 64, 1, 32, "seed64 G"),
+    (False, 1, 64, 28, "paper28 D"),
     (False, 64, 128, 14, "paper28 D"),
     (True, 128, 64, 7, "paper28 G"),
+    (True, 64, 1, 14, "paper28 G"),
 ]
 
 
@@ -110,13 +113,15 @@ def step_speedup(preset: str, digits, rounds: int, steps: int) -> dict:
     real = to_training_tensor(digits[:batch], config.data.image_size)
     real = real.contiguous(memory_format=torch.channels_last)
     draw = torch.Generator().manual_seed(0)
-    rule = dict(conv.GEMM_POSITIONS)
+    rule, spread = dict(conv.GEMM_POSITIONS), set(conv.ONE_CHANNEL_SPREAD)
     times: dict[str, list[float]] = {"on": [], "off": []}
     try:
         for r in range(rounds):
             for arm in ("on", "off") if r % 2 == 0 else ("off", "on"):
                 conv.GEMM_POSITIONS.clear()
                 conv.GEMM_POSITIONS.update(rule if arm == "on" else {})
+                conv.ONE_CHANNEL_SPREAD.clear()
+                conv.ONE_CHANNEL_SPREAD.update(spread if arm == "on" else ())
                 parts.step_fn(real, parts.code.sample(batch, generator=draw))  # warm-up
                 for _ in range(steps):
                     latent = parts.code.sample(batch, generator=draw)
@@ -126,6 +131,8 @@ def step_speedup(preset: str, digits, rounds: int, steps: int) -> dict:
     finally:
         conv.GEMM_POSITIONS.clear()
         conv.GEMM_POSITIONS.update(rule)
+        conv.ONE_CHANNEL_SPREAD.clear()
+        conv.ONE_CHANNEL_SPREAD.update(spread)
     on, off = (statistics.median(times[arm]) for arm in ("on", "off"))
     return {
         "preset": preset,
@@ -161,12 +168,15 @@ def main(argv: list[str] | None = None) -> int:
             grad = torch.randn(args.batch, c_out, out_size, out_size, dtype=dtype)
             grad = grad.contiguous(memory_format=cl)
             small = min(size, out_size) ** 2
-            rule_pass, rule_weight = gemm_directions(small, dtype, transposed)
+            one_channel = (c_out if transposed else c_in) == 1
+            gemm = dict(zip(("forward", "input grad", "weight grad"), gemm_directions(
+                small, dtype, transposed, one_channel
+            ), strict=True))  # fmt: skip
             name = f"{net} {'convT' if transposed else 'conv'} {c_in}->{c_out} @{size}"
             for direction, (native, matmul) in directions(transposed, x, w, grad).items():
                 native_ms = best_ms(native, args.repeats)
                 matmul_ms = best_ms(matmul, args.repeats)
-                rule = rule_weight if direction == "weight grad" else rule_pass
+                rule = gemm[direction]
                 rows.append(
                     {
                         "layer": name,

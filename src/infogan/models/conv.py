@@ -1,5 +1,4 @@
-"""The networks' 4x4, stride-2, padding-1 convolutions, computed as matrix products on
-small maps on a CPU.
+"""The networks' convolutions, computed as matrix products on a CPU where oneDNN is slow.
 
 oneDNN's convolutions are slow where a map has few positions and many channels: on 2
 Xeon cores with AMX, seed64's last D convolution (256 -> 512 channels, 8x8 -> 4x4) took
@@ -7,12 +6,14 @@ Xeon cores with AMX, seed64's last D convolution (256 -> 512 channels, 8x8 -> 4x
 product over the unrolled 4x4 windows (im2col) took 11 ms. :class:`Conv2d` and
 :class:`ConvTranspose2d` are ``nn.Conv2d`` and ``nn.ConvTranspose2d`` (same weights,
 same state-dict keys, same results to the rounding of the arithmetic) that send the
-directions of a pass (forward, input gradient, weight gradient) that are faster that way
-through :func:`windows` and a matrix product, and the others through PyTorch's
-convolution. Which directions go where depends only on the map size and the dtype
-(:func:`gemm_directions`), so a run takes the same path each time. On other devices,
-and for layers of other shapes, they are PyTorch's layers. All of them take their
-weights from :func:`~infogan.models.cast.autocast_weight`.
+directions of a 4x4 stride-2 pass (forward, input gradient, weight gradient) that are
+faster that way through :func:`windows` and a matrix product, and the others through
+PyTorch's convolution. Which directions go where depends only on the map size, whether
+the larger map has one channel, and the dtype (:func:`gemm_directions`), so a run takes
+the same path each time. A layer whose kernel covers its whole map (seed64's G input and
+D head) is the matrix product it is. On other devices, and for layers of other shapes,
+they are PyTorch's layers. All of them take their weights from
+:func:`~infogan.models.cast.autocast_weight`.
 
 The windows are laid out position-major with channels last: row (b, i, j) of the
 unrolled matrix holds input[b, :, 2i-1+kh, 2j-1+kw] for kh, kw in 0..3, channels
@@ -41,6 +42,13 @@ GEMM_POSITIONS = {
     torch.bfloat16: {False: (16, 64), True: (16, 49)},
     torch.float32: {False: (16, 16), True: (16, 16)},
 }
+
+#: dtypes in which a layer whose larger map has one channel (seed64's image) spreads onto
+#: it by a matrix product and an overlap-add: the direction that does (a transposed
+#: convolution's forward, a convolution's input gradient) took oneDNN 17.6 ms at batch
+#: 128 in float32 against 6.2 as a product (seed64's G, 64 -> 1 channels, 32x32 -> 64x64);
+#: in bfloat16 oneDNN was faster (2.8 ms against 3.3).
+ONE_CHANNEL_SPREAD = {torch.float32}
 
 
 def windows(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
@@ -108,47 +116,58 @@ def _from_rows(rows: torch.Tensor, b: int, hw: tuple[int, int]) -> torch.Tensor:
 
 
 def gemm_directions(
-    small_positions: int, dtype: torch.dtype, transposed: bool
-) -> tuple[bool, bool]:
-    """(forward and input gradient, weight gradient): which go through matrix products
-    for a layer whose smaller map has ``small_positions`` positions."""
+    small_positions: int, dtype: torch.dtype, transposed: bool, one_channel: bool = False
+) -> tuple[bool, bool, bool]:
+    """(forward, input gradient, weight gradient): which go through matrix products for a
+    layer whose smaller map has ``small_positions`` positions and whose larger map has
+    one channel or more (``one_channel``)."""
     passes, weight = GEMM_POSITIONS.get(dtype, {}).get(transposed, (0, 0))
-    return small_positions <= passes, small_positions <= weight
+    small = small_positions <= passes
+    spread = one_channel and dtype in ONE_CHANNEL_SPREAD
+    return (
+        small or (spread and transposed),
+        small or (spread and not transposed),
+        (small_positions <= weight),
+    )
 
 
 class _SmallMapConv(torch.autograd.Function):
-    """A bias-free 4x4 stride-2 padding-1 convolution (``transposed``: its transpose)
-    with each direction computed by a matrix product or by PyTorch's convolution."""
+    """A 4x4 stride-2 padding-1 convolution (``transposed``: its transpose) with each
+    direction computed by a matrix product or by PyTorch's convolution."""
 
     @staticmethod
-    def forward(ctx, x, weight, transposed: bool, gemm_pass: bool, gemm_weight: bool):
+    def forward(ctx, x, weight, bias, transposed: bool, gemm: tuple[bool, bool, bool]):
         ctx.save_for_backward(x, weight)
-        ctx.flags = transposed, gemm_pass, gemm_weight
+        ctx.flags = transposed, gemm
         b, _, h, w = x.shape
-        if not gemm_pass:
+        if not gemm[0]:
             conv = F.conv_transpose2d if transposed else F.conv2d
-            return conv(x, weight, stride=STRIDE, padding=PADDING)
+            return conv(x, weight, bias, stride=STRIDE, padding=PADDING)
         flat = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)  # (O or Cin, 16 * .)
         if transposed:  # every input position spreads over a 4x4 window of the output
-            return overlap_add(_rows(x) @ flat, b, (h, w), weight.shape[1])
-        return _from_rows(windows(x, (h // 2, w // 2)) @ flat.t(), b, (h // 2, w // 2))
+            out = overlap_add(_rows(x) @ flat, b, (h, w), weight.shape[1])
+        else:
+            out = _from_rows(windows(x, (h // 2, w // 2)) @ flat.t(), b, (h // 2, w // 2))
+        if bias is not None:
+            out += bias.view(1, -1, 1, 1)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        transposed, gemm_pass, gemm_weight = ctx.flags
-        need_x, need_w = ctx.needs_input_grad[:2]
+        transposed, (_, gemm_input, gemm_weight) = ctx.flags
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad = grad.contiguous(memory_format=torch.channels_last)
         grad_x = grad_w = None
         b, _, h, w = x.shape
         flat = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
-        aten_mask = [need_x and not gemm_pass, need_w and not gemm_weight, False]
+        aten_mask = [need_x and not gemm_input, need_w and not gemm_weight, False]
         if any(aten_mask):
             grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
                 grad, x, weight, None, [STRIDE] * 2, [PADDING] * 2, [1, 1], transposed,
                 [0, 0], 1, aten_mask,
             )  # fmt: skip
-        if need_x and gemm_pass:
+        if need_x and gemm_input:
             if transposed:  # the input gradient of a transposed convolution is a convolution
                 grad_x = _from_rows(windows(grad, (h, w)) @ flat.t(), b, (h, w))
             else:
@@ -161,10 +180,13 @@ class _SmallMapConv(torch.autograd.Function):
             # a transposed left operand halves oneDNN's bf16 product rate at these shapes
             prod = left.contiguous() @ right
             grad_w = prod.view(weight.shape[0], KERNEL, KERNEL, -1).permute(0, 3, 1, 2)
-        return grad_x, grad_w, None, None, None
+        grad_b = grad.sum((0, 2, 3)) if need_b else None
+        return grad_x, grad_w, grad_b, None, None
 
 
-def _small_map_conv(x: torch.Tensor, weight: torch.Tensor, transposed: bool, small: int):
+def _small_map_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, transposed: bool, small: int
+):
     """The layer's pass on a CPU, or ``None`` where PyTorch's convolution does every
     direction (another device, or a map too large for any matrix product)."""
     if x.device.type != "cpu":
@@ -172,57 +194,85 @@ def _small_map_conv(x: torch.Tensor, weight: torch.Tensor, transposed: bool, sma
     dtype = x.dtype
     if torch.is_autocast_enabled("cpu"):
         dtype = torch.get_autocast_dtype("cpu")
-    gemm_pass, gemm_weight = gemm_directions(small, dtype, transposed)
-    if not (gemm_pass or gemm_weight):
+    # the larger map's channels: a convolution's input, a transposed convolution's output
+    gemm = gemm_directions(small, dtype, transposed, one_channel=weight.shape[1] == 1)
+    if not any(gemm):
         return None
     with torch.autocast("cpu", enabled=False):
-        return _SmallMapConv.apply(
-            x.to(dtype), weight.to(dtype), transposed, gemm_pass, gemm_weight
-        )
+        bias = None if bias is None else bias.to(dtype)
+        return _SmallMapConv.apply(x.to(dtype), weight.to(dtype), bias, transposed, gemm)
+
+
+def _whole_map_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, transposed: bool
+):
+    """A layer whose kernel covers the whole map (a 4x4 map to 1x1, or its transpose
+    from 1x1 to 4x4: seed64's D head and G's first layer) as the one matrix product it
+    is, on a CPU; ``None`` elsewhere. oneDNN took 4.5 ms for G's first layer at batch 128
+    in fp32 (30 GFLOP/s), and more for its weight gradient."""
+    if x.device.type != "cpu":
+        return None
+    b = x.shape[0]
+    flat = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)  # (O or Cin, kh*kw*.)
+    if not transposed:
+        rows = x.permute(0, 2, 3, 1).reshape(b, -1)  # a view for channels-last memory
+        return F.linear(rows, flat, bias).view(b, -1, 1, 1)
+    # (B, Cin) -> (B, kh, kw, Cout), handed on as channels-last (B, Cout, kh, kw)
+    out = (x.reshape(b, -1) @ flat).view(b, *weight.shape[2:], weight.shape[1])
+    if bias is not None:  # in the product's dtype, as autocast leaves the addition alone
+        out = out + bias.to(out.dtype)
+    return out.permute(0, 3, 1, 2)
 
 
 class _SmallMapLayer:
-    """The constructor the two layers share: 4x4, stride 2, padding 1 and no bias by
-    default; ``small_maps`` says whether the layer is of the kind :func:`_small_map_conv`
-    computes (that shape, no bias)."""
+    """The constructor the two layers share (4x4, stride 2, padding 1 and no bias by
+    default) and the CPU paths they share: ``small_maps`` says whether the layer is of
+    the kind :func:`_small_map_conv` computes (that kernel, stride and padding),
+    ``whole_map`` whether it is of the kind :func:`_whole_map_conv` computes on a map its
+    kernel covers (stride 1, no padding)."""
 
     def __init__(
         self, c_in: int, c_out: int, kernel: int = KERNEL, stride: int = STRIDE,
         padding: int = PADDING, *, bias: bool = False,
     ):  # fmt: skip
         super().__init__(c_in, c_out, kernel, stride, padding, bias=bias)
-        self.small_maps = (kernel, stride, padding) == (KERNEL, STRIDE, PADDING) and not bias
+        self.small_maps = (kernel, stride, padding) == (KERNEL, STRIDE, PADDING)
+        self.whole_map = (stride, padding) == (1, 0)
+
+    def _cpu_paths(self, x: torch.Tensor, weight, bias, transposed: bool):
+        """The layer's pass through :func:`_whole_map_conv` or :func:`_small_map_conv`,
+        or ``None`` where PyTorch's layer does it."""
+        h, w = x.shape[2:]
+        if self.whole_map and (h, w) == ((1, 1) if transposed else self.kernel_size):
+            return _whole_map_conv(x, weight, bias, transposed)
+        if self.small_maps:
+            small = h * w if transposed else (h // STRIDE) * (w // STRIDE)
+            return _small_map_conv(x, weight, bias, transposed, small)
+        return None
 
 
 class Conv2d(_SmallMapLayer, nn.Conv2d):
     """``nn.Conv2d`` (4x4, stride 2, padding 1, no bias by default), with matrix products
-    on small maps for that kind of layer, and its weights from
-    :func:`~infogan.models.cast.autocast_weight`."""
+    where oneDNN is slow, and its weights from :func:`~infogan.models.cast.autocast_weight`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = autocast_weight(self.weight)
-        if self.small_maps:
-            small = (x.shape[2] // STRIDE) * (x.shape[3] // STRIDE)  # the output map
-            out = _small_map_conv(x, weight, False, small)
-            if out is not None:
-                return out
-        return self._conv_forward(x, weight, autocast_weight(self.bias))
+        weight, bias = autocast_weight(self.weight), autocast_weight(self.bias)
+        out = self._cpu_paths(x, weight, bias, False)
+        return self._conv_forward(x, weight, bias) if out is None else out
 
 
 class ConvTranspose2d(_SmallMapLayer, nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` (4x4, stride 2, padding 1, no bias by default), with matrix
-    products on small maps for that kind of layer, and its weights from
+    products where oneDNN is slow, and its weights from
     :func:`~infogan.models.cast.autocast_weight`."""
 
     def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
         if output_size is not None:
             return super().forward(x, output_size)
-        weight = autocast_weight(self.weight)
-        if self.small_maps:
-            out = _small_map_conv(x, weight, True, x.shape[2] * x.shape[3])
-            if out is not None:
-                return out
-        bias = autocast_weight(self.bias)
+        weight, bias = autocast_weight(self.weight), autocast_weight(self.bias)
+        out = self._cpu_paths(x, weight, bias, True)
+        if out is not None:
+            return out
         return F.conv_transpose2d(
             x, weight, bias, self.stride, self.padding, self.output_padding, self.groups,
             self.dilation,
