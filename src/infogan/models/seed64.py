@@ -18,13 +18,17 @@ from torch import nn
 from infogan.models.cast import Linear
 from infogan.models.conv import Conv2d, ConvTranspose2d, Flatten
 
+# The activations write new maps rather than overwrite their inputs: at batch 128 the maps
+# outgrow the cache, and PyTorch's in-place bf16 ReLU and LeakyReLU on the CPU took twice
+# as long as the out-of-place ones there (docs/speed.md).
+
 
 def _up(c_in: int, c_out: int, *, first: bool = False) -> list[nn.Module]:
     up = ConvTranspose2d(c_in, c_out, 4, 1, 0) if first else ConvTranspose2d(c_in, c_out)
     return [
         up,
         nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
+        nn.ReLU(),
     ]
 
 
@@ -32,7 +36,7 @@ def _down(c_in: int, c_out: int, *, norm: bool = True) -> list[nn.Module]:
     layers: list[nn.Module] = [Conv2d(c_in, c_out)]
     if norm:
         layers.append(nn.BatchNorm2d(c_out))
-    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    layers.append(nn.LeakyReLU(0.2))
     return layers
 
 
@@ -73,7 +77,7 @@ def hidden_q_head(in_features: int, outputs: int) -> nn.Sequential:
     return nn.Sequential(
         Linear(in_features, 128, bias=False),
         nn.BatchNorm1d(128),
-        nn.LeakyReLU(0.1, inplace=True),
+        nn.LeakyReLU(0.1),
         Linear(128, outputs),
     )
 
