@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES, build_models
 from infogan.training.build import build_training, resolve_precision
 from infogan.training.loop import LoopState, train_loop
+from infogan.training.run import cpu_name
 from reference_loop import ReferenceStep, make_loader, sample_codes, textbook_layers
 
 
@@ -280,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} threads",
+        "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "quick": args.quick,
         "results": results,
