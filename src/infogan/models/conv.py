@@ -45,9 +45,10 @@ GEMM_POSITIONS = {
 
 #: dtypes in which a layer whose larger map has one channel (seed64's image) spreads onto
 #: it by a matrix product and an overlap-add: the direction that does (a transposed
-#: convolution's forward, a convolution's input gradient) took oneDNN 17.6 ms at batch
-#: 128 in float32 against 6.2 as a product (seed64's G, 64 -> 1 channels, 32x32 -> 64x64);
-#: in bfloat16 oneDNN was faster (2.8 ms against 3.3).
+#: convolution's forward, a convolution's input gradient) took oneDNN 15.7 and 24.3 ms at
+#: batch 128 in float32 against 3.7 and 3.9 as a product (seed64's G output and D input,
+#: 64 channels at 32x32 <-> 1 at 64x64); in bfloat16 oneDNN was faster (2.6 against 8.8 ms
+#: for G's). benchmarks/conv_paths.py times every direction of these layers.
 ONE_CHANNEL_SPREAD = {torch.float32}
 
 
