@@ -116,7 +116,7 @@ START28 = _derived(QUICK28, "start28", lr_d=8e-4, max_steps=600, cluster_reseed=
 #: the seed's own networks at 64x64, with tilt28's readings (c2 kept from tilt, slant and
 #: width, not led to the stroke width): Q's categories read through a hidden layer, with
 #: the over-clustering head on it (models/seed64.py). Both learning rates fall to zero
-#: over the last 200 steps. About 6 to 14 minutes on 2 CPU cores with native bf16.
+#: over the last 200 steps. About 5 to 14 minutes on 2 CPU cores with native bf16.
 #: Chosen on a validation split (docs/results.md).
 TILT64 = dataclasses.replace(
     _derived(
