@@ -35,6 +35,15 @@ def _same(a, b) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def _one_step(parts, real, latent):
+    """(the step's state, what it held before, the step's metrics, what it holds after)
+    for one step of ``parts`` on the batch."""
+    state = _state(parts)
+    before = state.save()
+    metrics = parts.step_fn(real, latent)
+    return state, before, metrics, state.save()
+
+
 def test_a_step_keeps_everything_in_the_same_memory(start28):
     parts, real, latent = start28
     decay = LearningRateDecay([(parts.opt_g, 1e-3), (parts.opt_d, 2e-4)], total=6, steps=4)
@@ -58,10 +67,7 @@ def test_a_step_keeps_everything_in_the_same_memory(start28):
 
 def test_step_state_puts_back_all_a_step_changes(start28):
     parts, real, latent = start28
-    state = _state(parts)
-    saved = state.save()
-    first = parts.step_fn(real, latent)
-    after_first = state.save()
+    state, saved, first, after_first = _one_step(parts, real, latent)
     state.load(saved)
     again = parts.step_fn(real, latent)
     assert torch.equal(first, again)  # the same random copies, the same losses
@@ -73,10 +79,7 @@ def test_step_state_puts_back_all_a_step_changes(start28):
 
 def test_the_check_keeps_an_agreeing_graph_and_refuses_one_that_is_not(start28):
     parts, real, latent = start28
-    state = _state(parts)
-    start = state.save()
-    reference = parts.step_fn(real, latent)
-    reference_state = state.save()
+    state, start, reference, reference_state = _one_step(parts, real, latent)
     tolerance = TOLERANCE["fp32"]
 
     state.load(start)
