@@ -5,7 +5,9 @@ recorded by the step as it was before its rewrite (commit b76e7ca, its src/ on P
 and seed64's again when its fp32 convolutions on 4x4 maps became matrix products (the
 first step agreed with the earlier record to 4e-6; later steps move as any change of
 summation order moves them), and when those products' outputs became dense in memory
-(BatchNorm then sums in another order; the first step is unchanged).
+(BatchNorm then sums in another order; the first step is unchanged), and when D came to
+judge each phase's batches in one pass (every first-step value the same to the 6 digits
+kept but tilt28's D(G(z)) after the G update, 0.507722 -> 0.50772).
 ``python tests/guard_run.py DATA_DIR`` re-records them into tests/data/first_steps.json,
 only on purpose: the file is what the step must reproduce."""
 

@@ -29,16 +29,17 @@ TILT = CodeReading(1, (Transform("turn", 30.0, known=True),))
 TURN = CodeReading(2, (Transform("restyle"), Transform("turn", 180.0)))
 
 
+def judge(D, x):
+    """D and Q's outputs for ``x``, over-clustering head included."""
+    return DOutputs(*(t.float() for t in D(x, overcluster=True)))
+
+
 def batch_for(images, latent, D):
-    """A StepBatch over ``images`` whose D pass is ``D`` (in eval mode: same in, same out)."""
+    """A StepBatch over ``images``, with D (in eval mode: same in, same out) judging them."""
     D.eval()
-
-    def d(x, *, overcluster=False):
-        out = D(x, overcluster=True) if overcluster else D(x)
-        return DOutputs(*(t.float() for t in out))
-
-    real_out = d(images, overcluster=True)
-    return StepBatch(images, images, latent, real_out, d, contextlib.nullcontext, SINGLE)
+    return StepBatch(
+        images, images, latent, contextlib.nullcontext, SINGLE, real_out=judge(D, images)
+    )
 
 
 @pytest.fixture
@@ -55,7 +56,8 @@ def test_a_read_code_is_scored_on_its_copies_and_the_known_turn_moves_its_target
     b = batch_for(images, latent, D)
     info = InformationTerm(lambda_cat=1.0, lambda_cont=2.0, cont_loss="mse", readings=[TURN, TILT])
     torch.manual_seed(5)
-    total, cat, cont = info(b.real_out, latent, b, images)
+    copies = info.copies.make(b, images)
+    total, cat, cont = info(b.real_out, latent, b, copies, judge(D, copies.images))
 
     # by hand: every second row of the 64 is copied; c2's copies restyled, then turned;
     # c1's turned by a known angle, its target moved by the angle over 30 degrees
@@ -64,7 +66,9 @@ def test_a_read_code_is_scored_on_its_copies_and_the_known_turn_moves_its_target
     restyled, _ = transform(rows, "restyle", 0.0, known=False)
     turned, _ = transform(restyled, "turn", 180.0, known=False)
     tilted, units = transform(rows, "turn", 30.0, known=True)
-    reading = b.d(torch.cat([turned, tilted])).cont
+    assert torch.equal(copies.images, torch.cat([turned, tilted]))
+    assert copies.codes == (2, 1) and copies.sizes == (32, 32)
+    reading = judge(D, torch.cat([turned, tilted])).cont
     target = latent.continuous[0:64:2].clone()
     c2 = (reading[:32, 1] - target[:, 1]).square().mean()
     c1 = (reading[32:, 0] - (target[:, 0] + units)).square().mean()
@@ -76,7 +80,8 @@ def test_a_read_code_is_scored_on_its_copies_and_the_known_turn_moves_its_target
 
     # without readings each code is read from the images themselves
     plain = InformationTerm(lambda_cat=1.0, lambda_cont=1.0, cont_loss="mse", readings=())
-    _, _, own = plain(b.real_out, latent, b, images)
+    assert plain.copies.make(b, images) is None
+    _, _, own = plain(b.real_out, latent, b)
     by_row = continuous_loss_per_row(b.real_out.cont, latent.continuous, "mse")
     assert own.item() == pytest.approx(by_row.mean().item(), rel=1e-6)
     assert own.item() != pytest.approx(cont.item(), rel=1e-3)
@@ -86,7 +91,7 @@ def test_gaussian_loss_is_the_negative_log_likelihood_of_the_paper(parts):
     images, latent, D = parts
     b = batch_for(images, latent, D)
     info = InformationTerm(lambda_cat=1.0, lambda_cont=1.0, cont_loss="gaussian", readings=())
-    _, _, cont = info(b.real_out, latent, b, images)
+    _, _, cont = info(b.real_out, latent, b)
     mean, log_std = b.real_out.cont[:, :2], b.real_out.cont[:, 2:]
     normal = torch.distributions.Normal(mean, log_std.exp())
     assert cont.item() == pytest.approx(-normal.log_prob(latent.continuous).mean().item(), 1e-5)
@@ -115,9 +120,11 @@ def test_clustering_term_adds_the_paired_term_on_the_code_and_the_overclustering
     b = batch_for(images, latent, D)
     term = ClusteringTerm(3.0, overcluster=True)
     torch.manual_seed(9)
-    loss = term.d_loss(b)
+    wanted = term.d_images(b)
+    loss = term.d_loss(b, judge(D, wanted))
     torch.manual_seed(9)
-    moved = b.d(restyle_copy(images), overcluster=True)
+    assert torch.equal(wanted, restyle_copy(images))
+    moved = judge(D, restyle_copy(images))
     on_code = paired_cluster_loss(b.real_out.cat, moved.cat, balance=CLUSTER_BALANCE)
     on_head = paired_cluster_loss(b.real_out.over, moved.over, balance=CLUSTER_BALANCE)
     expected = 3.0 * (on_code + OVERCLUSTER_WEIGHT * on_head)

@@ -125,3 +125,52 @@ def test_measuring_passes_leave_batchnorm_statistics_alone():
     assert net[0].track_running_stats and net[1].track_running_stats
     net[0](x)
     assert net[0].num_batches_tracked.item() == 2  # tracking again afterwards
+
+
+class DPasses(TorchDispatchMode):
+    """Counts the passes through D's first convolution (a pass reads a 1-channel image)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        x = args[0] if args else None
+        if func.overloadpacket.__name__ == "convolution" and x.dim() == 4 and x.shape[1] == 1:
+            self.batches.append(x.shape[0])
+        return func(*args, **(kwargs or {}))
+
+
+def test_d_judges_all_of_a_phases_batches_in_one_pass_as_it_would_one_by_one(
+    digits_28, tiny_config, monkeypatch
+):
+    """quick28's D phase judges the real digits, the fakes, the clustering term's restyled
+    copies and the readings' copies (16 + 16 + 16 + 32 rows) in one pass, its G phase the
+    fakes and their copies (16 + 32); the step is the one that judges them one by one."""
+    import infogan.training.step as step_module
+
+    config = tiny_config("quick28", batch_size=16, precision="fp32").with_train(channels_last=False)
+    real = digits_28[0][:16]
+    steps = {}
+    for joined in (True, False):
+        if not joined:
+            monkeypatch.setattr(step_module, "splits_batches", lambda _module: False)
+        parts = build_training(config)
+        latent = parts.code.sample(16, generator=torch.Generator().manual_seed(3))
+        torch.manual_seed(4)
+        with DPasses() as passes:
+            metrics = parts.step_fn(real, latent)
+        steps[joined] = metrics, parts.discriminator, passes.batches
+    (ours, D, batches), (theirs, D_apart, one_by_one) = steps[True], steps[False]
+    # D phase, G phase, measuring pass; one by one: 4 + 2 + 1
+    assert batches == [80, 48, 16] and one_by_one == [16, 16, 16, 32, 16, 32, 16]
+    # the same sums in another order; the G phase's and the measuring pass's after the
+    # Adam step, which moves a weight by about the learning rate whatever its gradient
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+    # D's gradients (of its phase), to float32's rounding of the largest, and its
+    # running statistics (G's phase updates them too, after D's step): every batch counted
+    for (name, a), b in zip(D.named_parameters(), D_apart.parameters(), strict=True):
+        assert (a.grad - b.grad).abs().max() <= 1e-5 * b.grad.abs().max(), name
+    for (name, a), b in zip(D.named_buffers(), D_apart.buffers(), strict=True):
+        assert (a - b).abs().max() <= 1e-4 * b.abs().max(), name
+    assert D.trunk[3].num_batches_tracked.item() == 6  # 4 batches in D's phase, 2 in G's

@@ -1,10 +1,10 @@
 """Each weight cast to autocast's dtype once for all the passes that use it, within a
 training step (:class:`CastOnce`), and the layers that take their weights from it.
 
-Autocast casts a layer's float32 weight afresh in every pass, and a step runs D up to
-seven times (the real digits, the fakes, the restyled copies and the copies a code is read
-from, in D's phase and again in G's, and the measuring pass): on 2 Xeon cores with AMX,
-start28's bf16 step spent 17% of its time in those casts. Inside :class:`CastOnce`, a
+Autocast casts a layer's float32 weight afresh in every pass, and a step runs D three
+times (D's phase, G's, and the measuring pass; each phase's batches share one pass) and G
+twice: on 2 Xeon cores with AMX, start28's bf16 step spent 17% of its time in those casts
+when D's batches still had a pass each, seven a step. Inside :class:`CastOnce`, a
 layer's weight is cast on its first use and the copy reused until the step forgets it
 (after the optimizer that owns it has stepped). Each pass still reaches the copy through
 an autograd node of its own whose backward hands the weight a float32 gradient, as

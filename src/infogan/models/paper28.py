@@ -21,6 +21,7 @@ from torch import nn
 
 from infogan.models.cast import Linear
 from infogan.models.conv import Conv2d, ConvTranspose2d, Flatten
+from infogan.models.norm import BatchNorm1d, BatchNorm2d
 from infogan.models.seed64 import dcgan_init, hidden_q_head
 
 #: log-std of Q's Gaussian is kept in this range so its likelihood stays finite
@@ -75,11 +76,11 @@ class Discriminator28(nn.Module):
             Conv2d(channels, 64, bias=True),  # (B, 64, 14, 14)
             nn.LeakyReLU(0.1, inplace=True),
             Conv2d(64, 128),  # (B, 128, 7, 7)
-            nn.BatchNorm2d(128),
+            BatchNorm2d(128),  # D's BatchNorm keeps the batches of one pass apart
             nn.LeakyReLU(0.1, inplace=True),
             Flatten(),
             Linear(128 * 7 * 7, 1024, bias=False),
-            nn.BatchNorm1d(1024),
+            BatchNorm1d(1024),
             nn.LeakyReLU(0.1, inplace=True),
         )
         self.d_head = Linear(1024, 1)

@@ -17,6 +17,7 @@ from torch import nn
 
 from infogan.models.cast import Linear
 from infogan.models.conv import Conv2d, ConvTranspose2d, Flatten
+from infogan.models.norm import BatchNorm1d, BatchNorm2d
 
 # The activations write new maps rather than overwrite their inputs: at batch 128 the maps
 # outgrow the cache, and PyTorch's in-place bf16 ReLU and LeakyReLU on the CPU took twice
@@ -34,8 +35,8 @@ def _up(c_in: int, c_out: int, *, first: bool = False) -> list[nn.Module]:
 
 def _down(c_in: int, c_out: int, *, norm: bool = True) -> list[nn.Module]:
     layers: list[nn.Module] = [Conv2d(c_in, c_out)]
-    if norm:
-        layers.append(nn.BatchNorm2d(c_out))
+    if norm:  # D's: it judges several batches in one pass (models/norm.py)
+        layers.append(BatchNorm2d(c_out))
     layers.append(nn.LeakyReLU(0.2))
     return layers
 
@@ -76,7 +77,7 @@ def hidden_q_head(in_features: int, outputs: int) -> nn.Sequential:
     """Q's hidden layer (Linear 128, BatchNorm, LeakyReLU 0.1) and its output layer."""
     return nn.Sequential(
         Linear(in_features, 128, bias=False),
-        nn.BatchNorm1d(128),
+        BatchNorm1d(128),
         nn.LeakyReLU(0.1),
         Linear(128, outputs),
     )

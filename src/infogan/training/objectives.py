@@ -8,9 +8,9 @@ additions to the paper's objective.
 - :class:`ClusteringTerm`: added to D's loss: minus the mutual information of Q's
   categories of each real digit and of a restyled copy of it.
 
-An addition to the objective is a :class:`Term`: it sees the step's :class:`StepBatch`
-and returns what it adds to D's loss and to G's. :func:`build_terms` makes them from the
-config, in one place.
+An addition to the objective is a :class:`Term`: it sees the step's :class:`StepBatch`,
+names the images it wants D to judge, and returns what it adds to D's loss and to G's.
+:func:`build_terms` makes them from the config, in one place.
 """
 
 from __future__ import annotations
@@ -53,10 +53,9 @@ class StepBatch:
     real: torch.Tensor  # (B, C, H, W) real images
     fake: torch.Tensor  # (B, C, H, W) G's images (detached in D's phase)
     latent: LatentBatch  # the codes the fakes were made from
-    real_out: DOutputs | None  # D and Q on the real batch (D's phase only)
-    d: Callable[..., DOutputs]  # a pass of D (under the step's precision)
     autocast: Callable[[], contextlib.AbstractContextManager]  # the step's precision
     ctx: DistContext  # the process group (no-ops in one process)
+    real_out: DOutputs | None = None  # D and Q on the real batch (D's phase, once judged)
 
     def rand(self, global_rows: int, mine: slice) -> BatchRandom:
         """Random numbers for ``mine`` of ``global_rows`` rows, the same in any process."""
@@ -68,9 +67,19 @@ class StepBatch:
 
 
 class Term:
-    """An addition to the paper's objective: what it adds to D's and G's losses."""
+    """An addition to the paper's objective: what it adds to D's and G's losses.
 
-    def d_loss(self, batch: StepBatch) -> torch.Tensor | None:
+    In D's phase the step first asks each term for the images it wants D and Q to judge
+    (:meth:`d_images`), judges them in the same pass of D as the real and generated
+    batches, and hands each term its outputs (:meth:`d_loss`)."""
+
+    #: whether the term reads the over-clustering head (of its images and the real batch)
+    overcluster = False
+
+    def d_images(self, batch: StepBatch) -> torch.Tensor | None:
+        return None
+
+    def d_loss(self, batch: StepBatch, out: DOutputs | None) -> torch.Tensor | None:
         return None
 
     def g_loss(self, batch: StepBatch) -> torch.Tensor | None:
@@ -86,11 +95,13 @@ class ClusteringTerm(Term):
         self.weight = weight
         self.overcluster = overcluster
 
-    def d_loss(self, b: StepBatch) -> torch.Tensor:
+    def d_images(self, b: StepBatch) -> torch.Tensor:
+        """A restyled copy of each real digit."""
         with b.autocast():
-            moved = restyle_copy(b.real, rand=b.rand(b.global_size, b.ctx.rows(len(b.real))))
-            out = b.d(moved, overcluster=self.overcluster)
-        assert b.real_out is not None
+            return restyle_copy(b.real, rand=b.rand(b.global_size, b.ctx.rows(len(b.real))))
+
+    def d_loss(self, b: StepBatch, out: DOutputs | None) -> torch.Tensor:
+        assert b.real_out is not None and out is not None
         pair = self._paired(b, b.real_out.cat, out.cat)
         if self.overcluster:
             pair = pair + OVERCLUSTER_WEIGHT * self._paired(b, b.real_out.over, out.over)
@@ -107,14 +118,30 @@ class ClusteringTerm(Term):
         )
 
 
+@dataclass(frozen=True)
+class Copies:
+    """The changed copies the codes are read from, and how far each code's target moved."""
+
+    images: torch.Tensor  # every reading's copies, one reading's after another
+    codes: tuple[int, ...]  # the code (1-based) each reading reads
+    sizes: tuple[int, ...]  # how many copies each reading made
+    moved: tuple[torch.Tensor | float, ...]  # per reading: its target's shift, per copy
+
+    def readings(self, cont: torch.Tensor) -> dict[int, tuple[torch.Tensor, torch.Tensor | float]]:
+        """{code k: (Q's readings (n, C or 2C) of code k's copies, how far code k's target
+        moves for each copy)}, from Q's continuous outputs ``cont`` for :attr:`images`."""
+        parts = cont.split(list(self.sizes))
+        return {k: (r, m) for k, r, m in zip(self.codes, parts, self.moved, strict=True)}
+
+
 class CopyReadings:
-    """Q's readings of the codes named by ``readings`` from changed copies of the fakes.
+    """Changed copies of the fakes, for the codes named by ``readings`` to be read from.
 
     The copies are made of :data:`COPIES` rows of the global batch, every
     ``global batch // COPIES``-th (all the first ones when the batch is smaller), so that
     under torchrun each process holds its share of them. Each copy goes through its
     reading's transforms in order; the known ones move the code's target by the amount
-    drawn over the transform's range. All copies share one pass of D.
+    drawn over the transform's range. D judges all copies in one pass.
     """
 
     def __init__(self, readings: Sequence[CodeReading]):
@@ -136,16 +163,14 @@ class CopyReadings:
         local = slice(lo * stride - first, max(lo, hi) * stride - first, stride)
         return local, copies, slice(lo, max(lo, hi))
 
-    def read(
-        self, b: StepBatch, images: torch.Tensor
-    ) -> dict[int, tuple[torch.Tensor, torch.Tensor | float]]:
-        """{code k: (Q's readings (n, C or 2C) of code k's copies, how far code k's target
-        moves for each copy)}."""
+    def make(self, b: StepBatch, images: torch.Tensor) -> Copies | None:
+        """The copies of ``images`` (the step's fakes) every reading asks for; ``None``
+        without readings."""
         if not self.readings:
-            return {}
+            return None
         local, copies, mine = self.rows(len(images), b.ctx)
-        made: dict[int, torch.Tensor] = {}
-        moved: dict[int, torch.Tensor | float] = {}
+        made: list[torch.Tensor] = []
+        moved: list[torch.Tensor | float] = []
         with b.autocast():
             for reading in self.readings:
                 x, shift = images[local], 0.0
@@ -154,10 +179,15 @@ class CopyReadings:
                     x, units = transform(x, t.kind, t.amount, known=t.known, rand=rand)
                     if t.known:
                         shift = shift + units
-                made[reading.code], moved[reading.code] = x, shift
-            cont = b.d(torch.cat(list(made.values()))).cont
-        readings = cont.split([len(m) for m in made.values()])
-        return {k: (r, moved[k]) for k, r in zip(made, readings, strict=True)}
+                made.append(x)
+                moved.append(shift)
+            joined = torch.cat(made)
+        return Copies(
+            joined,
+            tuple(r.code for r in self.readings),
+            tuple(len(x) for x in made),
+            tuple(moved),
+        )
 
 
 class InformationTerm:
@@ -175,11 +205,16 @@ class InformationTerm:
         return self.lambda_cat > 0 or self.lambda_cont > 0
 
     def __call__(
-        self, out: DOutputs, latent: LatentBatch, b: StepBatch, images: torch.Tensor
+        self,
+        out: DOutputs,
+        latent: LatentBatch,
+        b: StepBatch,
+        copies: Copies | None = None,
+        copies_out: DOutputs | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(weighted total, categorical CE, continuous loss) for the fakes ``images``."""
-        read = self.copies.read(b, images)
-        if not read:
+        """(weighted total, categorical CE, continuous loss) for the fakes D and Q judged
+        as ``out``, with the readings' ``copies`` of them judged as ``copies_out``."""
+        if copies is None or copies_out is None:
             return info_loss(
                 out.cat,
                 latent.categories,
@@ -192,13 +227,13 @@ class InformationTerm:
         cat = F.cross_entropy(out.cat, latent.categories)
         loss = continuous_loss_per_row(out.cont, latent.continuous, self.cont_loss)
         per_code = list(loss.mean(0).unbind())
-        local, copies, _ = CopyReadings.rows(len(images), b.ctx)
-        for k, (pred, shift) in read.items():
+        local, n_copies, _ = CopyReadings.rows(len(out.cat), b.ctx)
+        for k, (pred, shift) in copies.readings(copies_out.cont).items():
             target = latent.continuous[local].clone()
             target[:, k - 1] += shift
             rows = continuous_loss_per_row(pred, target, self.cont_loss)
             if b.ctx.enabled:  # the mean over the global batch's copies
-                per_code[k - 1] = b.ctx.sum_over_ranks(rows.sum(0))[k - 1] / copies
+                per_code[k - 1] = b.ctx.sum_over_ranks(rows.sum(0))[k - 1] / n_copies
             else:
                 per_code[k - 1] = rows.mean(0)[k - 1]
         cont = torch.stack(per_code).mean()

@@ -4,6 +4,10 @@
 2. G: fool D, and make the code recoverable (Q's loss flows back into G).
 3. A gradient-free pass of the updated G through D measures D(G(z)) after the G update.
 
+Each phase's batches for D (the real digits, the fakes, the copies the added terms and
+the code readings ask about) go through D in one pass, each normalised by its own
+BatchNorm statistics (:mod:`infogan.models.norm`): the arithmetic of a pass for each,
+in larger products.
 The information term and the additions to the objective are objects of
 :mod:`infogan.training.objectives`; the step calls them at fixed places.
 """
@@ -20,6 +24,7 @@ from infogan.distributed import SINGLE, DistContext
 from infogan.latent import LatentBatch, LatentCode
 from infogan.losses import d_loss, g_nonsaturating_loss
 from infogan.models.cast import CastOnce
+from infogan.models.norm import separate_statistics, splits_batches
 from infogan.training.objectives import DOutputs, InformationTerm, StepBatch, Term
 
 
@@ -80,23 +85,31 @@ class InfoGANStep:
         self.precision = precision
         self.bf16 = precision == "bf16"
         self.ctx = ctx
-        # the real batch's over-clustering logits, for a term that uses them
-        self.real_overcluster = any(getattr(t, "overcluster", False) for t in self.terms)
+        # D's passes read the over-clustering head where a term uses it
+        self.overcluster = any(t.overcluster for t in self.terms)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if not self.bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def _pass(self, D: nn.Module):
-        """A pass of ``D`` under the step's precision, its outputs in float32."""
-
-        def run(images: torch.Tensor, *, overcluster: bool = False) -> DOutputs:
-            with self.autocast():
-                out = D(images, overcluster=True) if overcluster else D(images)
-            return DOutputs(*(t.float() for t in out))
-
-        return run
+    def _judge(self, D: nn.Module, batches: Sequence[torch.Tensor | None]) -> list[DOutputs | None]:
+        """D and Q's outputs, in float32, for each of ``batches`` (``None`` for ``None``)
+        under the step's precision: one pass of D over all of them, each normalised by
+        its own BatchNorm statistics as in a pass of its own (models/norm.py), or a pass
+        each where D's BatchNorm covers the global batch (torchrun's ``sync_bn``)."""
+        given = [x for x in batches if x is not None]
+        kwargs = {"overcluster": True} if self.overcluster else {}
+        with self.autocast():
+            if len(given) > 1 and splits_batches(self.D_plain):
+                sizes = [len(x) for x in given]
+                with separate_statistics(self.D_plain, sizes):
+                    joined = D(torch.cat(given), **kwargs)
+                parts = zip(*(t.float().split(sizes) for t in joined), strict=True)
+                outs = iter([DOutputs(*part) for part in parts])
+            else:
+                outs = iter([DOutputs(*(t.float() for t in D(x, **kwargs))) for x in given])
+        return [None if x is None else next(outs) for x in batches]
 
     def __call__(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
         # under autocast, each weight is cast once for the passes between its updates
@@ -111,12 +124,16 @@ class InfoGANStep:
             fake = G(code)  # (B, C, H, W)
 
         # (1) D and Q: maximise log D(x) + log(1 - D(G(z, c))), minimise the information loss
-        d_pass = self._pass(D)
-        real_out = d_pass(real, overcluster=self.real_overcluster)
-        fake_out = d_pass(fake.detach())
-        batch = StepBatch(real, fake.detach(), latent, real_out, d_pass, self.autocast, self.ctx)
-        added = [t.d_loss(batch) for t in self.terms]
-        _, cat_d, cont_d = self.info(fake_out, latent, batch, fake.detach())
+        batch = StepBatch(real, fake.detach(), latent, self.autocast, self.ctx)
+        wanted = [t.d_images(batch) for t in self.terms]
+        copies = self.info.copies.make(batch, fake.detach())
+        real_out, fake_out, *wanted_out, copies_out = self._judge(
+            D, [real, fake.detach(), *wanted, None if copies is None else copies.images]
+        )
+        assert real_out is not None and fake_out is not None
+        batch.real_out = real_out
+        added = [t.d_loss(batch, out) for t, out in zip(self.terms, wanted_out, strict=True)]
+        _, cat_d, cont_d = self.info(fake_out, latent, batch, copies, copies_out)
         loss_d = d_loss(real_out.logit, fake_out.logit)
         total_d = loss_d
         if self.info.on:
@@ -134,10 +151,13 @@ class InfoGANStep:
         # D's weights get no gradient here (saves their backward); only G is stepped.
         self.D_plain.requires_grad_(False)
         try:
-            d_pass = self._pass(self.D_plain)
-            fake_out = d_pass(fake)
-            batch = StepBatch(real, fake, latent, None, d_pass, self.autocast, self.ctx)
-            info, info_cat, info_cont = self.info(fake_out, latent, batch, fake)
+            batch = StepBatch(real, fake, latent, self.autocast, self.ctx)
+            copies = self.info.copies.make(batch, fake)
+            fake_out, copies_out = self._judge(
+                self.D_plain, [fake, None if copies is None else copies.images]
+            )
+            assert fake_out is not None
+            info, info_cat, info_cont = self.info(fake_out, latent, batch, copies, copies_out)
             loss_g = g_nonsaturating_loss(fake_out.logit)
             total_g = loss_g + info if self.info.on else loss_g
             for extra in (t.g_loss(batch) for t in self.terms):
