@@ -141,7 +141,7 @@ class CopyReadings:
     ``global batch // COPIES``-th (all the first ones when the batch is smaller), so that
     under torchrun each process holds its share of them. Each copy goes through its
     reading's transforms in order; the known ones move the code's target by the amount
-    drawn over the transform's range. D judges all copies in one pass.
+    drawn over the transform's range. D judges them in its pass over the phase's batches.
     """
 
     def __init__(self, readings: Sequence[CodeReading]):
