@@ -21,6 +21,7 @@ from torch import nn
 
 from infogan.models.cast import Linear
 from infogan.models.conv import Conv2d, ConvTranspose2d, Flatten
+from infogan.models.fused import Sequential
 from infogan.models.norm import BatchNorm1d, BatchNorm2d
 from infogan.models.seed64 import dcgan_init, hidden_q_head
 
@@ -34,7 +35,7 @@ class Generator28(nn.Module):
     def __init__(self, latent_dim: int = 74, channels: int = 1):
         super().__init__()
         self.latent_dim = latent_dim
-        self.fc = nn.Sequential(
+        self.fc = Sequential(
             Linear(latent_dim, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.ReLU(inplace=True),
@@ -42,7 +43,7 @@ class Generator28(nn.Module):
             nn.BatchNorm1d(128 * 7 * 7),
             nn.ReLU(inplace=True),
         )
-        self.conv = nn.Sequential(
+        self.conv = Sequential(
             ConvTranspose2d(128, 64),  # (B, 64, 14, 14)
             nn.BatchNorm2d(64),
             nn.ReLU(inplace=True),
@@ -72,7 +73,7 @@ class Discriminator28(nn.Module):
         self.num_categories = num_categories
         self.num_continuous = num_continuous
         self.separate_q = separate_q
-        self.trunk = nn.Sequential(
+        self.trunk = Sequential(
             Conv2d(channels, 64, bias=True),  # (B, 64, 14, 14)
             nn.LeakyReLU(0.1, inplace=True),
             Conv2d(64, 128),  # (B, 128, 7, 7)

@@ -17,6 +17,7 @@ from torch import nn
 
 from infogan.models.cast import Linear
 from infogan.models.conv import Conv2d, ConvTranspose2d, Flatten
+from infogan.models.fused import Sequential
 from infogan.models.norm import BatchNorm1d, BatchNorm2d
 
 # The activations write new maps rather than overwrite their inputs: at batch 128 the maps
@@ -59,7 +60,7 @@ class Generator64(nn.Module):
     def __init__(self, latent_dim: int = 64, channels: int = 1):
         super().__init__()
         self.latent_dim = latent_dim
-        self.net = nn.Sequential(
+        self.net = Sequential(
             *_up(latent_dim, 512, first=True),  # (B, 512, 4, 4)
             *_up(512, 256),  # (B, 256, 8, 8)
             *_up(256, 128),  # (B, 128, 16, 16)
@@ -73,9 +74,9 @@ class Generator64(nn.Module):
         return self.net(code.view(code.shape[0], self.latent_dim, 1, 1))
 
 
-def hidden_q_head(in_features: int, outputs: int) -> nn.Sequential:
+def hidden_q_head(in_features: int, outputs: int) -> Sequential:
     """Q's hidden layer (Linear 128, BatchNorm, LeakyReLU 0.1) and its output layer."""
-    return nn.Sequential(
+    return Sequential(
         Linear(in_features, 128, bias=False),
         BatchNorm1d(128),
         nn.LeakyReLU(0.1),
@@ -102,7 +103,7 @@ class Discriminator64(nn.Module):
         super().__init__()
         self.num_categories = num_categories
         self.separate_q = separate_q
-        self.trunk = nn.Sequential(
+        self.trunk = Sequential(
             *_down(channels, 64, norm=False),  # (B, 64, 32, 32)
             *_down(64, 128),  # (B, 128, 16, 16)
             *_down(128, 256),  # (B, 256, 8, 8)

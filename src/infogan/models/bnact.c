@@ -1,0 +1,287 @@
+/* BatchNorm (training mode) followed by ReLU or LeakyReLU, on bfloat16 rows.
+ *
+ * x is (R, C): R rows (batch x height x width, channels-last) of C channels, split into
+ * batches ("segments") that are each normalised by their own statistics. The statistics
+ * and all arithmetic are float32 (sums in double); each result is rounded to bfloat16
+ * once, by the CPU's own conversion where it has AVX512-BF16. PyTorch 2.13's CPU
+ * kernels round bfloat16 in several integer instructions and make a pass over memory for
+ * BatchNorm and another for the activation, forward and backward; these make two
+ * (statistics, then the output) each way. models/fused.py compiles, loads and calls them.
+ *
+ * Rows are split between threads; each thread's sums are added by the calling thread.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__)
+#error "needs AVX-512 (F, BW, VL)"
+#endif
+
+#define MAX_THREADS 64
+#define CHUNK 64 /* rows summed in float32 before the sums go to double */
+
+typedef uint16_t bf16;
+
+static inline __m512 load16(const bf16 *p, __mmask16 m) {
+    __m256i v = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+}
+
+static inline void store16(bf16 *p, __m512 v, __mmask16 m) {
+#ifdef __AVX512BF16__
+    __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+#else /* round to nearest even in integers; NaN is not expected here */
+    __m512i b = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    b = _mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    __m256i h = _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16));
+#endif
+    _mm256_mask_storeu_epi16(p, m, h);
+}
+
+static inline __mmask16 lanes(int64_t c, int64_t C) {
+    int64_t left = C - c;
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+}
+
+/* the activation's derivative applied to the gradient, read off the output's sign */
+static inline __m512 act_grad(__m512 g, __m512 y, __m512 slope) {
+    __mmask16 pos = _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(pos, _mm512_mul_ps(g, slope), g);
+}
+
+typedef struct {
+    /* shared */
+    const bf16 *x, *y, *gy;
+    bf16 *out;
+    int64_t rows, C;
+    const int64_t *seg; /* nseg + 1 row offsets */
+    int nseg, nthreads;
+    const float *shift;         /* (nseg, C): sums are taken about it (forward) or the mean */
+    const float *a, *b, *k;     /* (nseg, C) per-pass coefficients */
+    float slope;
+    double *sum1, *sum2; /* (nthreads, nseg, C) */
+    int kind;
+} Job;
+
+enum { STATS, APPLY, GRAD_SUMS, GRAD_APPLY };
+
+static int segment_of(const Job *j, int64_t r) {
+    int s = 0;
+    while (r >= j->seg[s + 1]) s++;
+    return s;
+}
+
+/* sums of (x - shift) and (x - shift)^2 (STATS), or of gz and gz (x - shift) (GRAD_SUMS),
+ * over rows [r0, r1) of one segment */
+static void sums(const Job *j, int s, int64_t r0, int64_t r1, double *s1, double *s2) {
+    const int64_t C = j->C;
+    const float *shift = j->shift + s * C;
+    const __m512 slope = _mm512_set1_ps(j->slope);
+    float *acc = aligned_alloc(64, sizeof(float) * 2 * ((C + 15) / 16) * 16);
+    float *acc2 = acc + ((C + 15) / 16) * 16;
+    for (int64_t start = r0; start < r1; start += CHUNK) {
+        int64_t stop = start + CHUNK < r1 ? start + CHUNK : r1;
+        memset(acc, 0, sizeof(float) * 2 * ((C + 15) / 16) * 16);
+        for (int64_t r = start; r < stop; r++) {
+            const bf16 *xr = j->x + r * C;
+            for (int64_t c = 0; c < C; c += 16) {
+                __mmask16 m = lanes(c, C);
+                __m512 d = _mm512_sub_ps(load16(xr + c, m), _mm512_maskz_loadu_ps(m, shift + c));
+                __m512 p = _mm512_load_ps(acc + c), q = _mm512_load_ps(acc2 + c);
+                if (j->kind == STATS) {
+                    p = _mm512_add_ps(p, d);
+                    q = _mm512_fmadd_ps(d, d, q);
+                } else {
+                    __m512 gz = act_grad(load16(j->gy + r * C + c, m), load16(j->y + r * C + c, m), slope);
+                    p = _mm512_add_ps(p, gz);
+                    q = _mm512_fmadd_ps(gz, d, q);
+                }
+                _mm512_store_ps(acc + c, p);
+                _mm512_store_ps(acc2 + c, q);
+            }
+        }
+        for (int64_t c = 0; c < C; c++) {
+            s1[c] += acc[c];
+            s2[c] += acc2[c];
+        }
+    }
+    free(acc);
+}
+
+/* out = act(a x + b) (APPLY), or out = a gz + k x + b (GRAD_APPLY), rows [r0, r1) */
+static void apply(const Job *j, int64_t r0, int64_t r1) {
+    const int64_t C = j->C;
+    const __m512 slope = _mm512_set1_ps(j->slope);
+    int s = segment_of(j, r0);
+    for (int64_t r = r0; r < r1; r++) {
+        while (r >= j->seg[s + 1]) s++;
+        const float *a = j->a + s * C, *b = j->b + s * C;
+        const bf16 *xr = j->x + r * C;
+        bf16 *o = j->out + r * C;
+        for (int64_t c = 0; c < C; c += 16) {
+            __mmask16 m = lanes(c, C);
+            __m512 xv = load16(xr + c, m);
+            __m512 av = _mm512_maskz_loadu_ps(m, a + c), bv = _mm512_maskz_loadu_ps(m, b + c);
+            __m512 v;
+            if (j->kind == APPLY) {
+                __m512 z = _mm512_fmadd_ps(xv, av, bv);
+                v = _mm512_max_ps(z, _mm512_mul_ps(z, slope));
+            } else {
+                __m512 gz = act_grad(load16(j->gy + r * C + c, m), load16(j->y + r * C + c, m), slope);
+                __m512 kv = _mm512_maskz_loadu_ps(m, j->k + s * C + c);
+                v = _mm512_fmadd_ps(gz, av, _mm512_fmadd_ps(xv, kv, bv));
+            }
+            store16(o + c, v, m);
+        }
+    }
+}
+
+/* thread t of n: its share of the rows, and its own sums */
+static void work(const Job *j, int t, int n) {
+    int64_t r0 = j->rows * t / n, r1 = j->rows * (t + 1) / n;
+    if (j->kind == APPLY || j->kind == GRAD_APPLY) {
+        if (r0 < r1) apply(j, r0, r1);
+        return;
+    }
+    for (int s = 0; s < j->nseg; s++) {
+        int64_t lo = j->seg[s] > r0 ? j->seg[s] : r0, hi = j->seg[s + 1] < r1 ? j->seg[s + 1] : r1;
+        if (lo < hi) {
+            double *s1 = j->sum1 + ((int64_t)t * j->nseg + s) * j->C;
+            double *s2 = j->sum2 + ((int64_t)t * j->nseg + s) * j->C;
+            sums(j, s, lo, hi, s1, s2);
+        }
+    }
+}
+
+/* One pass over the rows on OpenMP's threads: PyTorch's own, since the library loaded
+ * first gives this one its libgomp. Threads of a runtime of our own would wait for the
+ * cores while PyTorch's spin after each of its parallel regions. */
+static void run(Job *j, int kind) {
+    j->kind = kind;
+    if (kind == STATS || kind == GRAD_SUMS) {
+        size_t n = (size_t)j->nthreads * j->nseg * j->C;
+        memset(j->sum1, 0, n * sizeof(double));
+        memset(j->sum2, 0, n * sizeof(double));
+    }
+#pragma omp parallel num_threads(j->nthreads)
+    work(j, omp_get_thread_num(), omp_get_num_threads());
+    if (kind == STATS || kind == GRAD_SUMS) {
+        int64_t n = (int64_t)j->nseg * j->C;
+        for (int t = 1; t < j->nthreads; t++)
+            for (int64_t i = 0; i < n; i++) {
+                j->sum1[i] += j->sum1[t * n + i];
+                j->sum2[i] += j->sum2[t * n + i];
+            }
+    }
+}
+
+static int threads_for(int64_t rows, int64_t C, int nthreads) {
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
+    if (rows * C < 65536) nthreads = 1; /* smaller than starting a thread is worth */
+    if (nthreads > rows) nthreads = rows > 0 ? (int)rows : 1;
+    return nthreads;
+}
+
+/* Training-mode forward. Writes y (R, C), each segment's mean and 1 / sqrt(var + eps)
+ * (nseg, C), and moves the running statistics (if not NULL) once per segment, in order,
+ * as separate passes would. Returns 0, or -1 if memory ran out. */
+int bnact_forward(const bf16 *x, bf16 *y, int64_t rows, int64_t C, const int64_t *seg, int nseg,
+                  const float *gamma, const float *beta, float eps, float slope, float momentum,
+                  float *running_mean, float *running_var, float *mean, float *invstd,
+                  int nthreads) {
+    nthreads = threads_for(rows, C, nthreads);
+    int64_t n = (int64_t)nseg * C;
+    double *sum1 = malloc(sizeof(double) * nthreads * n), *sum2 = malloc(sizeof(double) * nthreads * n);
+    float *shift = malloc(sizeof(float) * n), *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+    int ok = sum1 && sum2 && shift && a && b;
+    if (ok) {
+        for (int s = 0; s < nseg; s++) /* sums about a row of the data keep var exact */
+            for (int64_t c = 0; c < C; c++) {
+                uint32_t bits = (uint32_t)x[seg[s] * C + c] << 16;
+                float v;
+                memcpy(&v, &bits, sizeof v);
+                shift[s * C + c] = seg[s + 1] > seg[s] && isfinite(v) ? v : 0.0f;
+            }
+        Job j = {.x = x, .out = y, .rows = rows, .C = C, .seg = seg, .nseg = nseg,
+                 .nthreads = nthreads, .shift = shift, .a = a, .b = b, .slope = slope,
+                 .sum1 = sum1, .sum2 = sum2};
+        run(&j, STATS);
+        for (int s = 0; s < nseg; s++) {
+            double count = (double)(seg[s + 1] - seg[s]);
+            for (int64_t c = 0; c < C; c++) {
+                int64_t i = s * C + c;
+                double d = sum1[i] / count;
+                double var = sum2[i] / count - d * d;
+                if (var < 0) var = 0;
+                double mu = shift[i] + d;
+                double inv = 1.0 / sqrt(var + eps);
+                mean[i] = (float)mu;
+                invstd[i] = (float)inv;
+                a[i] = (float)(gamma[c] * inv);
+                b[i] = (float)(beta[c] - mu * gamma[c] * inv);
+                if (running_mean) {
+                    double unbiased = count > 1 ? var * count / (count - 1) : var;
+                    running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+                    running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+                }
+            }
+        }
+        run(&j, APPLY);
+    }
+    free(sum1), free(sum2), free(shift), free(a), free(b);
+    return ok ? 0 : -1;
+}
+
+/* Backward of bnact_forward: from the output's gradient gy, the output y and the input x,
+ * writes the input's gradient gx (if not NULL) and the scale's and shift's gradients,
+ * summed over the segments. Returns 0, or -1 if memory ran out. */
+int bnact_backward(const bf16 *gy, const bf16 *y, const bf16 *x, bf16 *gx, int64_t rows,
+                   int64_t C, const int64_t *seg, int nseg, const float *gamma, const float *mean,
+                   const float *invstd, float slope, float *grad_gamma, float *grad_beta,
+                   int nthreads) {
+    nthreads = threads_for(rows, C, nthreads);
+    int64_t n = (int64_t)nseg * C;
+    double *sum1 = malloc(sizeof(double) * nthreads * n), *sum2 = malloc(sizeof(double) * nthreads * n);
+    float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n);
+    int ok = sum1 && sum2 && a && b && k;
+    if (ok) {
+        Job j = {.x = x, .y = y, .gy = gy, .out = gx, .rows = rows, .C = C, .seg = seg,
+                 .nseg = nseg, .nthreads = nthreads, .shift = mean, .a = a, .b = b, .k = k,
+                 .slope = slope, .sum1 = sum1, .sum2 = sum2};
+        run(&j, GRAD_SUMS);
+        for (int64_t c = 0; c < C; c++) grad_gamma[c] = grad_beta[c] = 0;
+        double *gg = calloc(C, sizeof(double)), *gb = calloc(C, sizeof(double));
+        ok = gg && gb;
+        for (int s = 0; ok && s < nseg; s++) {
+            double count = (double)(seg[s + 1] - seg[s]);
+            for (int64_t c = 0; c < C; c++) {
+                int64_t i = s * C + c;
+                double inv = invstd[i], dot = sum2[i] * inv; /* sum of gz * xhat */
+                gg[c] += dot;
+                gb[c] += sum1[i];
+                /* gx = gamma inv (gz - sum(gz)/n - xhat sum(gz xhat)/n) = a gz + k x + b */
+                double scale = gamma[c] * inv;
+                double kx = -scale * inv * dot / count;
+                a[i] = (float)scale;
+                k[i] = (float)kx;
+                b[i] = (float)(-scale * sum1[i] / count - kx * mean[i]);
+            }
+        }
+        if (ok) {
+            for (int64_t c = 0; c < C; c++) {
+                grad_gamma[c] = (float)gg[c];
+                grad_beta[c] = (float)gb[c];
+            }
+            if (gx) run(&j, GRAD_APPLY);
+        }
+        free(gg), free(gb);
+    }
+    free(sum1), free(sum2), free(a), free(b), free(k);
+    return ok ? 0 : -1;
+}
