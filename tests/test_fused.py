@@ -212,3 +212,20 @@ def test_without_a_compiler_training_goes_on_with_pytorch_kernels(tmp_path):
     assert reason == f"no C compiler ({tmp_path / 'no-cc'}) found"
     assert warning == f"1 bfloat16 BatchNorm runs PyTorch's slower kernels: {reason}"
     assert not list(Path(tmp_path).rglob("*.so"))
+
+
+@pytest.mark.parametrize("layer", [nn.LeakyReLU(0.2), nn.ReLU()])
+def test_an_activation_alone(layer):
+    """D's first layer has no BatchNorm: its activation runs alone, in the input's layout,
+    with a gradient of another layout made to match."""
+    x = _maps((8, 64, 6, 6)).requires_grad_()
+    y = fused.act(layer, x)
+    assert y is not None and y.is_contiguous(memory_format=torch.channels_last)
+    slope = getattr(layer, "negative_slope", 0.0)
+    want = torch.where(x > 0, x.double(), slope * x.double())
+    assert ((y.double() - want).abs() <= want.abs() * BF16_STEP / 2).all()
+    grad = _maps((8, 64, 6, 6), seed=5).contiguous()  # NCHW, unlike y
+    y.backward(grad)
+    want_grad = torch.where(x > 0, grad.double(), slope * grad.double())
+    assert ((x.grad.double() - want_grad).abs() <= want_grad.abs() * BF16_STEP / 2).all()
+    assert fused.act(layer, x.detach().float()) is None  # float32 stays with PyTorch

@@ -285,3 +285,26 @@ int bnact_backward(const bf16 *gy, const bf16 *y, const bf16 *x, bf16 *gx, int64
     free(sum1), free(sum2), free(a), free(b), free(k);
     return ok ? 0 : -1;
 }
+
+/* The activation alone, y = max(x, slope x), over n values in any dense layout. */
+void act_forward(const bf16 *x, bf16 *y, int64_t n, float slope, int nthreads) {
+    const __m512 s = _mm512_set1_ps(slope);
+    nthreads = threads_for(n, 1, nthreads);
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes(i, n);
+        __m512 v = load16(x + i, m);
+        store16(y + i, _mm512_max_ps(v, _mm512_mul_ps(v, s)), m);
+    }
+}
+
+/* Its backward, from the output y: gx = gy where y > 0, slope gy elsewhere. */
+void act_backward(const bf16 *gy, const bf16 *y, bf16 *gx, int64_t n, float slope, int nthreads) {
+    const __m512 s = _mm512_set1_ps(slope);
+    nthreads = threads_for(n, 1, nthreads);
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes(i, n);
+        store16(gx + i, act_grad(load16(gy + i, m), load16(y + i, m), s), m);
+    }
+}

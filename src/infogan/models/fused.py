@@ -8,7 +8,8 @@ both in two passes each way with the CPU's own bfloat16 conversion (docs/speed.m
 
 :class:`Sequential` is ``nn.Sequential`` that hands each BatchNorm followed by a ReLU or
 LeakyReLU to that operator when it applies (training mode, bfloat16 input on a CPU with
-AVX-512, the C compiler found) and runs its layers one by one otherwise; the modules, and
+AVX-512, the C compiler found), and an activation with no BatchNorm before it to one of
+its own, and runs its layers one by one otherwise; the modules, and
 so the checkpoints, are PyTorch's own. The kernel is compiled on first use into
 ``~/.cache/infogan/kernels`` (``$XDG_CACHE_HOME`` if set); without a compiler or AVX-512
 it is never used.
@@ -119,6 +120,9 @@ def _build(compiler: str) -> ctypes.CDLL:
         pointer,
         i32,
     ]
+    lib.act_forward.argtypes = [pointer, pointer, i64, f32, i32]
+    lib.act_backward.argtypes = [pointer, pointer, pointer, i64, f32, i32]
+    lib.act_forward.restype = lib.act_backward.restype = None
     return lib
 
 
@@ -243,6 +247,30 @@ class _BatchNormAct(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias, None, None, None
 
 
+class _Act(torch.autograd.Function):
+    """ReLU or LeakyReLU on its own (D's first layer, which has no BatchNorm)."""
+
+    @staticmethod
+    def forward(ctx, x, slope):  # type: ignore[override]
+        if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+            x = x.contiguous()
+        y = torch.empty_like(x)  # x's layout
+        library().act_forward(_ptr(x), _ptr(y), x.numel(), slope, torch.get_num_threads())
+        ctx.save_for_backward(y)
+        ctx.slope = slope
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (y,) = ctx.saved_tensors
+        if grad.stride() != y.stride():
+            grad = torch.empty_like(y).copy_(grad)
+        grad_x = torch.empty_like(y)
+        threads = torch.get_num_threads()
+        library().act_backward(_ptr(grad), _ptr(y), _ptr(grad_x), y.numel(), ctx.slope, threads)
+        return grad_x, None
+
+
 def _slope(act: nn.Module) -> float | None:
     if type(act) is nn.ReLU:
         return 0.0
@@ -271,6 +299,17 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: torch.Tensor) -> torch.Te
     return _BatchNormAct.apply(x, norm.weight, norm.bias, norm, slope, tuple(batches))
 
 
+def act(layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """``layer(x)`` for a ReLU or LeakyReLU by the operator's own, or None where it does
+    not apply."""
+    slope = _slope(layer)
+    if slope is None or x.dtype != torch.bfloat16 or x.device.type != "cpu":
+        return None
+    if library() is None:
+        return None
+    return _Act.apply(x, slope)
+
+
 class Sequential(nn.Sequential):
     """``nn.Sequential`` whose BatchNorm + ReLU/LeakyReLU pairs run as one operator where
     :func:`batch_norm_act` applies (the same modules, state and arithmetic in float32)."""
@@ -285,6 +324,7 @@ class Sequential(nn.Sequential):
                     x = fused
                     i += 2
                     continue
-            x = layers[i](x)
+            fused = act(layers[i], x)
+            x = layers[i](x) if fused is None else fused
             i += 1
         return x
