@@ -1,5 +1,5 @@
-"""models/fused.py: BatchNorm and its activation as one bfloat16 operator on the CPU,
-checked against the same arithmetic done by hand in float64 on the same bfloat16 inputs."""
+"""models/fused.py: BatchNorm and its activation as one CPU operator (bfloat16 and
+float32), checked against the same arithmetic done by hand in float64 on the same inputs."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.skipif(
 BF16_STEP = 2.0**-7  # one step of bfloat16's 8-bit significand, relative
 
 
-def _maps(shape, seed=0) -> torch.Tensor:
+def _maps(shape, seed=0, dtype=torch.bfloat16) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
-    x = (torch.randn(shape, generator=gen) * 1.5 + 0.7).to(torch.bfloat16)
+    x = (torch.randn(shape, generator=gen) * 1.5 + 0.7).to(dtype)
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
@@ -61,18 +61,19 @@ def _by_hand(x, gamma, beta, slope, batches, grad, eps=1e-5):
         ((64, 6272), nn.BatchNorm1d, nn.ReLU(), (64,)),  # paper28's G
     ],
 )
-def test_matches_float64_by_hand(shape, norm_class, act, batches):
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_matches_float64_by_hand(shape, norm_class, act, batches, dtype):
     channels = shape[1]
     norm = norm_class(channels)
     with torch.no_grad():
         norm.weight.normal_(1.0, 0.3, generator=torch.Generator().manual_seed(1))
         norm.bias.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(2))
         norm.running_var.fill_(2.0)
-    x = _maps(shape).requires_grad_()
-    grad = _maps(shape, seed=3)
+    x = _maps(shape, dtype=dtype).requires_grad_()
+    grad = _maps(shape, seed=3, dtype=dtype)
     norm.batches = batches if len(batches) > 1 else None
     y = fused.batch_norm_act(norm, act, x)
-    assert y is not None and y.dtype == torch.bfloat16
+    assert y is not None and y.dtype == dtype
     if x.dim() == 4:
         assert y.is_contiguous(memory_format=torch.channels_last)
     y.backward(grad)
@@ -80,11 +81,12 @@ def test_matches_float64_by_hand(shape, norm_class, act, batches):
     want, grad_x, grad_gamma, grad_beta, stats = _by_hand(
         x.detach(), norm.weight.detach(), norm.bias.detach(), slope, batches, grad
     )
-    # each output is the exact value rounded once to bfloat16
-    # (float32's rounding on top, which only shows near zero)
-    assert ((y.double() - want).abs() <= want.abs() * BF16_STEP / 2 + 1e-6).all()
-    # the input's gradient, rounded once, up to float32 sums
-    assert ((x.grad.double() - grad_x).abs() <= grad_x.abs() * BF16_STEP / 2 + 1e-4).all()
+    # in bfloat16 each output is the exact value rounded once, with float32's rounding on
+    # top (which only shows near zero); in float32, float32's rounding
+    step, near_zero = (BF16_STEP / 2, 1e-6) if dtype == torch.bfloat16 else (1e-5, 1e-5)
+    assert ((y.double() - want).abs() <= want.abs() * step + near_zero).all()
+    # the input's gradient, up to float32 sums
+    assert ((x.grad.double() - grad_x).abs() <= grad_x.abs() * step + 1e-4).all()
     scale = grad_gamma.abs().max()
     torch.testing.assert_close(norm.weight.grad.double(), grad_gamma, atol=1e-5 * scale, rtol=0)
     torch.testing.assert_close(norm.bias.grad.double(), grad_beta, atol=1e-5 * scale, rtol=0)
@@ -110,7 +112,8 @@ def test_statistics_without_tracking_leave_the_running_ones():
 @pytest.mark.parametrize(
     ("norm", "act", "x"),
     [
-        (nn.BatchNorm2d(8), nn.ReLU(), torch.randn(4, 8, 3, 3)),  # float32
+        (nn.BatchNorm2d(8), nn.ReLU(), torch.randn(4, 8, 3, 3).double()),
+        (nn.BatchNorm2d(8), nn.ReLU(), torch.randn(4, 8, 3, 3).half()),
         (nn.BatchNorm2d(8).eval(), nn.ReLU(), _maps((4, 8, 3, 3))),  # running statistics
         (nn.BatchNorm2d(8), nn.Tanh(), _maps((4, 8, 3, 3))),  # another activation
         (nn.BatchNorm2d(8), nn.LeakyReLU(-0.5), _maps((4, 8, 3, 3))),  # not a max
@@ -210,7 +213,7 @@ def test_without_a_compiler_training_goes_on_with_pytorch_kernels(tmp_path):
     )
     reason, warning = done.stdout.strip().splitlines()
     assert reason == f"no C compiler ({tmp_path / 'no-cc'}) found"
-    assert warning == f"1 bfloat16 BatchNorm runs PyTorch's slower kernels: {reason}"
+    assert warning == f"1 BatchNorm and activations run PyTorch's slower kernels: {reason}"
     assert not list(Path(tmp_path).rglob("*.so"))
 
 
@@ -228,4 +231,4 @@ def test_an_activation_alone(layer):
     y.backward(grad)
     want_grad = torch.where(x > 0, grad.double(), slope * grad.double())
     assert ((x.grad.double() - want_grad).abs() <= want_grad.abs() * BF16_STEP / 2).all()
-    assert fused.act(layer, x.detach().float()) is None  # float32 stays with PyTorch
+    assert fused.act(layer, x.detach().double()) is None  # float64 stays with PyTorch

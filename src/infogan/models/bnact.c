@@ -1,9 +1,9 @@
-/* BatchNorm (training mode) followed by ReLU or LeakyReLU, on bfloat16 rows.
+/* BatchNorm (training mode) followed by ReLU or LeakyReLU, on bfloat16 or float32 rows.
  *
  * x is (R, C): R rows (batch x height x width, channels-last) of C channels, split into
  * batches ("segments") that are each normalised by their own statistics. The statistics
- * and all arithmetic are float32 (sums in double); each result is rounded to bfloat16
- * once, by the CPU's own conversion where it has AVX512-BF16. PyTorch 2.13's CPU
+ * and all arithmetic are float32 (sums in double); a bfloat16 result is rounded once,
+ * by the CPU's own conversion where it has AVX512-BF16. PyTorch 2.13's CPU
  * kernels round bfloat16 in several integer instructions and make a pass over memory for
  * BatchNorm and another for the activation, forward and backward; these make two
  * (statistics, then the output) each way. models/fused.py compiles, loads and calls them.
@@ -43,6 +43,18 @@ static inline void store16(bf16 *p, __m512 v, __mmask16 m) {
     _mm256_mask_storeu_epi16(p, m, h);
 }
 
+/* 16 values of a float32 (f32) or bfloat16 array, from index i */
+static inline __m512 ld(const void *p, int64_t i, __mmask16 m, int f32) {
+    return f32 ? _mm512_maskz_loadu_ps(m, (const float *)p + i) : load16((const bf16 *)p + i, m);
+}
+
+static inline void st(void *p, int64_t i, __m512 v, __mmask16 m, int f32) {
+    if (f32)
+        _mm512_mask_storeu_ps((float *)p + i, m, v);
+    else
+        store16((bf16 *)p + i, v, m);
+}
+
 static inline __mmask16 lanes(int64_t c, int64_t C) {
     int64_t left = C - c;
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
@@ -56,8 +68,9 @@ static inline __m512 act_grad(__m512 g, __m512 y, __m512 slope) {
 
 typedef struct {
     /* shared */
-    const bf16 *x, *y, *gy;
-    bf16 *out;
+    const void *x, *y, *gy; /* float32 or bfloat16 (f32) */
+    void *out;
+    int f32;
     int64_t rows, C;
     const int64_t *seg; /* nseg + 1 row offsets */
     int nseg, nthreads;
@@ -88,16 +101,15 @@ static void sums(const Job *j, int s, int64_t r0, int64_t r1, double *s1, double
         int64_t stop = start + CHUNK < r1 ? start + CHUNK : r1;
         memset(acc, 0, sizeof(float) * 2 * ((C + 15) / 16) * 16);
         for (int64_t r = start; r < stop; r++) {
-            const bf16 *xr = j->x + r * C;
             for (int64_t c = 0; c < C; c += 16) {
                 __mmask16 m = lanes(c, C);
-                __m512 d = _mm512_sub_ps(load16(xr + c, m), _mm512_maskz_loadu_ps(m, shift + c));
+                __m512 d = _mm512_sub_ps(ld(j->x, r * C + c, m, j->f32), _mm512_maskz_loadu_ps(m, shift + c));
                 __m512 p = _mm512_load_ps(acc + c), q = _mm512_load_ps(acc2 + c);
                 if (j->kind == STATS) {
                     p = _mm512_add_ps(p, d);
                     q = _mm512_fmadd_ps(d, d, q);
                 } else {
-                    __m512 gz = act_grad(load16(j->gy + r * C + c, m), load16(j->y + r * C + c, m), slope);
+                    __m512 gz = act_grad(ld(j->gy, r * C + c, m, j->f32), ld(j->y, r * C + c, m, j->f32), slope);
                     p = _mm512_add_ps(p, gz);
                     q = _mm512_fmadd_ps(gz, d, q);
                 }
@@ -121,22 +133,20 @@ static void apply(const Job *j, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
         while (r >= j->seg[s + 1]) s++;
         const float *a = j->a + s * C, *b = j->b + s * C;
-        const bf16 *xr = j->x + r * C;
-        bf16 *o = j->out + r * C;
         for (int64_t c = 0; c < C; c += 16) {
             __mmask16 m = lanes(c, C);
-            __m512 xv = load16(xr + c, m);
+            __m512 xv = ld(j->x, r * C + c, m, j->f32);
             __m512 av = _mm512_maskz_loadu_ps(m, a + c), bv = _mm512_maskz_loadu_ps(m, b + c);
             __m512 v;
             if (j->kind == APPLY) {
                 __m512 z = _mm512_fmadd_ps(xv, av, bv);
                 v = _mm512_max_ps(z, _mm512_mul_ps(z, slope));
             } else {
-                __m512 gz = act_grad(load16(j->gy + r * C + c, m), load16(j->y + r * C + c, m), slope);
+                __m512 gz = act_grad(ld(j->gy, r * C + c, m, j->f32), ld(j->y, r * C + c, m, j->f32), slope);
                 __m512 kv = _mm512_maskz_loadu_ps(m, j->k + s * C + c);
                 v = _mm512_fmadd_ps(gz, av, _mm512_fmadd_ps(xv, kv, bv));
             }
-            store16(o + c, v, m);
+            st(j->out, r * C + c, v, m, j->f32);
         }
     }
 }
@@ -191,10 +201,10 @@ static int threads_for(int64_t rows, int64_t C, int nthreads) {
 /* Training-mode forward. Writes y (R, C), each segment's mean and 1 / sqrt(var + eps)
  * (nseg, C), and moves the running statistics (if not NULL) once per segment, in order,
  * as separate passes would. Returns 0, or -1 if memory ran out. */
-int bnact_forward(const bf16 *x, bf16 *y, int64_t rows, int64_t C, const int64_t *seg, int nseg,
-                  const float *gamma, const float *beta, float eps, float slope, float momentum,
-                  float *running_mean, float *running_var, float *mean, float *invstd,
-                  int nthreads) {
+int bnact_forward(const void *x, void *y, int f32, int64_t rows, int64_t C, const int64_t *seg,
+                  int nseg, const float *gamma, const float *beta, float eps, float slope,
+                  float momentum, float *running_mean, float *running_var, float *mean,
+                  float *invstd, int nthreads) {
     nthreads = threads_for(rows, C, nthreads);
     int64_t n = (int64_t)nseg * C;
     double *sum1 = malloc(sizeof(double) * nthreads * n), *sum2 = malloc(sizeof(double) * nthreads * n);
@@ -203,12 +213,16 @@ int bnact_forward(const bf16 *x, bf16 *y, int64_t rows, int64_t C, const int64_t
     if (ok) {
         for (int s = 0; s < nseg; s++) /* sums about a row of the data keep var exact */
             for (int64_t c = 0; c < C; c++) {
-                uint32_t bits = (uint32_t)x[seg[s] * C + c] << 16;
                 float v;
-                memcpy(&v, &bits, sizeof v);
+                if (f32) {
+                    v = ((const float *)x)[seg[s] * C + c];
+                } else {
+                    uint32_t bits = (uint32_t)((const bf16 *)x)[seg[s] * C + c] << 16;
+                    memcpy(&v, &bits, sizeof v);
+                }
                 shift[s * C + c] = seg[s + 1] > seg[s] && isfinite(v) ? v : 0.0f;
             }
-        Job j = {.x = x, .out = y, .rows = rows, .C = C, .seg = seg, .nseg = nseg,
+        Job j = {.x = x, .out = y, .f32 = f32, .rows = rows, .C = C, .seg = seg, .nseg = nseg,
                  .nthreads = nthreads, .shift = shift, .a = a, .b = b, .slope = slope,
                  .sum1 = sum1, .sum2 = sum2};
         run(&j, STATS);
@@ -241,7 +255,7 @@ int bnact_forward(const bf16 *x, bf16 *y, int64_t rows, int64_t C, const int64_t
 /* Backward of bnact_forward: from the output's gradient gy, the output y and the input x,
  * writes the input's gradient gx (if not NULL) and the scale's and shift's gradients,
  * summed over the segments. Returns 0, or -1 if memory ran out. */
-int bnact_backward(const bf16 *gy, const bf16 *y, const bf16 *x, bf16 *gx, int64_t rows,
+int bnact_backward(const void *gy, const void *y, const void *x, void *gx, int f32, int64_t rows,
                    int64_t C, const int64_t *seg, int nseg, const float *gamma, const float *mean,
                    const float *invstd, float slope, float *grad_gamma, float *grad_beta,
                    int nthreads) {
@@ -251,7 +265,7 @@ int bnact_backward(const bf16 *gy, const bf16 *y, const bf16 *x, bf16 *gx, int64
     float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n);
     int ok = sum1 && sum2 && a && b && k;
     if (ok) {
-        Job j = {.x = x, .y = y, .gy = gy, .out = gx, .rows = rows, .C = C, .seg = seg,
+        Job j = {.x = x, .y = y, .gy = gy, .out = gx, .f32 = f32, .rows = rows, .C = C, .seg = seg,
                  .nseg = nseg, .nthreads = nthreads, .shift = mean, .a = a, .b = b, .k = k,
                  .slope = slope, .sum1 = sum1, .sum2 = sum2};
         run(&j, GRAD_SUMS);
@@ -287,24 +301,25 @@ int bnact_backward(const bf16 *gy, const bf16 *y, const bf16 *x, bf16 *gx, int64
 }
 
 /* The activation alone, y = max(x, slope x), over n values in any dense layout. */
-void act_forward(const bf16 *x, bf16 *y, int64_t n, float slope, int nthreads) {
+void act_forward(const void *x, void *y, int f32, int64_t n, float slope, int nthreads) {
     const __m512 s = _mm512_set1_ps(slope);
     nthreads = threads_for(n, 1, nthreads);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = lanes(i, n);
-        __m512 v = load16(x + i, m);
-        store16(y + i, _mm512_max_ps(v, _mm512_mul_ps(v, s)), m);
+        __m512 v = ld(x, i, m, f32);
+        st(y, i, _mm512_max_ps(v, _mm512_mul_ps(v, s)), m, f32);
     }
 }
 
 /* Its backward, from the output y: gx = gy where y > 0, slope gy elsewhere. */
-void act_backward(const bf16 *gy, const bf16 *y, bf16 *gx, int64_t n, float slope, int nthreads) {
+void act_backward(const void *gy, const void *y, void *gx, int f32, int64_t n, float slope,
+                  int nthreads) {
     const __m512 s = _mm512_set1_ps(slope);
     nthreads = threads_for(n, 1, nthreads);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = lanes(i, n);
-        store16(gx + i, act_grad(load16(gy + i, m), load16(y + i, m), s), m);
+        st(gx, i, act_grad(ld(gy, i, m, f32), ld(y, i, m, f32), s), m, f32);
     }
 }

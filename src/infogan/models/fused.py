@@ -1,18 +1,18 @@
-"""BatchNorm and the ReLU or LeakyReLU after it as one operator, for bfloat16 maps on a CPU.
+"""BatchNorm and the ReLU or LeakyReLU after it as one CPU operator (bfloat16 or float32).
 
 In a bf16 step on 2 Xeon cores with AMX, PyTorch 2.13's BatchNorm and activations took a
 fifth of seed64's step: its CPU kernels round each bfloat16 result in several integer
 instructions (they dispatch at AVX512, not AVX512-BF16) and make separate passes over
 memory for the normalisation and the activation, forward and backward. ``bnact.c`` does
-both in two passes each way with the CPU's own bfloat16 conversion (docs/speed.md).
+both in two passes each way, in float32 with the CPU's own bfloat16 conversion; in
+float32 the passes it saves are all it gains (docs/speed.md).
 
 :class:`Sequential` is ``nn.Sequential`` that hands each BatchNorm followed by a ReLU or
-LeakyReLU to that operator when it applies (training mode, bfloat16 input on a CPU with
-AVX-512, the C compiler found), and an activation with no BatchNorm before it to one of
-its own, and runs its layers one by one otherwise; the modules, and
-so the checkpoints, are PyTorch's own. The kernel is compiled on first use into
-``~/.cache/infogan/kernels`` (``$XDG_CACHE_HOME`` if set); without a compiler or AVX-512
-it is never used.
+LeakyReLU to that operator where it applies (training mode, a CPU with AVX-512, the C
+compiler found), and an activation with no BatchNorm before it to one of its own; the
+modules, and so the checkpoints, are PyTorch's own. The kernels are compiled on first use
+into ``~/.cache/infogan/kernels`` (``$XDG_CACHE_HOME`` if set), in a second; without a
+compiler or AVX-512 the layers run one by one, as PyTorch's.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from infogan.models.norm import BatchNorm1d, BatchNorm2d
 SOURCE = Path(__file__).with_name("bnact.c")
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
 
+DTYPES = (torch.bfloat16, torch.float32)
 #: BatchNorm classes the operator stands in for (not torchrun's GlobalBatchNorm)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, BatchNorm1d, BatchNorm2d)
 
@@ -87,6 +88,7 @@ def _build(compiler: str) -> ctypes.CDLL:
     lib.bnact_forward.argtypes = [
         pointer,
         pointer,
+        i32,
         i64,
         i64,
         pointer,
@@ -108,6 +110,7 @@ def _build(compiler: str) -> ctypes.CDLL:
         pointer,
         pointer,
         pointer,
+        i32,
         i64,
         i64,
         pointer,
@@ -120,8 +123,8 @@ def _build(compiler: str) -> ctypes.CDLL:
         pointer,
         i32,
     ]
-    lib.act_forward.argtypes = [pointer, pointer, i64, f32, i32]
-    lib.act_backward.argtypes = [pointer, pointer, pointer, i64, f32, i32]
+    lib.act_forward.argtypes = [pointer, pointer, i32, i64, f32, i32]
+    lib.act_backward.argtypes = [pointer, pointer, pointer, i32, i64, f32, i32]
     lib.act_forward.restype = lib.act_backward.restype = None
     return lib
 
@@ -147,7 +150,7 @@ def library() -> ctypes.CDLL | None:
                     _unavailable = f"compiling {SOURCE.name} failed: {detail.strip()[:200]}"
             if _unavailable is not None and "AVX-512" not in _unavailable:
                 warnings.warn(
-                    f"bfloat16 BatchNorm runs PyTorch's slower kernels: {_unavailable}",
+                    f"BatchNorm and activations run PyTorch's slower kernels: {_unavailable}",
                     RuntimeWarning,
                     stacklevel=3,
                 )
@@ -193,6 +196,7 @@ class _BatchNormAct(torch.autograd.Function):
         status = lib.bnact_forward(
             _ptr(x),
             _ptr(y),
+            x.dtype == torch.float32,
             offsets[-1],
             channels,
             seg,
@@ -230,6 +234,7 @@ class _BatchNormAct(torch.autograd.Function):
             _ptr(y),
             _ptr(x),
             _ptr(grad_x),
+            x.dtype == torch.float32,
             offsets[-1],
             x.shape[1],
             seg,
@@ -255,7 +260,8 @@ class _Act(torch.autograd.Function):
         if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
             x = x.contiguous()
         y = torch.empty_like(x)  # x's layout
-        library().act_forward(_ptr(x), _ptr(y), x.numel(), slope, torch.get_num_threads())
+        f32, threads = x.dtype == torch.float32, torch.get_num_threads()
+        library().act_forward(_ptr(x), _ptr(y), f32, x.numel(), slope, threads)
         ctx.save_for_backward(y)
         ctx.slope = slope
         return y
@@ -267,7 +273,10 @@ class _Act(torch.autograd.Function):
             grad = torch.empty_like(y).copy_(grad)
         grad_x = torch.empty_like(y)
         threads = torch.get_num_threads()
-        library().act_backward(_ptr(grad), _ptr(y), _ptr(grad_x), y.numel(), ctx.slope, threads)
+        f32 = y.dtype == torch.float32
+        library().act_backward(
+            _ptr(grad), _ptr(y), _ptr(grad_x), f32, y.numel(), ctx.slope, threads
+        )
         return grad_x, None
 
 
@@ -281,7 +290,7 @@ def _slope(act: nn.Module) -> float | None:
 
 def batch_norm_act(norm: nn.Module, act: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """``act(norm(x))`` by the fused operator, or None where it does not apply."""
-    if type(norm) not in _NORMS or not norm.training or x.dtype != torch.bfloat16:
+    if type(norm) not in _NORMS or not norm.training or x.dtype not in DTYPES:
         return None
     slope = _slope(act)
     want_dim = 4 if isinstance(norm, nn.BatchNorm2d) else 2
@@ -303,7 +312,7 @@ def act(layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """``layer(x)`` for a ReLU or LeakyReLU by the operator's own, or None where it does
     not apply."""
     slope = _slope(layer)
-    if slope is None or x.dtype != torch.bfloat16 or x.device.type != "cpu":
+    if slope is None or x.dtype not in DTYPES or x.device.type != "cpu":
         return None
     if library() is None:
         return None
