@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from infogan.models import kernels
 from infogan.models.conv import (
+    SIGNATURES,
     Conv2d,
     ConvTranspose2d,
     _SmallMapConv,
@@ -124,6 +126,27 @@ def test_windows_and_overlap_add_are_adjoint():
     left = (windows(x, (4, 4)) * cols).sum()
     right = (x * overlap_add(cols, 3, (4, 4), 5)).sum()
     assert torch.allclose(left, right)
+
+
+@pytest.mark.skipif(not kernels.has_avx512(), reason="csrc/windows.c needs AVX-512")
+@pytest.mark.parametrize("dtype", [BF16, torch.float32])
+@pytest.mark.parametrize("shape", [(16, 128, 8, 8), (8, 64, 7, 7), (4, 1, 64, 64), (6, 24, 4, 4)])
+def test_the_kernels_give_bitwise_what_pytorch_gives(shape, dtype, monkeypatch):
+    """csrc/windows.c's windows and overlap-add against the same functions through
+    PyTorch's operators: the same values to the bit (the same sums in the same order)."""
+    assert kernels.load("windows", SIGNATURES) is not None
+    b, c, h, w = shape
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(shape, generator=gen).to(dtype).contiguous(memory_format=torch.channels_last)
+    cols = torch.randn(b * h * w, 16 * c, generator=gen).to(dtype)
+    with_kernels = windows(x, (h // 2, w // 2)), overlap_add(cols, b, (h, w), c)
+    monkeypatch.setitem(kernels._loaded, "windows", None)  # as where they cannot be had
+    without = windows(x, (h // 2, w // 2)), overlap_add(cols, b, (h, w), c)
+    for got, want in zip(with_kernels, without, strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert torch.equal(got.view(torch.int16 if dtype == BF16 else torch.int32),
+                           want.view(torch.int16 if dtype == BF16 else torch.int32))  # fmt: skip
+    assert with_kernels[1].is_contiguous(memory_format=torch.channels_last)
 
 
 def test_gradients_match_finite_differences_in_float64():

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infogan.models import kernels
 from infogan.models.cast import autocast_weight
 
 #: kernel, stride and padding of the convolutions this module computes as matrix products
@@ -52,11 +53,29 @@ GEMM_POSITIONS = {
 ONE_CHANNEL_SPREAD = {torch.float32}
 
 
+#: csrc/windows.c's functions and their arguments (kernels.load)
+SIGNATURES = {"windows": "ppqqqqqqii", "overlap_add": "ppqqqqii"}
+
+
+def _library(x: torch.Tensor):
+    """csrc/windows.c for ``x``'s device and dtype, or None (PyTorch's operators then)."""
+    if x.device.type != "cpu" or x.dtype not in (torch.bfloat16, torch.float32):
+        return None
+    return kernels.load("windows", SIGNATURES)
+
+
 def windows(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
     """(B, C, H, W) -> (B * Ho * Wo, 16 * C): the 4x4 windows of the padded map at
     stride 2, one row per output position, ordered (kh, kw, channel)."""
     b, c, h, w = x.shape
     ho, wo = out_hw
+    lib = _library(x)
+    if lib is not None:  # one pass (PyTorch's two below took twice as long, docs/speed.md)
+        x = x.contiguous(memory_format=torch.channels_last)
+        rows = x.new_empty(b * ho * wo, KERNEL * KERNEL * c)
+        threads = torch.get_num_threads()
+        lib.windows(x.data_ptr(), rows.data_ptr(), b, h, w, c, ho, wo, x.element_size(), threads)
+        return rows
     p = PADDING
     # the padded map (B, H+2, W+2, C), its border zeroed and its inside copied (F.pad
     # took twice as long on seed64's bf16 maps)
@@ -78,6 +97,15 @@ def overlap_add(cols: torch.Tensor, b: int, hw: tuple[int, int], channels: int) 
     (B, C, 2H, 2W) map where each window's values land (summed where windows overlap,
     in float32 or wider), in ``cols``' dtype and channels-last memory."""
     h, w = hw
+    lib = _library(cols)
+    if lib is not None:  # one pass, the same sums in the same order
+        cols = cols.contiguous()
+        out = torch.empty(
+            b, channels, 2 * h, 2 * w, dtype=cols.dtype, memory_format=torch.channels_last
+        )
+        f32, threads = cols.dtype == torch.float32, torch.get_num_threads()
+        lib.overlap_add(cols.data_ptr(), out.data_ptr(), b, h, w, channels, f32, threads)
+        return out
     # kh as (kh // 2, kh % 2), and so kw
     parts = cols.view(b, h, w, KERNEL // 2, 2, KERNEL // 2, 2, channels)
     # the padded output (2H + 2 rows) as (row pair q, parity p): padded row 2h + kh is

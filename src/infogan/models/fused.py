@@ -3,163 +3,42 @@
 In a bf16 step on 2 Xeon cores with AMX, PyTorch 2.13's BatchNorm and activations took a
 fifth of seed64's step: its CPU kernels round each bfloat16 result in several integer
 instructions (they dispatch at AVX512, not AVX512-BF16) and make separate passes over
-memory for the normalisation and the activation, forward and backward. ``bnact.c`` does
+memory for the normalisation and the activation, forward and backward. ``csrc/bnact.c`` does
 both in two passes each way, in float32 with the CPU's own bfloat16 conversion; in
 float32 the passes it saves are all it gains (docs/speed.md).
 
 :class:`Sequential` is ``nn.Sequential`` that hands each BatchNorm followed by a ReLU or
 LeakyReLU to that operator where it applies (training mode, a CPU with AVX-512, the C
 compiler found), and an activation with no BatchNorm before it to one of its own; the
-modules, and so the checkpoints, are PyTorch's own. The kernels are compiled on first use
-into ``~/.cache/infogan/kernels`` (``$XDG_CACHE_HOME`` if set), in a second; without a
-compiler or AVX-512 the layers run one by one, as PyTorch's.
+modules, and so the checkpoints, are PyTorch's own. Where the kernels cannot be had
+(:mod:`~infogan.models.kernels`) the layers run one by one, as PyTorch's.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import subprocess
-import tempfile
-import threading
-import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from infogan.models import kernels
 from infogan.models.norm import BatchNorm1d, BatchNorm2d
-
-SOURCE = Path(__file__).with_name("bnact.c")
-FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
 
 DTYPES = (torch.bfloat16, torch.float32)
 #: BatchNorm classes the operator stands in for (not torchrun's GlobalBatchNorm)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, BatchNorm1d, BatchNorm2d)
-
-_lock = threading.Lock()
-_library: ctypes.CDLL | None = None
-_unavailable: str | None = None  # why the kernel cannot be used, once known
-
-
-def _cpu_flags() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "infogan" / "kernels"
-
-
-def _build(compiler: str) -> ctypes.CDLL:
-    """Compile ``bnact.c`` for this CPU (once; the file name holds a digest of the
-    source, the flags and the CPU's features) and load it."""
-    source = SOURCE.read_bytes()
-    digest = hashlib.sha256(source + " ".join(FLAGS).encode() + _cpu_flags().encode())
-    target = _cache_dir() / f"bnact-{digest.hexdigest()[:16]}.so"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # compile to a temporary name and rename: processes started together (torchrun)
-        # never load a half-written library
-        fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
-        os.close(fd)
-        try:
-            subprocess.run(
-                [compiler, *FLAGS, str(SOURCE), "-o", partial, "-lm"],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            os.replace(partial, target)
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
-    lib = ctypes.CDLL(str(target))
-    pointer, i64, i32, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float
-    lib.bnact_forward.restype = i32
-    lib.bnact_forward.argtypes = [
-        pointer,
-        pointer,
-        i32,
-        i64,
-        i64,
-        pointer,
-        i32,
-        pointer,
-        pointer,
-        f32,
-        f32,
-        f32,
-        pointer,
-        pointer,
-        pointer,
-        pointer,
-        i32,
-    ]
-    lib.bnact_backward.restype = i32
-    lib.bnact_backward.argtypes = [
-        pointer,
-        pointer,
-        pointer,
-        pointer,
-        i32,
-        i64,
-        i64,
-        pointer,
-        i32,
-        pointer,
-        pointer,
-        pointer,
-        f32,
-        pointer,
-        pointer,
-        i32,
-    ]
-    lib.act_forward.argtypes = [pointer, pointer, i32, i64, f32, i32]
-    lib.act_backward.argtypes = [pointer, pointer, pointer, i32, i64, f32, i32]
-    lib.act_forward.restype = lib.act_backward.restype = None
-    return lib
+#: csrc/bnact.c's functions and their arguments (kernels.load)
+SIGNATURES = {
+    "bnact_forward": "ppiqqpippfffppppi",
+    "bnact_backward": "ppppiqqpipppfppi",
+    "act_forward": "ppiqfi",
+    "act_backward": "pppiqfi",
+}
 
 
 def library() -> ctypes.CDLL | None:
-    """The compiled kernel, or None where it cannot be built here (the reason is warned
-    about once and kept in :func:`unavailable_reason`)."""
-    global _library, _unavailable
-    if _library is not None or _unavailable is not None:
-        return _library
-    with _lock:
-        if _library is None and _unavailable is None:
-            if platform.machine() not in ("x86_64", "AMD64") or "avx512bw" not in _cpu_flags():
-                _unavailable = "this CPU has no AVX-512"
-            else:
-                compiler = os.environ.get("CC", "cc")
-                try:
-                    _library = _build(compiler)
-                except FileNotFoundError:
-                    _unavailable = f"no C compiler ({compiler}) found"
-                except (OSError, subprocess.CalledProcessError) as err:
-                    detail = getattr(err, "stderr", "") or str(err)
-                    _unavailable = f"compiling {SOURCE.name} failed: {detail.strip()[:200]}"
-            if _unavailable is not None and "AVX-512" not in _unavailable:
-                warnings.warn(
-                    f"BatchNorm and activations run PyTorch's slower kernels: {_unavailable}",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-    return _library
-
-
-def unavailable_reason() -> str | None:
-    """Why the kernel is not used here (None if it is, or has not been asked for yet)."""
-    return _unavailable
+    """csrc/bnact.c, compiled and loaded; None where it cannot be had here."""
+    return kernels.load("bnact", SIGNATURES)
 
 
 def _ptr(t: torch.Tensor | None) -> int | None:

@@ -6,7 +6,7 @@
  * by the CPU's own conversion where it has AVX512-BF16. PyTorch 2.13's CPU
  * kernels round bfloat16 in several integer instructions and make a pass over memory for
  * BatchNorm and another for the activation, forward and backward; these make two
- * (statistics, then the output) each way. models/fused.py compiles, loads and calls them.
+ * (statistics, then the output) each way. models/kernels.py compiles and loads them, models/fused.py calls them.
  *
  * Rows are split between threads; each thread's sums are added by the calling thread.
  */
@@ -301,7 +301,7 @@ int bnact_backward(const void *gy, const void *y, const void *x, void *gx, int f
 }
 
 /* The activation alone, y = max(x, slope x), over n values in any dense layout. */
-void act_forward(const void *x, void *y, int f32, int64_t n, float slope, int nthreads) {
+int act_forward(const void *x, void *y, int f32, int64_t n, float slope, int nthreads) {
     const __m512 s = _mm512_set1_ps(slope);
     nthreads = threads_for(n, 1, nthreads);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -310,10 +310,11 @@ void act_forward(const void *x, void *y, int f32, int64_t n, float slope, int nt
         __m512 v = ld(x, i, m, f32);
         st(y, i, _mm512_max_ps(v, _mm512_mul_ps(v, s)), m, f32);
     }
+    return 0;
 }
 
 /* Its backward, from the output y: gx = gy where y > 0, slope gy elsewhere. */
-void act_backward(const void *gy, const void *y, void *gx, int f32, int64_t n, float slope,
+int act_backward(const void *gy, const void *y, void *gx, int f32, int64_t n, float slope,
                   int nthreads) {
     const __m512 s = _mm512_set1_ps(slope);
     nthreads = threads_for(n, 1, nthreads);
@@ -322,4 +323,5 @@ void act_backward(const void *gy, const void *y, void *gx, int f32, int64_t n, f
         __mmask16 m = lanes(i, n);
         st(gx, i, act_grad(ld(gy, i, m, f32), ld(y, i, m, f32), s), m, f32);
     }
+    return 0;
 }
