@@ -114,6 +114,7 @@ def test_statistics_without_tracking_leave_the_running_ones():
         (nn.BatchNorm2d(8), nn.LeakyReLU(-0.5), _maps((4, 8, 3, 3))),  # not a max
         (nn.BatchNorm2d(8, affine=False), nn.ReLU(), _maps((4, 8, 3, 3))),
         (nn.BatchNorm2d(8, momentum=None), nn.ReLU(), _maps((4, 8, 3, 3))),
+        (nn.BatchNorm2d(8).to(torch.bfloat16), nn.ReLU(), _maps((4, 8, 3, 3))),
         (nn.Linear(8, 8), nn.ReLU(), _maps((4, 8))),
     ],
 )

@@ -177,8 +177,11 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: torch.Tensor) -> torch.Te
         return None
     if norm.weight is None or norm.momentum is None or x.shape[1] != norm.num_features:
         return None
-    if norm.running_mean is not None and norm.running_mean.dtype != torch.float32:
-        return None
+    running = norm.running_mean
+    if norm.weight.dtype != torch.float32 or (
+        running is not None and running.dtype != torch.float32
+    ):
+        return None  # a BatchNorm cast to another dtype as a whole
     if library() is None:
         return None
     batches = getattr(norm, "batches", None) or (x.shape[0],)
