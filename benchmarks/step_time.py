@@ -6,8 +6,9 @@ median of ``--steps`` steps is printed with the preset's projected training minu
 (its ``max_steps`` times the step; grids, checkpoints and reseed checks add a little).
 Run it alone: other work on the machine distorts it. ``--profile N`` also times N more
 steps operator by operator (every ATen operator's wall time, forward and backward, by
-name) and prints where their time went. On a CPU these add up to nearly the whole step;
-on a GPU they would be launch times, as its kernels run asynchronously.
+name, and the project's C kernels by function) and prints where their time went. On a
+CPU these add up to nearly the whole step; on a GPU they would be launch times, as its
+kernels run asynchronously.
 
     python benchmarks/step_time.py --presets quick28,tilt64 --precisions bf16,fp32 \\
         --json benchmarks/results/step_time_xeon_amx.json
@@ -30,20 +31,47 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.models import kernels
 from infogan.training.build import build_training
 from infogan.training.run import cpu_name
 
 
 class OperatorTimer(TorchDispatchMode):
     """Wall time of every ATen operator called inside it, forward and backward, by
-    operator name. On a CPU an operator's work is done when its call returns, so the
-    times add up to the step (less Python and autograd's bookkeeping); PyTorch's own
-    profiler, tried first, inflated some of seed64's matrix products fourfold."""
+    operator name, and of every call of the project's C kernels (``csrc/FILE:function``).
+    On a CPU an operator's work is done when its call returns, so the times add up to the
+    step (less Python and autograd's bookkeeping); PyTorch's own profiler, tried first,
+    inflated some of seed64's matrix products fourfold."""
 
     def __init__(self):
         super().__init__()
         self.seconds: dict[str, float] = collections.defaultdict(float)
         self.calls: dict[str, int] = collections.defaultdict(int)
+        self._kernels: list[tuple[object, str, object]] = []
+
+    def _timed(self, function, name: str):
+        def call(*args):
+            start = time.perf_counter()
+            out = function(*args)
+            self.seconds[name] += time.perf_counter() - start
+            self.calls[name] += 1
+            return out
+
+        return call
+
+    def __enter__(self):
+        for file, (lib, functions) in kernels.loaded().items():
+            for function in functions:
+                original = getattr(lib, function)
+                self._kernels.append((lib, function, original))
+                setattr(lib, function, self._timed(original, f"csrc/{file}.c:{function}"))
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        for lib, function, original in self._kernels:
+            setattr(lib, function, original)
+        self._kernels.clear()
+        return super().__exit__(*exc)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         start = time.perf_counter()

@@ -28,6 +28,7 @@ _TYPES = {"p": ctypes.c_void_p, "q": ctypes.c_int64, "i": ctypes.c_int, "f": cty
 
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
+_functions: dict[str, list[str]] = {}
 _reasons: dict[str, str] = {}
 _warned = False
 
@@ -99,6 +100,7 @@ def load(name: str, signatures: dict[str, str]) -> ctypes.CDLL | None:
                 detail = getattr(err, "stderr", "") or str(err)
                 reason = f"compiling {name}.c failed: {detail.strip()[:200]}"
         if lib is not None:
+            _functions[name] = list(signatures)
             for function, letters in signatures.items():
                 getattr(lib, function).argtypes = [_TYPES[t] for t in letters]
                 getattr(lib, function).restype = ctypes.c_int
@@ -113,6 +115,11 @@ def load(name: str, signatures: dict[str, str]) -> ctypes.CDLL | None:
                 )
         _loaded[name] = lib
         return lib
+
+
+def loaded() -> dict[str, tuple[ctypes.CDLL, list[str]]]:
+    """The kernels loaded so far and their functions (benchmarks/step_time.py times them)."""
+    return {name: (lib, _functions[name]) for name, lib in _loaded.items() if lib is not None}
 
 
 def unavailable_reason(name: str) -> str | None:
