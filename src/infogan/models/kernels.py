@@ -96,7 +96,7 @@ def load(name: str, signatures: dict[str, str]) -> ctypes.CDLL | None:
                 lib = _build(name, compiler)
             except FileNotFoundError:
                 reason = f"no C compiler ({compiler}) found"
-            except (OSError, subprocess.CalledProcessError) as err:
+            except (OSError, RuntimeError, subprocess.CalledProcessError) as err:
                 detail = getattr(err, "stderr", "") or str(err)
                 reason = f"compiling {name}.c failed: {detail.strip()[:200]}"
         if lib is not None:
