@@ -1,7 +1,8 @@
 """The C kernels in ``csrc/``, compiled for this CPU on first use and loaded with ctypes.
 
 A kernel file is compiled once into ``~/.cache/infogan/kernels`` (``$XDG_CACHE_HOME`` if
-set) under a name that holds a digest of its source, the flags and the CPU's features, in
+set) under a name that holds a digest of its source and the folder's headers, the flags and
+the CPU's features, in
 about a second, by ``cc`` (``$CC`` if set), with ``-march=native`` and OpenMP. They run
 on PyTorch's own OpenMP threads: the process has loaded PyTorch's libgomp before them.
 Where a kernel cannot be had (no AVX-512, no compiler, a failed compile) :func:`load`
@@ -55,7 +56,9 @@ def _cache_dir() -> Path:
 
 def _build(name: str, compiler: str) -> ctypes.CDLL:
     source = SOURCES / f"{name}.c"
-    digest = hashlib.sha256(source.read_bytes() + " ".join(FLAGS).encode() + cpu_flags().encode())
+    headers = b"".join(h.read_bytes() for h in sorted(SOURCES.glob("*.h")))
+    digest = hashlib.sha256(source.read_bytes() + headers)
+    digest.update(" ".join(FLAGS).encode() + cpu_flags().encode())
     target = _cache_dir() / f"{name}-{digest.hexdigest()[:16]}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -10,55 +10,15 @@
  *
  * Rows are split between threads; each thread's sums are added by the calling thread.
  */
-#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__)
-#error "needs AVX-512 (F, BW, VL)"
-#endif
+#include "vectors.h"
 
-#define MAX_THREADS 64
 #define CHUNK 64 /* rows summed in float32 before the sums go to double */
-
-typedef uint16_t bf16;
-
-static inline __m512 load16(const bf16 *p, __mmask16 m) {
-    __m256i v = _mm256_maskz_loadu_epi16(m, p);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
-}
-
-static inline void store16(bf16 *p, __m512 v, __mmask16 m) {
-#ifdef __AVX512BF16__
-    __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
-#else /* round to nearest even in integers; NaN is not expected here */
-    __m512i b = _mm512_castps_si512(v);
-    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-    b = _mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
-    __m256i h = _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16));
-#endif
-    _mm256_mask_storeu_epi16(p, m, h);
-}
-
-/* 16 values of a float32 (f32) or bfloat16 array, from index i */
-static inline __m512 ld(const void *p, int64_t i, __mmask16 m, int f32) {
-    return f32 ? _mm512_maskz_loadu_ps(m, (const float *)p + i) : load16((const bf16 *)p + i, m);
-}
-
-static inline void st(void *p, int64_t i, __m512 v, __mmask16 m, int f32) {
-    if (f32)
-        _mm512_mask_storeu_ps((float *)p + i, m, v);
-    else
-        store16((bf16 *)p + i, v, m);
-}
-
-static inline __mmask16 lanes(int64_t c, int64_t C) {
-    int64_t left = C - c;
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-}
+#define MAX_THREADS 64
 
 /* the activation's derivative applied to the gradient, read off the output's sign */
 static inline __m512 act_grad(__m512 g, __m512 y, __m512 slope) {
