@@ -160,11 +160,12 @@ static int threads_for(int64_t rows, int64_t C, int nthreads) {
 
 /* Training-mode forward. Writes y (R, C), each segment's mean and 1 / sqrt(var + eps)
  * (nseg, C), and moves the running statistics (if not NULL) once per segment, in order,
- * as separate passes would. Returns 0, or -1 if memory ran out. */
+ * as separate passes would. Returns 0, or -1 for a shape it cannot take or if memory ran out. */
 int bnact_forward(const void *x, void *y, int f32, int64_t rows, int64_t C, const int64_t *seg,
                   int nseg, const float *gamma, const float *beta, float eps, float slope,
                   float momentum, float *running_mean, float *running_var, float *mean,
                   float *invstd, int nthreads) {
+    if (rows < 0 || C <= 0 || nseg <= 0) return -1;
     nthreads = threads_for(rows, C, nthreads);
     int64_t n = (int64_t)nseg * C;
     double *sum1 = malloc(sizeof(double) * nthreads * n), *sum2 = malloc(sizeof(double) * nthreads * n);
@@ -214,11 +215,13 @@ int bnact_forward(const void *x, void *y, int f32, int64_t rows, int64_t C, cons
 
 /* Backward of bnact_forward: from the output's gradient gy, the output y and the input x,
  * writes the input's gradient gx (if not NULL) and the scale's and shift's gradients,
- * summed over the segments. Returns 0, or -1 if memory ran out. */
+ * summed over the segments. Returns 0, or -1 for a shape it cannot take or if memory ran
+ * out. */
 int bnact_backward(const void *gy, const void *y, const void *x, void *gx, int f32, int64_t rows,
                    int64_t C, const int64_t *seg, int nseg, const float *gamma, const float *mean,
                    const float *invstd, float slope, float *grad_gamma, float *grad_beta,
                    int nthreads) {
+    if (rows < 0 || C <= 0 || nseg <= 0) return -1;
     nthreads = threads_for(rows, C, nthreads);
     int64_t n = (int64_t)nseg * C;
     double *sum1 = malloc(sizeof(double) * nthreads * n), *sum2 = malloc(sizeof(double) * nthreads * n);
