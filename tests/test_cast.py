@@ -9,21 +9,36 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from infogan.models import cast, kernels
 from infogan.models.cast import CastOnce, Linear, autocast_weight
 from infogan.training.build import build_training
 
+CONVERT = cast.convert
+
 
 class Casts(TorchDispatchMode):
-    """Counts the float32 -> bfloat16 copies of each tensor, by its memory's address."""
+    """Counts the float32 -> bfloat16 copies of each tensor, by its memory's address:
+    autocast's (PyTorch's operator) and :func:`cast.convert`'s (the C kernel or the
+    operator; the module's name for it is patched to count)."""
 
     def __init__(self):
         super().__init__()
         self.count = collections.Counter()
+        self.converting = False
+
+    def convert(self, t, dtype):
+        if t.dtype == torch.float32 and dtype == torch.bfloat16:
+            self.count[t.data_ptr()] += 1
+        self.converting = True
+        try:
+            return CONVERT(t, dtype)
+        finally:
+            self.converting = False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         cast = func.overloadpacket.__name__ == "_to_copy" and kwargs.get("dtype") == torch.bfloat16
-        if cast and args[0].dtype == torch.float32:
+        if cast and args[0].dtype == torch.float32 and not self.converting:
             self.count[args[0].data_ptr()] += 1
         return func(*args, **kwargs)
 
@@ -36,6 +51,7 @@ def _steps(preset, images, tiny_config, *, once: bool, monkeypatch):
         parts = build_training(config)
         draw = torch.Generator().manual_seed(0)
         rows, casts = [], Casts()
+        patch.setattr(cast, "convert", casts.convert)
         with casts:
             for _ in range(3):
                 rows.append(parts.step_fn(images[:32], parts.code.sample(32, generator=draw)))
@@ -91,3 +107,27 @@ def test_a_copy_lasts_until_its_optimizer_steps():
     assert autocast_weight(layer.weight) is layer.weight
     with CastOnce():
         assert autocast_weight(layer.weight) is layer.weight
+
+
+@pytest.mark.skipif(not kernels.has_avx512(), reason="csrc/convert.c needs AVX-512")
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_convert_gives_pytorchs_bits(channels_last):
+    """csrc/convert.c against ``Tensor.to``: float32 -> bfloat16 rounds to nearest even
+    (ties, infinities, NaN, subnormals included) and bfloat16 -> float32 is exact, in the
+    tensor's own layout."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 64, 4, 4, generator=gen) * 10.0 ** torch.randint(-40, 38, (1,)).item()
+    bits = x.view(torch.int32).flatten()
+    bits[:8] = torch.tensor([0x3F808000, 0x3F818000, 0x7F800000, -8388608, 0x7FC00000,
+                             0x7F800001, 0x00000001, 0x3F80FFFF], dtype=torch.int32)  # fmt: skip
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    narrow = cast.convert(x, torch.bfloat16)
+    assert "convert" in kernels.loaded()  # the kernel, not the operator, made it
+    want = x.to(torch.bfloat16)
+    assert narrow.stride() == want.stride()
+    same = narrow.view(torch.int16) == want.view(torch.int16)
+    assert (same | (narrow.isnan() & want.isnan())).all()  # a NaN may keep other bits
+    wide = cast.convert(narrow, torch.float32)
+    assert wide.stride() == narrow.stride()
+    assert torch.equal(wide.view(torch.int32), narrow.to(torch.float32).view(torch.int32))

@@ -30,11 +30,12 @@ def _python(script: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_every_kernel_is_built_once_into_the_cache(tmp_path):
-    assert NAMES == ["bnact", "windows"]
+    assert NAMES == ["bnact", "convert", "windows"]
     script = (
-        "from infogan.models import conv, fused\n"
+        "from infogan.models import cast, conv, fused, kernels\n"
         "assert fused.library() is not None\n"
         "assert conv._library(conv.torch.zeros(1)) is not None\n"
+        "assert kernels.load('convert', cast.SIGNATURES) is not None\n"
     )
     _python(script, {"XDG_CACHE_HOME": str(tmp_path)})
     folder = tmp_path / "infogan" / "kernels"

@@ -22,10 +22,12 @@ static inline __m512 load16(const bf16 *p, __mmask16 m) {
 static inline void store16(bf16 *p, __m512 v, __mmask16 m) {
 #ifdef __AVX512BF16__
     __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
-#else /* round to nearest even in integers; NaN is not expected here */
+#else /* round to nearest even in integers, NaN kept a (quiet) NaN */
     __m512i b = _mm512_castps_si512(v);
     __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
     b = _mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    b = _mm512_mask_or_epi32(b, nan, _mm512_castps_si512(v), _mm512_set1_epi32(0x00400000));
     __m256i h = _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16));
 #endif
     _mm256_mask_storeu_epi16(p, m, h);
