@@ -116,6 +116,8 @@ def test_statistics_without_tracking_leave_the_running_ones():
         (nn.BatchNorm2d(8, momentum=None), nn.ReLU(), _maps((4, 8, 3, 3))),
         (nn.BatchNorm2d(8).to(torch.bfloat16), nn.ReLU(), _maps((4, 8, 3, 3))),
         (nn.Linear(8, 8), nn.ReLU(), _maps((4, 8))),
+        (nn.BatchNorm1d(8), nn.ReLU(), _maps((1, 8))),  # one value a channel
+        (nn.BatchNorm2d(8), nn.ReLU(), _maps((0, 8, 3, 3))),  # no rows
     ],
 )
 def test_other_layers_are_left_to_pytorch(norm, act, x):

@@ -17,6 +17,7 @@ modules, and so the checkpoints, are PyTorch's own. Where the kernels cannot be 
 from __future__ import annotations
 
 import ctypes
+import math
 
 import torch
 from torch import nn
@@ -61,7 +62,7 @@ class _BatchNormAct(torch.autograd.Function):
         x = _rows(x)
         lib = library()
         channels = x.shape[1]
-        per_sample = x[0].numel() // channels
+        per_sample = math.prod(x.shape[2:])
         offsets = [0]
         for b in batches:
             offsets.append(offsets[-1] + b * per_sample)
@@ -187,6 +188,8 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: torch.Tensor) -> torch.Te
     batches = getattr(norm, "batches", None) or (x.shape[0],)
     if sum(batches) != x.shape[0]:
         raise ValueError(f"BatchNorm: batches {batches} do not add up to {x.shape[0]} rows")
+    if min(batches) * math.prod(x.shape[2:]) < 2:
+        return None  # a batch with one value a channel: PyTorch's own error says so
     return _BatchNormAct.apply(x, norm.weight, norm.bias, norm, slope, tuple(batches))
 
 

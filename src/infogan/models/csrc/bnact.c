@@ -6,7 +6,8 @@
  * by the CPU's own conversion where it has AVX512-BF16. PyTorch 2.13's CPU
  * kernels round bfloat16 in several integer instructions and make a pass over memory for
  * BatchNorm and another for the activation, forward and backward; these make two
- * (statistics, then the output) each way. models/kernels.py compiles and loads them, models/fused.py calls them.
+ * (statistics, then the output) each way. models/kernels.py compiles and loads them,
+ * models/fused.py calls them.
  *
  * Rows are split between threads; each thread's sums are added by the calling thread.
  */
@@ -39,6 +40,7 @@ typedef struct {
     float slope;
     double *sum1, *sum2; /* (nthreads, nseg, C) */
     int kind;
+    int failed; /* a thread ran out of memory */
 } Job;
 
 enum { STATS, APPLY, GRAD_SUMS, GRAD_APPLY };
@@ -51,11 +53,15 @@ static int segment_of(const Job *j, int64_t r) {
 
 /* sums of (x - shift) and (x - shift)^2 (STATS), or of gz and gz (x - shift) (GRAD_SUMS),
  * over rows [r0, r1) of one segment */
-static void sums(const Job *j, int s, int64_t r0, int64_t r1, double *s1, double *s2) {
+static void sums(Job *j, int s, int64_t r0, int64_t r1, double *s1, double *s2) {
     const int64_t C = j->C;
     const float *shift = j->shift + s * C;
     const __m512 slope = _mm512_set1_ps(j->slope);
     float *acc = aligned_alloc(64, sizeof(float) * 2 * ((C + 15) / 16) * 16);
+    if (!acc) {
+        j->failed = 1;
+        return;
+    }
     float *acc2 = acc + ((C + 15) / 16) * 16;
     for (int64_t start = r0; start < r1; start += CHUNK) {
         int64_t stop = start + CHUNK < r1 ? start + CHUNK : r1;
@@ -112,7 +118,7 @@ static void apply(const Job *j, int64_t r0, int64_t r1) {
 }
 
 /* thread t of n: its share of the rows, and its own sums */
-static void work(const Job *j, int t, int n) {
+static void work(Job *j, int t, int n) {
     int64_t r0 = j->rows * t / n, r1 = j->rows * (t + 1) / n;
     if (j->kind == APPLY || j->kind == GRAD_APPLY) {
         if (r0 < r1) apply(j, r0, r1);
@@ -187,7 +193,8 @@ int bnact_forward(const void *x, void *y, int f32, int64_t rows, int64_t C, cons
                  .nthreads = nthreads, .shift = shift, .a = a, .b = b, .slope = slope,
                  .sum1 = sum1, .sum2 = sum2};
         run(&j, STATS);
-        for (int s = 0; s < nseg; s++) {
+        ok = !j.failed;
+        for (int s = 0; ok && s < nseg; s++) {
             double count = (double)(seg[s + 1] - seg[s]);
             for (int64_t c = 0; c < C; c++) {
                 int64_t i = s * C + c;
@@ -207,7 +214,7 @@ int bnact_forward(const void *x, void *y, int f32, int64_t rows, int64_t C, cons
                 }
             }
         }
-        run(&j, APPLY);
+        if (ok) run(&j, APPLY);
     }
     free(sum1), free(sum2), free(shift), free(a), free(b);
     return ok ? 0 : -1;
@@ -234,7 +241,7 @@ int bnact_backward(const void *gy, const void *y, const void *x, void *gx, int f
         run(&j, GRAD_SUMS);
         for (int64_t c = 0; c < C; c++) grad_gamma[c] = grad_beta[c] = 0;
         double *gg = calloc(C, sizeof(double)), *gb = calloc(C, sizeof(double));
-        ok = gg && gb;
+        ok = gg && gb && !j.failed;
         for (int s = 0; ok && s < nseg; s++) {
             double count = (double)(seg[s + 1] - seg[s]);
             for (int64_t c = 0; c < C; c++) {
