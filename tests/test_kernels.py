@@ -89,3 +89,20 @@ def test_a_failed_compile_is_said_in_one_line(tmp_path):
     done = _python(script, {"XDG_CACHE_HOME": str(tmp_path), "CC": str(compiler)})
     assert done.stdout.strip() == "compiling bnact.c failed: cc: error: no such flag"
     assert not list(tmp_path.rglob("*.so"))
+
+
+def test_the_cli_says_it_in_one_line(tmp_path, mnist_dir):
+    """``infogan train`` without a compiler: one line on stderr, and the run goes on."""
+    done = subprocess.run(
+        [sys.executable, "-m", "infogan", "train", "--preset", "start28", "--max-steps", "1",
+         "--run-dir", str(tmp_path / "run"), "--no-report", "--no-progress",
+         "--precision", "bf16", "--data-dir", str(mnist_dir)],
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path), "CC": str(tmp_path / "no-cc")},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    reason = f"no C compiler ({tmp_path / 'no-cc'}) found"
+    note = (
+        f"infogan: warning: the CPU kernels are not used, PyTorch's operators run instead: {reason}"
+    )
+    assert [line for line in done.stderr.splitlines() if "warning" in line] == [note]
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()

@@ -8,7 +8,9 @@ runs (``infogan --help`` loads none).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 
 from infogan import __version__
 from infogan.cli.common import add_data_dir
@@ -75,9 +77,21 @@ COMMANDS = {
 }
 
 
+def _one_line_warnings(message, category, filename, lineno, line=None) -> str:
+    """The project's own warnings as ``infogan: warning: ...`` (they speak to the user);
+    other libraries' in Python's own format."""
+    if f"{os.sep}infogan{os.sep}" in filename:
+        return f"infogan: warning: {message}\n"
+    return _FORMAT_WARNING(message, category, filename, lineno, line)
+
+
+_FORMAT_WARNING = warnings.formatwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _one_line_warnings
     try:
         COMMANDS[args.command](args)
     except InfoGANError as exc:
