@@ -15,6 +15,7 @@ from infogan.models.conv import (
     _SmallMapConv,
     gemm_directions,
     overlap_add,
+    transpose_rows,
     windows,
 )
 
@@ -132,16 +133,23 @@ def test_windows_and_overlap_add_are_adjoint():
 @pytest.mark.parametrize("dtype", [BF16, torch.float32])
 @pytest.mark.parametrize("shape", [(16, 128, 8, 8), (8, 64, 7, 7), (4, 1, 64, 64), (6, 24, 4, 4)])
 def test_the_kernels_give_bitwise_what_pytorch_gives(shape, dtype, monkeypatch):
-    """csrc/windows.c's windows and overlap-add against the same functions through
-    PyTorch's operators: the same values to the bit (the same sums in the same order)."""
+    """csrc/windows.c's windows, overlap-add and transpose against the same functions
+    through PyTorch's operators: the same values to the bit (the same sums in the same
+    order)."""
     assert kernels.load("windows", SIGNATURES) is not None
     b, c, h, w = shape
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(shape, generator=gen).to(dtype).contiguous(memory_format=torch.channels_last)
     cols = torch.randn(b * h * w, 16 * c, generator=gen).to(dtype)
-    with_kernels = windows(x, (h // 2, w // 2)), overlap_add(cols, b, (h, w), c)
+    rows = cols[:, : 3 * c + 5]  # a width not a multiple of the kernel's tiles
+    rows = rows.contiguous()
+    with_kernels = (
+        windows(x, (h // 2, w // 2)),
+        overlap_add(cols, b, (h, w), c),
+        transpose_rows(rows),
+    )
     monkeypatch.setitem(kernels._loaded, "windows", None)  # as where they cannot be had
-    without = windows(x, (h // 2, w // 2)), overlap_add(cols, b, (h, w), c)
+    without = windows(x, (h // 2, w // 2)), overlap_add(cols, b, (h, w), c), transpose_rows(rows)
     for got, want in zip(with_kernels, without, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
         assert torch.equal(got.view(torch.int16 if dtype == BF16 else torch.int32),

@@ -54,7 +54,7 @@ ONE_CHANNEL_SPREAD = {torch.float32}
 
 
 #: csrc/windows.c's functions and their arguments (kernels.load)
-SIGNATURES = {"windows": "ppqqqqqqii", "overlap_add": "ppqqqqii"}
+SIGNATURES = {"windows": "ppqqqqqqii", "overlap_add": "ppqqqqii", "transpose": "ppqqii"}
 
 
 def _library(x: torch.Tensor):
@@ -134,6 +134,20 @@ def overlap_add(cols: torch.Tensor, b: int, hw: tuple[int, int], channels: int) 
     return out.contiguous(memory_format=torch.channels_last)
 
 
+def transpose_rows(rows: torch.Tensor) -> torch.Tensor:
+    """(N, C) -> the dense (C, N) transpose (a transposed left operand halves oneDNN's
+    bf16 product rate at these shapes)."""
+    lib = _library(rows)
+    if lib is None or not rows.is_contiguous():
+        return rows.t().contiguous()
+    out = rows.new_empty(rows.shape[1], rows.shape[0])
+    n, c = rows.shape
+    lib.transpose(
+        rows.data_ptr(), out.data_ptr(), n, c, rows.element_size(), torch.get_num_threads()
+    )
+    return out
+
+
 def _rows(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B * H * W, C), a view for channels-last memory."""
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
@@ -203,11 +217,10 @@ class _SmallMapConv(torch.autograd.Function):
                 grad_x = overlap_add(_rows(grad) @ flat, b, (h // 2, w // 2), x.shape[1])
         if need_w and gemm_weight:
             if transposed:  # (Cin, B*H*W) @ (B*H*W, 16 * Cout)
-                left, right = _rows(x).t(), windows(grad, (h, w))
+                left, right = transpose_rows(_rows(x)), windows(grad, (h, w))
             else:  # (Cout, B*Ho*Wo) @ (B*Ho*Wo, 16 * Cin)
-                left, right = _rows(grad).t(), windows(x, (h // 2, w // 2))
-            # a transposed left operand halves oneDNN's bf16 product rate at these shapes
-            prod = left.contiguous() @ right
+                left, right = transpose_rows(_rows(grad)), windows(x, (h // 2, w // 2))
+            prod = left @ right
             grad_w = prod.view(weight.shape[0], KERNEL, KERNEL, -1).permute(0, 3, 1, 2)
         grad_b = grad.sum((0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None
