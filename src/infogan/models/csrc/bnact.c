@@ -164,6 +164,33 @@ static int threads_for(int64_t rows, int64_t C, int nthreads) {
     return nthreads;
 }
 
+/* What a forward or backward call works in: each thread's sums (nthreads, nseg, C) and
+ * three (nseg, C) coefficient arrays. */
+typedef struct {
+    double *sum1, *sum2;
+    float *f[3];
+} Workspace;
+
+static void workspace_close(Workspace *w) {
+    free(w->sum1), free(w->sum2);
+    for (int i = 0; i < 3; i++) free(w->f[i]);
+}
+
+/* Fits nthreads to the rows and allocates for them. Returns 0, or -1 for a shape it cannot
+ * take or if memory ran out (then nothing is held). */
+static int workspace_open(Workspace *w, int64_t rows, int64_t C, int nseg, int *nthreads) {
+    *w = (Workspace){0};
+    if (rows < 0 || C <= 0 || nseg <= 0) return -1;
+    *nthreads = threads_for(rows, C, *nthreads);
+    size_t n = (size_t)nseg * (size_t)C;
+    w->sum1 = malloc(sizeof(double) * *nthreads * n);
+    w->sum2 = malloc(sizeof(double) * *nthreads * n);
+    int ok = w->sum1 && w->sum2;
+    for (int i = 0; i < 3; i++) ok = (w->f[i] = malloc(sizeof(float) * n)) && ok;
+    if (!ok) workspace_close(w);
+    return ok ? 0 : -1;
+}
+
 /* Training-mode forward. Writes y (R, C), each segment's mean and 1 / sqrt(var + eps)
  * (nseg, C), and moves the running statistics (if not NULL) once per segment, in order,
  * as separate passes would. Returns 0, or -1 for a shape it cannot take or if memory ran out. */
@@ -171,13 +198,12 @@ int bnact_forward(const void *x, void *y, int f32, int64_t rows, int64_t C, cons
                   int nseg, const float *gamma, const float *beta, float eps, float slope,
                   float momentum, float *running_mean, float *running_var, float *mean,
                   float *invstd, int nthreads) {
-    if (rows < 0 || C <= 0 || nseg <= 0) return -1;
-    nthreads = threads_for(rows, C, nthreads);
-    int64_t n = (int64_t)nseg * C;
-    double *sum1 = malloc(sizeof(double) * nthreads * n), *sum2 = malloc(sizeof(double) * nthreads * n);
-    float *shift = malloc(sizeof(float) * n), *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
-    int ok = sum1 && sum2 && shift && a && b;
-    if (ok) {
+    Workspace w;
+    if (workspace_open(&w, rows, C, nseg, &nthreads) != 0) return -1;
+    double *sum1 = w.sum1, *sum2 = w.sum2;
+    float *shift = w.f[0], *a = w.f[1], *b = w.f[2];
+    int ok = 1;
+    {
         for (int s = 0; s < nseg; s++) /* sums about a row of the data keep var exact */
             for (int64_t c = 0; c < C; c++) {
                 float v;
@@ -216,7 +242,7 @@ int bnact_forward(const void *x, void *y, int f32, int64_t rows, int64_t C, cons
         }
         if (ok) run(&j, APPLY);
     }
-    free(sum1), free(sum2), free(shift), free(a), free(b);
+    workspace_close(&w);
     return ok ? 0 : -1;
 }
 
@@ -228,13 +254,12 @@ int bnact_backward(const void *gy, const void *y, const void *x, void *gx, int f
                    int64_t C, const int64_t *seg, int nseg, const float *gamma, const float *mean,
                    const float *invstd, float slope, float *grad_gamma, float *grad_beta,
                    int nthreads) {
-    if (rows < 0 || C <= 0 || nseg <= 0) return -1;
-    nthreads = threads_for(rows, C, nthreads);
-    int64_t n = (int64_t)nseg * C;
-    double *sum1 = malloc(sizeof(double) * nthreads * n), *sum2 = malloc(sizeof(double) * nthreads * n);
-    float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n);
-    int ok = sum1 && sum2 && a && b && k;
-    if (ok) {
+    Workspace w;
+    if (workspace_open(&w, rows, C, nseg, &nthreads) != 0) return -1;
+    double *sum1 = w.sum1, *sum2 = w.sum2;
+    float *a = w.f[0], *b = w.f[1], *k = w.f[2];
+    int ok = 1;
+    {
         Job j = {.x = x, .y = y, .gy = gy, .out = gx, .f32 = f32, .rows = rows, .C = C, .seg = seg,
                  .nseg = nseg, .nthreads = nthreads, .shift = mean, .a = a, .b = b, .k = k,
                  .slope = slope, .sum1 = sum1, .sum2 = sum2};
@@ -266,7 +291,7 @@ int bnact_backward(const void *gy, const void *y, const void *x, void *gx, int f
         }
         free(gg), free(gb);
     }
-    free(sum1), free(sum2), free(a), free(b), free(k);
+    workspace_close(&w);
     return ok ? 0 : -1;
 }
 
