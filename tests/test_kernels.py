@@ -30,12 +30,13 @@ def _python(script: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_every_kernel_is_built_once_into_the_cache(tmp_path):
-    assert NAMES == ["bnact", "convert", "windows"]
+    assert NAMES == ["bnact", "convert", "windows", "winograd"]
     script = (
-        "from infogan.models import cast, conv, fused, kernels\n"
+        "from infogan.models import cast, conv, fused, kernels, winograd\n"
         "assert fused.library() is not None\n"
         "assert conv._library(conv.torch.zeros(1)) is not None\n"
         "assert kernels.load('convert', cast.SIGNATURES) is not None\n"
+        "assert winograd.available(winograd.torch.float32)\n"
     )
     _python(script, {"XDG_CACHE_HOME": str(tmp_path)})
     folder = tmp_path / "infogan" / "kernels"

