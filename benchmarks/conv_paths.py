@@ -1,12 +1,16 @@
 """Each 4x4 stride-2 convolution of seed64 and paper28, each direction (forward, input
-gradient, weight gradient), timed through PyTorch's convolution (oneDNN on a CPU) and
-through the matrix products of ``infogan.models.conv``, in bfloat16 and float32.
+gradient, weight gradient), timed through PyTorch's convolution (oneDNN on a CPU),
+through the matrix products of ``infogan.models.conv``, in bfloat16 and float32, and in
+float32 through Winograd's algorithm (``infogan.models.winograd``; a direction's time
+holds the transforms it needs, the weight's in the forward's, the output gradient's in
+both gradients').
 
-It is the measurement behind ``conv.GEMM_POSITIONS`` and ``conv.ONE_CHANNEL_SPREAD``:
-the rule sends a direction through a matrix product where that was faster. Both paths
+It is the measurement behind ``conv.GEMM_POSITIONS``, ``conv.ONE_CHANNEL_SPREAD`` and
+``conv.WINOGRAD_POSITIONS``: the rules send a direction where it was fastest. The paths
 run in turn within one run, best of ``--repeats``. Then whole training steps of
-``--presets`` (bf16), the rule on and off in turn, round by round: the median step of
-each and the speed-up. Run it alone: other work on the machine distorts it.
+``--presets`` in ``--step-precisions``, the rules on and off (oneDNN alone) in turn,
+round by round: the median step of each and the speed-up. Run it alone: other work on
+the machine distorts it.
 
     python benchmarks/conv_paths.py --json benchmarks/results/conv_paths_xeon_amx.json
 """
@@ -25,7 +29,7 @@ import torch.nn.functional as F
 
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
-from infogan.models import conv
+from infogan.models import conv, winograd
 from infogan.models.conv import (
     PADDING,
     STRIDE,
@@ -34,6 +38,7 @@ from infogan.models.conv import (
     gemm_directions,
     overlap_add,
     windows,
+    winograd_applies,
 )
 from infogan.training.build import build_training
 from infogan.training.memory import keep_freed_memory
@@ -105,23 +110,55 @@ def directions(transposed: bool, x, w, grad):
     }
 
 
-def step_speedup(preset: str, digits, rounds: int, steps: int) -> dict:
-    """Median bf16 step of ``preset`` with the matrix-product rule on and off, in turn."""
-    config = get_preset(preset).with_train(precision="bf16").validate()
+def winograd_directions(transposed: bool, x, w, grad) -> dict:
+    """{direction: Winograd's way} as callables (float32)."""
+    b, _, size, _ = x.shape
+    w_points = winograd.weight_points(w)
+    if transposed:  # the transpose of the convolution from grad's map to x's
+        x_points = winograd.output_tiles_adjoint(x)
+        return {
+            "forward": lambda: winograd.conv_input_grad(
+                winograd.output_tiles_adjoint(x), winograd.weight_points(w), b, 2 * size
+            ),
+            "input grad": lambda: winograd.conv(
+                winograd.input_points(grad, size), w_points, b, size
+            ),
+            "weight grad": lambda: winograd.conv_weight_grad(
+                winograd.input_points(grad, size), x_points, False
+            ),
+        }
+    x_points = winograd.input_points(x, size // 2)
+    return {
+        "forward": lambda: winograd.conv(
+            winograd.input_points(x, size // 2), winograd.weight_points(w), b, size // 2
+        ),
+        "input grad": lambda: winograd.conv_input_grad(
+            winograd.output_tiles_adjoint(grad), w_points, b, size
+        ),
+        "weight grad": lambda: winograd.conv_weight_grad(
+            x_points, winograd.output_tiles_adjoint(grad), False
+        ),
+    }
+
+
+def step_speedup(preset: str, precision: str, digits, rounds: int, steps: int) -> dict:
+    """Median step of ``preset`` in ``precision`` with the rules on and off (oneDNN
+    alone), in turn."""
+    config = get_preset(preset).with_train(precision=precision).validate()
     parts = build_training(config)
     batch = config.train.batch_size
     real = to_training_tensor(digits[:batch], config.data.image_size)
     real = real.contiguous(memory_format=torch.channels_last)
     draw = torch.Generator().manual_seed(0)
-    rule, spread = dict(conv.GEMM_POSITIONS), set(conv.ONE_CHANNEL_SPREAD)
+    rules = [conv.GEMM_POSITIONS, conv.ONE_CHANNEL_SPREAD, conv.WINOGRAD_POSITIONS]
+    saved = [r.copy() for r in rules]
     times: dict[str, list[float]] = {"on": [], "off": []}
     try:
         for r in range(rounds):
             for arm in ("on", "off") if r % 2 == 0 else ("off", "on"):
-                conv.GEMM_POSITIONS.clear()
-                conv.GEMM_POSITIONS.update(rule if arm == "on" else {})
-                conv.ONE_CHANNEL_SPREAD.clear()
-                conv.ONE_CHANNEL_SPREAD.update(spread if arm == "on" else ())
+                for rule, on in zip(rules, saved, strict=True):
+                    rule.clear()
+                    rule.update(on if arm == "on" else ())
                 parts.step_fn(real, parts.code.sample(batch, generator=draw))  # warm-up
                 for _ in range(steps):
                     latent = parts.code.sample(batch, generator=draw)
@@ -129,15 +166,15 @@ def step_speedup(preset: str, digits, rounds: int, steps: int) -> dict:
                     parts.step_fn(real, latent)
                     times[arm].append(time.perf_counter() - start)
     finally:
-        conv.GEMM_POSITIONS.clear()
-        conv.GEMM_POSITIONS.update(rule)
-        conv.ONE_CHANNEL_SPREAD.clear()
-        conv.ONE_CHANNEL_SPREAD.update(spread)
+        for rule, on in zip(rules, saved, strict=True):
+            rule.clear()
+            rule.update(on)
     on, off = (statistics.median(times[arm]) for arm in ("on", "off"))
     return {
         "preset": preset,
+        "precision": precision,
         "batch": batch,
-        "seconds_per_step_matmul_rule": round(on, 4),
+        "seconds_per_step_rules": round(on, 4),
         "seconds_per_step_onednn_only": round(off, 4),
         "speedup": round(off / on, 3),
     }
@@ -149,13 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtypes", default="bfloat16,float32")
     parser.add_argument("--presets", default="seed64,tilt64,paper28,quick28")
+    parser.add_argument("--step-precisions", default="bf16,fp32")
     parser.add_argument("--rounds", type=int, default=4, help="of whole steps, each arm")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     keep_freed_memory()  # as a training run has it: no page faults on reused outputs
     rows = []
-    print(f"{'layer':<30}{'dtype':<10}{'direction':<13}{'oneDNN ms':>10}{'matmul ms':>10}  rule")
+    print(
+        f"{'layer':<30}{'dtype':<10}{'direction':<13}{'oneDNN ms':>10}{'matmul ms':>10}"
+        f"{'Winograd ms':>12}  rule"
+    )
     for dtype_name in args.dtypes.split(","):
         dtype = getattr(torch, dtype_name)
         for transposed, c_in, c_out, size, net in LAYERS:
@@ -172,11 +213,16 @@ def main(argv: list[str] | None = None) -> int:
             gemm = dict(zip(("forward", "input grad", "weight grad"), gemm_directions(
                 small, dtype, transposed, one_channel
             ), strict=True))  # fmt: skip
+            # Winograd's way is timed wherever it could run (its rule aside)
+            timed = winograd.available(dtype) and not one_channel
+            wino = winograd_directions(transposed, x, w, grad) if timed else {}
+            takes = winograd_applies(small, dtype, one_channel)
             name = f"{net} {'convT' if transposed else 'conv'} {c_in}->{c_out} @{size}"
             for direction, (native, matmul) in directions(transposed, x, w, grad).items():
                 native_ms = best_ms(native, args.repeats)
                 matmul_ms = best_ms(matmul, args.repeats)
-                rule = gemm[direction]
+                wino_ms = best_ms(wino[direction], args.repeats) if timed else None
+                rule = "winograd" if takes else "matmul" if gemm[direction] else "oneDNN"
                 rows.append(
                     {
                         "layer": name,
@@ -184,27 +230,30 @@ def main(argv: list[str] | None = None) -> int:
                         "direction": direction,
                         "onednn_ms": round(native_ms, 2),
                         "matmul_ms": round(matmul_ms, 2),
-                        "rule_uses_matmul": rule,
+                        "winograd_ms": None if wino_ms is None else round(wino_ms, 2),
+                        "rule": rule,
                     }
                 )
+                shown = "-" if wino_ms is None else f"{wino_ms:.1f}"
                 print(
                     f"{name:<30}{dtype_name:<10}{direction:<13}{native_ms:>10.1f}"
-                    f"{matmul_ms:>10.1f}  {'matmul' if rule else 'oneDNN'}",
+                    f"{matmul_ms:>10.1f}{shown:>12}  {rule}",
                     flush=True,
                 )
     data_dir = args.data_dir or default_data_dir()
     fetch_mnist(data_dir)
     digits, _ = load_mnist_arrays(data_dir, "train")
     steps = []
-    for preset in filter(None, args.presets.split(",")):
-        steps.append(step_speedup(preset, digits, args.rounds, steps=3))
-        s = steps[-1]
-        print(
-            f"{preset} (bf16, batch {s['batch']}): {s['seconds_per_step_matmul_rule']:.3f} s a "
-            f"step with the rule, {s['seconds_per_step_onednn_only']:.3f} s with oneDNN "
-            f"alone: {s['speedup']:.2f}x",
-            flush=True,
-        )
+    for precision in filter(None, args.step_precisions.split(",")):
+        for preset in filter(None, args.presets.split(",")):
+            steps.append(step_speedup(preset, precision, digits, args.rounds, steps=3))
+            s = steps[-1]
+            print(
+                f"{preset} ({precision}, batch {s['batch']}): {s['seconds_per_step_rules']:.3f} "
+                f"s a step with the rules, {s['seconds_per_step_onednn_only']:.3f} s with "
+                f"oneDNN alone: {s['speedup']:.2f}x",
+                flush=True,
+            )
     if args.json:
         report = {
             "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",

@@ -1,17 +1,18 @@
-"""benchmarks/conv_paths.py times each direction of the networks' convolutions both ways
-and whole steps with the rule on and off, and leaves the rule as it found it."""
+"""benchmarks/conv_paths.py times each direction of the networks' convolutions every way
+and whole steps with the rules on and off, and leaves the rules as it found them."""
 
 from __future__ import annotations
 
 import json
 
-from infogan.models import conv
+from infogan.models import conv, kernels
 
 
 def test_layers_and_steps_are_recorded(benchmark_script, tmp_path, mnist_dir, capsys):
     conv_paths = benchmark_script("conv_paths")
     rule = json.dumps({str(k): v for k, v in conv.GEMM_POSITIONS.items()})
     spread = set(conv.ONE_CHANNEL_SPREAD)
+    winograd = dict(conv.WINOGRAD_POSITIONS)
     record = tmp_path / "paths.json"
     args = [
         "--batch",
@@ -23,24 +24,28 @@ def test_layers_and_steps_are_recorded(benchmark_script, tmp_path, mnist_dir, ca
         "--presets",
         "paper28",
     ]
-    args += ["--rounds", "1", "--json", record, "--data-dir", mnist_dir]
+    args += ["--step-precisions", "fp32", "--rounds", "1", "--json", record]
+    args += ["--data-dir", mnist_dir]
     assert conv_paths.main([str(a) for a in args]) == 0
     report = json.loads(record.read_text())
     layers = report["layers"]
     assert len(layers) == 2 * 3 * len(conv_paths.LAYERS)
     assert all(row["onednn_ms"] > 0 and row["matmul_ms"] > 0 for row in layers)
-    # the rule's column is the rule: seed64's 4x4 maps go through matrix products
+    # the rules' column is the rules: seed64's 4x4 maps go through matrix products in
+    # bf16, Winograd's algorithm in fp32 (where its kernels can be had), and seed64's G
+    # spreads onto its one-channel image by a product in fp32
     four = [r for r in layers if r["layer"] == "seed64 D conv 256->512 @8"]
-    assert [r["rule_uses_matmul"] for r in four if r["dtype"] == "bfloat16"] == [True] * 3
-    # and in fp32 seed64's G spreads onto its one-channel image by a product
+    assert [r["rule"] for r in four if r["dtype"] == "bfloat16"] == ["matmul"] * 3
+    fp32 = "winograd" if kernels.has_avx512() else "matmul"
+    assert [r["rule"] for r in four if r["dtype"] == "float32"] == [fp32] * 3
+    assert all((r["winograd_ms"] is None) == (r["dtype"] == "bfloat16") for r in four)
     image = [r for r in layers if r["layer"] == "seed64 G convT 64->1 @32"]
-    assert [r["rule_uses_matmul"] for r in image if r["dtype"] == "float32"] == [
-        True, False, False,
-    ]  # fmt: skip
+    assert [r["rule"] for r in image if r["dtype"] == "float32"] == ["matmul", "oneDNN", "oneDNN"]
+    assert all(r["winograd_ms"] is None for r in image)  # one channel: not timed
     (step,) = report["steps"]
-    assert step["preset"] == "paper28" and step["batch"] == 128
-    on, off = step["seconds_per_step_matmul_rule"], step["seconds_per_step_onednn_only"]
+    assert (step["preset"], step["precision"], step["batch"]) == ("paper28", "fp32", 128)
+    on, off = step["seconds_per_step_rules"], step["seconds_per_step_onednn_only"]
     assert on > 0 and off > 0 and abs(step["speedup"] - off / on) < 0.01
     assert json.dumps({str(k): v for k, v in conv.GEMM_POSITIONS.items()}) == rule
-    assert spread == conv.ONE_CHANNEL_SPREAD
-    assert "paper28 (bf16, batch 128)" in capsys.readouterr().out
+    assert spread == conv.ONE_CHANNEL_SPREAD and winograd == conv.WINOGRAD_POSITIONS
+    assert "paper28 (fp32, batch 128)" in capsys.readouterr().out
