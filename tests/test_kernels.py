@@ -107,3 +107,25 @@ def test_the_cli_says_it_in_one_line(tmp_path, mnist_dir):
     )
     assert [line for line in done.stderr.splitlines() if "warning" in line] == [note]
     assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+def test_each_kernel_asks_for_its_own_vector_unit(tmp_path):
+    """On a CPU with AVX2 and no AVX-512 (its flags stood in for), csrc/winograd.c (plain
+    C) is built and the AVX-512 kernels are not, without a warning: nothing to fix."""
+    script = (
+        "import warnings\n"
+        "from infogan.models import kernels, winograd\n"
+        "kernels.cpu_flags = lambda: 'fpu sse2 avx avx2 fma'\n"
+        "warnings.simplefilter('error')\n"
+        "assert winograd.available(winograd.torch.float32)\n"
+        "assert kernels.load('bnact', {}) is None\n"
+        "print(kernels.unavailable_reason('bnact'))\n"
+        "kernels.cpu_flags = lambda: 'fpu sse2 avx'\n"
+        "kernels._loaded.clear()\n"
+        "assert not winograd.available(winograd.torch.float32)\n"
+        "print(kernels.unavailable_reason('winograd'))\n"
+    )
+    done = _python(script, {"XDG_CACHE_HOME": str(tmp_path)})
+    assert done.stdout.splitlines() == ["this CPU has no AVX-512", "this CPU has no AVX2"]
+    built = [p.name.split("-")[0] for p in (tmp_path / "infogan" / "kernels").iterdir()]
+    assert built == ["winograd"]

@@ -5,8 +5,10 @@ set) under a name that holds a digest of its source and the folder's headers, th
 the CPU's features, in
 about a second, by ``cc`` (``$CC`` if set), with ``-march=native`` and OpenMP. They run
 on PyTorch's own OpenMP threads: the process has loaded PyTorch's libgomp before them.
-Where a kernel cannot be had (no AVX-512, no compiler, a failed compile) :func:`load`
-returns None, says why once in a warning, and the layers run PyTorch's operators.
+Where a kernel cannot be had (a CPU without the vector unit it needs, no compiler, a
+failed compile) :func:`load` returns None, says why once in a warning (not for the
+vector unit: nothing to fix there), and the layers run PyTorch's operators. The kernels
+written with AVX-512's intrinsics need it; csrc/winograd.c is plain C and needs AVX2.
 """
 
 from __future__ import annotations
@@ -45,8 +47,17 @@ def cpu_flags() -> str:
     return platform.processor()
 
 
+def has_cpu_flag(flag: str) -> bool:
+    """Whether this is an x86-64 CPU with the feature ``flag`` (as /proc/cpuinfo names it)."""
+    return platform.machine() in ("x86_64", "AMD64") and flag in cpu_flags().split()
+
+
 def has_avx512() -> bool:
-    return platform.machine() in ("x86_64", "AMD64") and "avx512bw" in cpu_flags().split()
+    return has_cpu_flag("avx512bw")
+
+
+#: the CPU feature each kernel file needs (vectors.h's AVX-512 where not named)
+NEEDS = {"winograd": "avx2"}
 
 
 def _cache_dir() -> Path:
@@ -91,8 +102,9 @@ def load(name: str, signatures: dict[str, str]) -> ctypes.CDLL | None:
         if name in _loaded:
             return _loaded[name]
         lib, reason = None, None
-        if not has_avx512():
-            reason = "this CPU has no AVX-512"
+        needs = NEEDS.get(name, "avx512bw")
+        if not has_cpu_flag(needs):
+            reason = f"this CPU has no {'AVX2' if needs == 'avx2' else 'AVX-512'}"
         else:
             compiler = os.environ.get("CC", "cc")
             try:
@@ -109,7 +121,7 @@ def load(name: str, signatures: dict[str, str]) -> ctypes.CDLL | None:
                 getattr(lib, function).restype = ctypes.c_int
         else:
             _reasons[name] = reason
-            if not _warned and "AVX-512" not in reason:
+            if not _warned and not reason.startswith("this CPU has no"):
                 _warned = True
                 warnings.warn(
                     f"the CPU kernels are not used, PyTorch's operators run instead: {reason}",
