@@ -100,3 +100,17 @@ def test_without_the_kernels_the_layers_take_the_other_paths(monkeypatch):
     without = layer(x)
     assert type(without.grad_fn).__name__ == "_SmallMapConvBackward"  # the window products
     assert (with_kernels - without).abs().max() <= 1e-5 * without.abs().max()
+
+
+@pytest.mark.parametrize("side", [9, 7, 3])
+def test_odd_maps_are_convolved_as_pytorch_does(side):
+    """An odd input map (its last row and column reach only the last window): PyTorch's
+    output size and values, through the layer."""
+    gen = torch.Generator().manual_seed(side)
+    layer = Conv2d(8, 16)
+    x = torch.randn(3, 8, side, side, generator=gen, dtype=torch.float64)
+    got = layer(x.float())
+    want = F.conv2d(x, layer.weight.detach().double(), stride=2, padding=1)
+    assert type(got.grad_fn).__name__ == "WinogradConvBackward"
+    assert got.shape == want.shape
+    assert (got.double() - want).abs().max() <= 1e-5 * want.abs().max()
