@@ -1,12 +1,14 @@
-/* The input side of models/winograd.py's F(4x4, 2x2) convolutions in float32: a
- * channels-last map's 5x5 tiles carried to the 25 points (B^T d B) in one pass, and the
- * adjoint (B d B^T, summed where tiles overlap) straight into the map's gradient.
+/* The transforms of models/winograd.py's F(4x4, 2x2) convolutions in float32, each in one
+ * pass over memory: a channels-last map's 5x5 tiles carried to the 25 points (B^T d B)
+ * and the adjoint (B d B^T, summed where tiles overlap) straight into the map's gradient;
+ * the 25 products' points brought back to 4x4 output tiles (A^T m A) and the adjoint; a
+ * weight's 2x2 kernels carried to the points (G g G^T) and the adjoint.
  *
  * PyTorch does the first in four passes over memory (padding, space-to-depth, the tiles,
- * a product with the 25x25 transform) and the second in more; these read and write each
- * value once. The 5x5 transform comes from the caller (winograd.py derives it), so this
- * file holds no matrix of its own. Plain C: the channel loops vectorize for whatever
- * vector unit -march=native finds.
+ * a product with the 25x25 transform) and the others in more. The transforms come from
+ * the caller (winograd.py derives them), so this file holds no matrix of its own. Plain C
+ * with GCC's vector extensions: 16 channels a value, one AVX-512 register or two AVX2 ones,
+ * whatever -march=native finds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,63 +19,77 @@
 #define P (S * S)  /* points */
 #define V 16       /* channels handled together */
 
+/* 16 floats as one value, loaded and stored at any float's alignment */
+typedef float vf __attribute__((vector_size(4 * V), aligned(4), may_alias));
+
+/* w (<= 16) values from p, zeros after them */
+static inline vf load(const float *p, int64_t w) {
+    if (w == V) return *(const vf *)p;
+    vf v = {0};
+    memcpy(&v, p, sizeof(float) * w);
+    return v;
+}
+
+static inline void store(float *p, vf v, int64_t w) {
+    if (w == V)
+        *(vf *)p = v;
+    else
+        memcpy(p, &v, sizeof(float) * w);
+}
+
 /* x: (B, H, H, C) -> out: (25, B * NT * NT, 4C), the map padded by one (and with zeros
  * past its end), rearranged space-to-depth with channels (row parity, column parity,
  * channel), cut into 5x5 tiles at stride 4 (NT a side) and each carried to the points:
  * out[a * 5 + b] = sum over (i, j) of bt[a][i] bt[b][j] tile[i][j]. */
-int input_points(const float *x, float *out, const float *bt, int64_t B, int64_t H,
+int input_points(const float *x, float *out, const float *bt_, int64_t B, int64_t H,
                  int64_t C, int64_t NT, int nthreads) {
     const int64_t n = B * NT * NT, K = 4 * C;
+    const vf zero = {0};
+    float bt[P]; /* a copy no store can alias */
+    memcpy(bt, bt_, sizeof bt);
 #pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
     for (int64_t b = 0; b < B; b++)
-        for (int64_t ti = 0; ti < NT; ti++) {
-            float d[P][V], m[P][V];
+        for (int64_t ti = 0; ti < NT; ti++)
             for (int64_t tj = 0; tj < NT; tj++) {
                 const int64_t tile = (b * NT + ti) * NT + tj;
                 for (int par = 0; par < 4; par++) {
                     const int p = par >> 1, q = par & 1;
                     for (int64_t c0 = 0; c0 < C; c0 += V) {
                         const int64_t w = C - c0 < V ? C - c0 : V;
+                        vf d[P], m[P];
+                        #pragma GCC unroll 25
                         for (int i = 0; i < S; i++) {
                             const int64_t r = 2 * (T * ti + i) + p - 1;
+                            #pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
                                 const int64_t s = 2 * (T * tj + j) + q - 1;
-                                float *dst = d[i * S + j];
-                                if (r < 0 || r >= H || s < 0 || s >= H) {
-                                    memset(dst, 0, sizeof(float) * V);
-                                } else {
-                                    const float *src = x + ((b * H + r) * H + s) * C + c0;
-                                    for (int l = 0; l < w; l++) dst[l] = src[l];
-                                    for (int l = w; l < V; l++) dst[l] = 0.0f;
-                                }
+                                const int inside = r >= 0 && r < H && s >= 0 && s < H;
+                                d[i * S + j] =
+                                    inside ? load(x + ((b * H + r) * H + s) * C + c0, w) : zero;
                             }
                         }
-                        /* rows, then columns */
-                        for (int a = 0; a < S; a++)
+                        #pragma GCC unroll 25
+                        for (int a = 0; a < S; a++) /* rows, then columns */
+                            #pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
-                                float acc[V] = {0};
-                                for (int i = 0; i < S; i++) {
-                                    const float f = bt[a * S + i];
-#pragma omp simd
-                                    for (int l = 0; l < V; l++) acc[l] += f * d[i * S + j][l];
-                                }
-                                memcpy(m[a * S + j], acc, sizeof acc);
+                                vf acc = zero;
+                                #pragma GCC unroll 25
+                                for (int i = 0; i < S; i++) acc += bt[a * S + i] * d[i * S + j];
+                                m[a * S + j] = acc;
                             }
+                        float *dst = out + tile * K + par * C + c0;
+                        #pragma GCC unroll 25
                         for (int a = 0; a < S; a++)
+                            #pragma GCC unroll 25
                             for (int e = 0; e < S; e++) {
-                                float acc[V] = {0};
-                                for (int j = 0; j < S; j++) {
-                                    const float f = bt[e * S + j];
-#pragma omp simd
-                                    for (int l = 0; l < V; l++) acc[l] += f * m[a * S + j][l];
-                                }
-                                float *dst = out + ((a * S + e) * n + tile) * K + par * C + c0;
-                                for (int l = 0; l < w; l++) dst[l] = acc[l];
+                                vf acc = zero;
+                                #pragma GCC unroll 25
+                                for (int j = 0; j < S; j++) acc += bt[e * S + j] * m[a * S + j];
+                                store(dst + (a * S + e) * n * K, acc, w);
                             }
                     }
                 }
             }
-        }
     return 0;
 }
 
@@ -81,9 +97,12 @@ int input_points(const float *x, float *out, const float *bt, int64_t B, int64_t
  * value the sum over the tiles that hold it of sum over (a, b) of bt[a][i] bt[b][j]
  * points[a * 5 + b]. One image a thread at a time, summed in a space-to-depth map of its
  * own, then cropped into dx. */
-int input_points_adjoint(const float *points, float *dx, const float *bt, int64_t B,
+int input_points_adjoint(const float *points, float *dx, const float *bt_, int64_t B,
                          int64_t H, int64_t C, int64_t NT, int nthreads) {
     const int64_t n = B * NT * NT, K = 4 * C, N = T * NT + 1;
+    const vf zero = {0};
+    float bt[P];
+    memcpy(bt, bt_, sizeof bt);
     int failed = 0;
 #pragma omp parallel num_threads(nthreads)
     {
@@ -96,38 +115,33 @@ int input_points_adjoint(const float *points, float *dx, const float *bt, int64_
         for (int64_t b = 0; b < B; b++) {
             if (acc == NULL) continue;
             memset(acc, 0, sizeof(float) * N * N * K);
-            float g[P][V], m[P][V];
             for (int64_t ti = 0; ti < NT; ti++)
                 for (int64_t tj = 0; tj < NT; tj++) {
                     const int64_t tile = (b * NT + ti) * NT + tj;
                     for (int64_t k0 = 0; k0 < K; k0 += V) {
                         const int64_t w = K - k0 < V ? K - k0 : V;
-                        for (int a = 0; a < P; a++) {
-                            const float *src = points + (a * n + tile) * K + k0;
-                            for (int l = 0; l < w; l++) g[a][l] = src[l];
-                            for (int l = w; l < V; l++) g[a][l] = 0.0f;
-                        }
+                        vf g[P], m[P];
+                        #pragma GCC unroll 25
+                        for (int a = 0; a < P; a++) g[a] = load(points + (a * n + tile) * K + k0, w);
                         /* m[a][j] = sum_e bt[e][j] g[a][e]; tile[i][j] = sum_a bt[a][i] m[a][j] */
+                        #pragma GCC unroll 25
                         for (int a = 0; a < S; a++)
+                            #pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
-                                float s[V] = {0};
-                                for (int e = 0; e < S; e++) {
-                                    const float f = bt[e * S + j];
-#pragma omp simd
-                                    for (int l = 0; l < V; l++) s[l] += f * g[a * S + e][l];
-                                }
-                                memcpy(m[a * S + j], s, sizeof s);
+                                vf s = zero;
+                                #pragma GCC unroll 25
+                                for (int e = 0; e < S; e++) s += bt[e * S + j] * g[a * S + e];
+                                m[a * S + j] = s;
                             }
+                        #pragma GCC unroll 25
                         for (int i = 0; i < S; i++)
+                            #pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
-                                float s[V] = {0};
-                                for (int a = 0; a < S; a++) {
-                                    const float f = bt[a * S + i];
-#pragma omp simd
-                                    for (int l = 0; l < V; l++) s[l] += f * m[a * S + j][l];
-                                }
+                                vf s = zero;
+                                #pragma GCC unroll 25
+                                for (int a = 0; a < S; a++) s += bt[a * S + i] * m[a * S + j];
                                 float *dst = acc + ((T * ti + i) * N + T * tj + j) * K + k0;
-                                for (int l = 0; l < w; l++) dst[l] += s[l];
+                                store(dst, load(dst, w) + s, w);
                             }
                     }
                 }
@@ -148,46 +162,38 @@ int input_points_adjoint(const float *points, float *dx, const float *bt, int64_
 /* The output side: products (25, B * NT * NT, O) at the points -> out (B, H, H, O), each
  * 4x4 tile at = A^T m A (at: A^T, 4 x 5, row-major), the parts past the map's edge
  * dropped. */
-int output_tiles(const float *products, float *out, const float *at, int64_t B, int64_t H,
+int output_tiles(const float *products, float *out, const float *at_, int64_t B, int64_t H,
                  int64_t O, int64_t NT, int nthreads) {
     const int64_t n = B * NT * NT;
+    const vf zero = {0};
+    float at[T * S];
+    memcpy(at, at_, sizeof at);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t tile = 0; tile < n; tile++) {
         const int64_t b = tile / (NT * NT), ti = tile / NT % NT, tj = tile % NT;
-        float m[P][V], h[T * S][V];
         for (int64_t o0 = 0; o0 < O; o0 += V) {
             const int64_t w = O - o0 < V ? O - o0 : V;
-            for (int a = 0; a < P; a++) {
-                const float *src = products + (a * n + tile) * O + o0;
-                for (int l = 0; l < w; l++) m[a][l] = src[l];
-                for (int l = w; l < V; l++) m[a][l] = 0.0f;
-            }
+            vf m[P], h[T * S];
+            #pragma GCC unroll 25
+            for (int a = 0; a < P; a++) m[a] = load(products + (a * n + tile) * O + o0, w);
+            #pragma GCC unroll 25
             for (int y = 0; y < T; y++) /* h[y][e] = sum_a at[y][a] m[a][e] */
+                #pragma GCC unroll 25
                 for (int e = 0; e < S; e++) {
-                    float s[V] = {0};
-                    for (int a = 0; a < S; a++) {
-                        const float f = at[y * S + a];
-#pragma omp simd
-                        for (int l = 0; l < V; l++) s[l] += f * m[a * S + e][l];
-                    }
-                    memcpy(h[y * S + e], s, sizeof s);
+                    vf s = zero;
+                    #pragma GCC unroll 25
+                    for (int a = 0; a < S; a++) s += at[y * S + a] * m[a * S + e];
+                    h[y * S + e] = s;
                 }
-            for (int y = 0; y < T; y++) {
-                const int64_t r = T * ti + y;
-                if (r >= H) break;
-                for (int x = 0; x < T; x++) {
-                    const int64_t c = T * tj + x;
-                    if (c >= H) break;
-                    float s[V] = {0};
-                    for (int e = 0; e < S; e++) {
-                        const float f = at[x * S + e];
-#pragma omp simd
-                        for (int l = 0; l < V; l++) s[l] += f * h[y * S + e][l];
-                    }
-                    float *dst = out + ((b * H + r) * H + c) * O + o0;
-                    for (int l = 0; l < w; l++) dst[l] = s[l];
+            #pragma GCC unroll 25
+            for (int y = 0; y < T && T * ti + y < H; y++)
+                #pragma GCC unroll 25
+                for (int x = 0; x < T && T * tj + x < H; x++) {
+                    vf s = zero;
+                    #pragma GCC unroll 25
+                    for (int e = 0; e < S; e++) s += at[x * S + e] * h[y * S + e];
+                    store(out + ((b * H + T * ti + y) * H + T * tj + x) * O + o0, s, w);
                 }
-            }
         }
     }
     return 0;
@@ -195,47 +201,43 @@ int output_tiles(const float *products, float *out, const float *at, int64_t B, 
 
 /* The adjoint of output_tiles: grad (B, H, H, O) -> points (25, B * NT * NT, O), each
  * tile's A g A^T, zero taken past the map's edge. */
-int output_tiles_adjoint(const float *grad, float *points, const float *at, int64_t B,
+int output_tiles_adjoint(const float *grad, float *points, const float *at_, int64_t B,
                          int64_t H, int64_t O, int64_t NT, int nthreads) {
     const int64_t n = B * NT * NT;
+    const vf zero = {0};
+    float at[T * S];
+    memcpy(at, at_, sizeof at);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t tile = 0; tile < n; tile++) {
         const int64_t b = tile / (NT * NT), ti = tile / NT % NT, tj = tile % NT;
-        float g[T * T][V], h[S * T][V];
         for (int64_t o0 = 0; o0 < O; o0 += V) {
             const int64_t w = O - o0 < V ? O - o0 : V;
+            vf g[T * T], h[S * T];
+            #pragma GCC unroll 25
             for (int y = 0; y < T; y++)
+                #pragma GCC unroll 25
                 for (int x = 0; x < T; x++) {
                     const int64_t r = T * ti + y, c = T * tj + x;
-                    float *dst = g[y * T + x];
-                    if (r >= H || c >= H) {
-                        memset(dst, 0, sizeof(float) * V);
-                        continue;
-                    }
-                    const float *src = grad + ((b * H + r) * H + c) * O + o0;
-                    for (int l = 0; l < w; l++) dst[l] = src[l];
-                    for (int l = w; l < V; l++) dst[l] = 0.0f;
+                    g[y * T + x] =
+                        r < H && c < H ? load(grad + ((b * H + r) * H + c) * O + o0, w) : zero;
                 }
+            #pragma GCC unroll 25
             for (int a = 0; a < S; a++) /* h[a][x] = sum_y at[y][a] g[y][x] */
+                #pragma GCC unroll 25
                 for (int x = 0; x < T; x++) {
-                    float s[V] = {0};
-                    for (int y = 0; y < T; y++) {
-                        const float f = at[y * S + a];
-#pragma omp simd
-                        for (int l = 0; l < V; l++) s[l] += f * g[y * T + x][l];
-                    }
-                    memcpy(h[a * T + x], s, sizeof s);
+                    vf s = zero;
+                    #pragma GCC unroll 25
+                    for (int y = 0; y < T; y++) s += at[y * S + a] * g[y * T + x];
+                    h[a * T + x] = s;
                 }
+            #pragma GCC unroll 25
             for (int a = 0; a < S; a++)
+                #pragma GCC unroll 25
                 for (int e = 0; e < S; e++) {
-                    float s[V] = {0};
-                    for (int x = 0; x < T; x++) {
-                        const float f = at[x * S + e];
-#pragma omp simd
-                        for (int l = 0; l < V; l++) s[l] += f * h[a * T + x][l];
-                    }
-                    float *dst = points + ((a * S + e) * n + tile) * O + o0;
-                    for (int l = 0; l < w; l++) dst[l] = s[l];
+                    vf s = zero;
+                    #pragma GCC unroll 25
+                    for (int x = 0; x < T; x++) s += at[x * S + e] * h[a * T + x];
+                    store(points + ((a * S + e) * n + tile) * O + o0, s, w);
                 }
         }
     }
