@@ -57,10 +57,10 @@ int input_points(const float *x, float *out, const float *bt_, int64_t B, int64_
                     for (int64_t c0 = 0; c0 < C; c0 += V) {
                         const int64_t w = C - c0 < V ? C - c0 : V;
                         vf d[P], m[P];
-                        #pragma GCC unroll 25
+#pragma GCC unroll 25
                         for (int i = 0; i < S; i++) {
                             const int64_t r = 2 * (T * ti + i) + p - 1;
-                            #pragma GCC unroll 25
+#pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
                                 const int64_t s = 2 * (T * tj + j) + q - 1;
                                 const int inside = r >= 0 && r < H && s >= 0 && s < H;
@@ -68,22 +68,22 @@ int input_points(const float *x, float *out, const float *bt_, int64_t B, int64_
                                     inside ? load(x + ((b * H + r) * H + s) * C + c0, w) : zero;
                             }
                         }
-                        #pragma GCC unroll 25
+#pragma GCC unroll 25
                         for (int a = 0; a < S; a++) /* rows, then columns */
-                            #pragma GCC unroll 25
+#pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
                                 vf acc = zero;
-                                #pragma GCC unroll 25
+#pragma GCC unroll 25
                                 for (int i = 0; i < S; i++) acc += bt[a * S + i] * d[i * S + j];
                                 m[a * S + j] = acc;
                             }
                         float *dst = out + tile * K + par * C + c0;
-                        #pragma GCC unroll 25
+#pragma GCC unroll 25
                         for (int a = 0; a < S; a++)
-                            #pragma GCC unroll 25
+#pragma GCC unroll 25
                             for (int e = 0; e < S; e++) {
                                 vf acc = zero;
-                                #pragma GCC unroll 25
+#pragma GCC unroll 25
                                 for (int j = 0; j < S; j++) acc += bt[e * S + j] * m[a * S + j];
                                 store(dst + (a * S + e) * n * K, acc, w);
                             }
@@ -121,24 +121,24 @@ int input_points_adjoint(const float *points, float *dx, const float *bt_, int64
                     for (int64_t k0 = 0; k0 < K; k0 += V) {
                         const int64_t w = K - k0 < V ? K - k0 : V;
                         vf g[P], m[P];
-                        #pragma GCC unroll 25
+#pragma GCC unroll 25
                         for (int a = 0; a < P; a++) g[a] = load(points + (a * n + tile) * K + k0, w);
                         /* m[a][j] = sum_e bt[e][j] g[a][e]; tile[i][j] = sum_a bt[a][i] m[a][j] */
-                        #pragma GCC unroll 25
+#pragma GCC unroll 25
                         for (int a = 0; a < S; a++)
-                            #pragma GCC unroll 25
+#pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
                                 vf s = zero;
-                                #pragma GCC unroll 25
+#pragma GCC unroll 25
                                 for (int e = 0; e < S; e++) s += bt[e * S + j] * g[a * S + e];
                                 m[a * S + j] = s;
                             }
-                        #pragma GCC unroll 25
+#pragma GCC unroll 25
                         for (int i = 0; i < S; i++)
-                            #pragma GCC unroll 25
+#pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
                                 vf s = zero;
-                                #pragma GCC unroll 25
+#pragma GCC unroll 25
                                 for (int a = 0; a < S; a++) s += bt[a * S + i] * m[a * S + j];
                                 float *dst = acc + ((T * ti + i) * N + T * tj + j) * K + k0;
                                 store(dst, load(dst, w) + s, w);
@@ -174,23 +174,24 @@ int output_tiles(const float *products, float *out, const float *at_, int64_t B,
         for (int64_t o0 = 0; o0 < O; o0 += V) {
             const int64_t w = O - o0 < V ? O - o0 : V;
             vf m[P], h[T * S];
-            #pragma GCC unroll 25
+#pragma GCC unroll 25
             for (int a = 0; a < P; a++) m[a] = load(products + (a * n + tile) * O + o0, w);
-            #pragma GCC unroll 25
+#pragma GCC unroll 25
             for (int y = 0; y < T; y++) /* h[y][e] = sum_a at[y][a] m[a][e] */
-                #pragma GCC unroll 25
+#pragma GCC unroll 25
                 for (int e = 0; e < S; e++) {
                     vf s = zero;
-                    #pragma GCC unroll 25
+#pragma GCC unroll 25
                     for (int a = 0; a < S; a++) s += at[y * S + a] * m[a * S + e];
                     h[y * S + e] = s;
                 }
-            #pragma GCC unroll 25
-            for (int y = 0; y < T && T * ti + y < H; y++)
-                #pragma GCC unroll 25
-                for (int x = 0; x < T && T * tj + x < H; x++) {
+#pragma GCC unroll 25
+            for (int y = 0; y < T; y++)
+#pragma GCC unroll 25
+                for (int x = 0; x < T; x++) {
+                    if (T * ti + y >= H || T * tj + x >= H) continue; /* past the edge */
                     vf s = zero;
-                    #pragma GCC unroll 25
+#pragma GCC unroll 25
                     for (int e = 0; e < S; e++) s += at[x * S + e] * h[y * S + e];
                     store(out + ((b * H + T * ti + y) * H + T * tj + x) * O + o0, s, w);
                 }
@@ -213,29 +214,29 @@ int output_tiles_adjoint(const float *grad, float *points, const float *at_, int
         for (int64_t o0 = 0; o0 < O; o0 += V) {
             const int64_t w = O - o0 < V ? O - o0 : V;
             vf g[T * T], h[S * T];
-            #pragma GCC unroll 25
+#pragma GCC unroll 25
             for (int y = 0; y < T; y++)
-                #pragma GCC unroll 25
+#pragma GCC unroll 25
                 for (int x = 0; x < T; x++) {
                     const int64_t r = T * ti + y, c = T * tj + x;
                     g[y * T + x] =
                         r < H && c < H ? load(grad + ((b * H + r) * H + c) * O + o0, w) : zero;
                 }
-            #pragma GCC unroll 25
+#pragma GCC unroll 25
             for (int a = 0; a < S; a++) /* h[a][x] = sum_y at[y][a] g[y][x] */
-                #pragma GCC unroll 25
+#pragma GCC unroll 25
                 for (int x = 0; x < T; x++) {
                     vf s = zero;
-                    #pragma GCC unroll 25
+#pragma GCC unroll 25
                     for (int y = 0; y < T; y++) s += at[y * S + a] * g[y * T + x];
                     h[a * T + x] = s;
                 }
-            #pragma GCC unroll 25
+#pragma GCC unroll 25
             for (int a = 0; a < S; a++)
-                #pragma GCC unroll 25
+#pragma GCC unroll 25
                 for (int e = 0; e < S; e++) {
                     vf s = zero;
-                    #pragma GCC unroll 25
+#pragma GCC unroll 25
                     for (int x = 0; x < T; x++) s += at[x * S + e] * h[a * T + x];
                     store(points + ((a * S + e) * n + tile) * O + o0, s, w);
                 }
