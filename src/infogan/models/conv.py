@@ -1,4 +1,5 @@
-"""The networks' convolutions, computed as matrix products on a CPU where oneDNN is slow.
+"""The networks' convolutions on a CPU: matrix products where oneDNN is slow, and in
+float32 Winograd's algorithm (:mod:`infogan.models.winograd`).
 
 oneDNN's convolutions are slow where a map has few positions and many channels: on 2
 Xeon cores with AMX, seed64's last D convolution (256 -> 512 channels, 8x8 -> 4x4) took
@@ -10,9 +11,11 @@ directions of a 4x4 stride-2 pass (forward, input gradient, weight gradient) tha
 faster that way through :func:`windows` and a matrix product, and the others through
 PyTorch's convolution. Which directions go where depends only on the map size, whether
 the larger map has one channel, and the dtype (:func:`gemm_directions`), so a run takes
-the same path each time. A layer whose kernel covers its whole map (seed64's G input and
-D head) is the matrix product it is. On other devices, and for layers of other shapes,
-they are PyTorch's layers. All of them take their weights from
+the same path each time. In float32, where csrc/winograd.c can be had, the layers with
+more than one channel on both sides take Winograd's algorithm in every direction instead
+(:func:`winograd_applies`): 2.56 times fewer products. A layer whose kernel covers its
+whole map (seed64's G input and D head) is the matrix product it is. On other devices,
+and for layers of other shapes, they are PyTorch's layers. All of them take their weights from
 :func:`~infogan.models.cast.autocast_weight`.
 
 The windows are laid out position-major with channels last: row (b, i, j) of the
