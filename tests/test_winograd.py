@@ -114,3 +114,19 @@ def test_odd_maps_are_convolved_as_pytorch_does(side):
     assert type(got.grad_fn).__name__ == "WinogradConvBackward"
     assert got.shape == want.shape
     assert (got.double() - want).abs().max() <= 1e-5 * want.abs().max()
+
+
+def test_float32_layers_under_a_float64_default_dtype():
+    """The outputs the kernels write are float32 whatever torch's default dtype."""
+    layer, x = Conv2d(8, 16), torch.randn(2, 8, 8, 8, requires_grad=True)
+    want = F.conv2d(x.detach().double(), layer.weight.detach().double(), stride=2, padding=1)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        got = layer(x)
+        got.sum().backward()
+    finally:
+        torch.set_default_dtype(previous)
+    assert type(got.grad_fn).__name__ == "WinogradConvBackward"
+    assert got.dtype == x.grad.dtype == layer.weight.grad.dtype == torch.float32
+    assert (got.double() - want).abs().max() <= 1e-5 * want.abs().max()

@@ -135,7 +135,7 @@ def input_points_adjoint(points: torch.Tensor, b: int, size: int) -> torch.Tenso
     map, summed where tiles overlap, in channels-last memory."""
     c = points.shape[2] // 4
     t = _tiles_a_side(size // 2)
-    out = torch.empty(b, c, size, size, memory_format=torch.channels_last)
+    out = torch.empty(b, c, size, size, dtype=points.dtype, memory_format=torch.channels_last)
     _run("input_points_adjoint", points.contiguous(), out, _operands()[2], b, size, c, t)
     return out
 
@@ -144,7 +144,7 @@ def output_tiles(products: torch.Tensor, b: int, size: int) -> torch.Tensor:
     """(25, B * T * T, O) products at the points -> the (B, O, size, size) output map,
     in channels-last memory."""
     o = products.shape[2]
-    out = torch.empty(b, o, size, size, memory_format=torch.channels_last)
+    out = torch.empty(b, o, size, size, dtype=products.dtype, memory_format=torch.channels_last)
     _run("output_tiles", products.contiguous(), out, _operands()[0], b, size, o,
          _tiles_a_side(size))  # fmt: skip
     return out
@@ -180,7 +180,7 @@ def weight_points_adjoint(points: torch.Tensor, channels_last: bool) -> torch.Te
     gradient, in channels-last memory or not (as the weight is)."""
     o, c = points.shape[1], points.shape[2] // 4
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    grad = torch.empty(o, c, 2 * TAPS, 2 * TAPS, memory_format=fmt)
+    grad = torch.empty(o, c, 2 * TAPS, 2 * TAPS, dtype=points.dtype, memory_format=fmt)
     _run("weight_points_adjoint", points.contiguous(), grad, _operands()[1], o, c,
          int(channels_last))  # fmt: skip
     return grad
