@@ -37,6 +37,38 @@ static inline void store(float *p, vf v, int64_t w) {
         memcpy(p, &v, sizeof(float) * w);
 }
 
+/* out[r][c] = sum over i < k of m[r * mr + c * mc + i * mi] in[r * ir + c * ic + i * ii]
+ * for r < rows, c < cols: one half of a separable transform of a tile of vectors, by the
+ * strides (down and across below). Always inlined with constant sizes and strides, so that
+ * it unrolls and the tile stays in registers. */
+#define INLINE static inline __attribute__((always_inline))
+INLINE void contract(vf *out, const float *m, int mr, int mc, int mi, const vf *in, int ir,
+                     int ic, int ii, int rows, int k, int cols) {
+#pragma GCC unroll 25
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 25
+        for (int c = 0; c < cols; c++) {
+            vf s = {0};
+#pragma GCC unroll 25
+            for (int i = 0; i < k; i++)
+                s += m[r * mr + c * mc + i * mi] * in[r * ir + c * ic + i * ii];
+            out[r * cols + c] = s;
+        }
+}
+
+/* A (rows x k) tile of vectors, row-major, transformed down its columns, out[r][c] =
+ * sum_i m(r, i) in[i][c], or along its rows (in: rows x k), out[r][c] = sum_i m(c, i)
+ * in[r][i]; m(r, i) = m[r * rs + i * is], so a matrix and its transpose are the same call. */
+INLINE void down(vf *out, const float *m, int rs, int is, const vf *in, int rows, int k,
+                 int cols) {
+    contract(out, m, rs, 0, is, in, 0, 1, cols, rows, k, cols);
+}
+
+INLINE void across(vf *out, const float *m, int rs, int is, const vf *in, int rows, int k,
+                   int cols) {
+    contract(out, m, 0, rs, is, in, k, 0, 1, rows, k, cols);
+}
+
 /* x: (B, H, H, C) -> out: (25, B * NT * NT, 4C), the map padded by one (and with zeros
  * past its end), rearranged space-to-depth with channels (row parity, column parity,
  * channel), cut into 5x5 tiles at stride 4 (NT a side) and each carried to the points:
@@ -68,25 +100,11 @@ int input_points(const float *x, float *out, const float *bt_, int64_t B, int64_
                                     inside ? load(x + ((b * H + r) * H + s) * C + c0, w) : zero;
                             }
                         }
-#pragma GCC unroll 25
-                        for (int a = 0; a < S; a++) /* rows, then columns */
-#pragma GCC unroll 25
-                            for (int j = 0; j < S; j++) {
-                                vf acc = zero;
-#pragma GCC unroll 25
-                                for (int i = 0; i < S; i++) acc += bt[a * S + i] * d[i * S + j];
-                                m[a * S + j] = acc;
-                            }
+                        down(m, bt, S, 1, d, S, S, S); /* B^T d */
+                        across(d, bt, S, 1, m, S, S, S); /* (B^T d) B */
                         float *dst = out + tile * K + par * C + c0;
 #pragma GCC unroll 25
-                        for (int a = 0; a < S; a++)
-#pragma GCC unroll 25
-                            for (int e = 0; e < S; e++) {
-                                vf acc = zero;
-#pragma GCC unroll 25
-                                for (int j = 0; j < S; j++) acc += bt[e * S + j] * m[a * S + j];
-                                store(dst + (a * S + e) * n * K, acc, w);
-                            }
+                        for (int a = 0; a < P; a++) store(dst + a * n * K, d[a], w);
                     }
                 }
             }
@@ -100,7 +118,6 @@ int input_points(const float *x, float *out, const float *bt_, int64_t B, int64_
 int input_points_adjoint(const float *points, float *dx, const float *bt_, int64_t B,
                          int64_t H, int64_t C, int64_t NT, int nthreads) {
     const int64_t n = B * NT * NT, K = 4 * C, N = T * NT + 1;
-    const vf zero = {0};
     float bt[P];
     memcpy(bt, bt_, sizeof bt);
     int failed = 0;
@@ -123,25 +140,14 @@ int input_points_adjoint(const float *points, float *dx, const float *bt_, int64
                         vf g[P], m[P];
 #pragma GCC unroll 25
                         for (int a = 0; a < P; a++) g[a] = load(points + (a * n + tile) * K + k0, w);
-                        /* m[a][j] = sum_e bt[e][j] g[a][e]; tile[i][j] = sum_a bt[a][i] m[a][j] */
-#pragma GCC unroll 25
-                        for (int a = 0; a < S; a++)
-#pragma GCC unroll 25
-                            for (int j = 0; j < S; j++) {
-                                vf s = zero;
-#pragma GCC unroll 25
-                                for (int e = 0; e < S; e++) s += bt[e * S + j] * g[a * S + e];
-                                m[a * S + j] = s;
-                            }
+                        across(m, bt, 1, S, g, S, S, S); /* g B, then B^T (g B): the adjoint of B^T d B */
+                        down(g, bt, 1, S, m, S, S, S);
 #pragma GCC unroll 25
                         for (int i = 0; i < S; i++)
 #pragma GCC unroll 25
                             for (int j = 0; j < S; j++) {
-                                vf s = zero;
-#pragma GCC unroll 25
-                                for (int a = 0; a < S; a++) s += bt[a * S + i] * m[a * S + j];
                                 float *dst = acc + ((T * ti + i) * N + T * tj + j) * K + k0;
-                                store(dst, load(dst, w) + s, w);
+                                store(dst, load(dst, w) + g[i * S + j], w);
                             }
                     }
                 }
@@ -165,7 +171,6 @@ int input_points_adjoint(const float *points, float *dx, const float *bt_, int64
 int output_tiles(const float *products, float *out, const float *at_, int64_t B, int64_t H,
                  int64_t O, int64_t NT, int nthreads) {
     const int64_t n = B * NT * NT;
-    const vf zero = {0};
     float at[T * S];
     memcpy(at, at_, sizeof at);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -176,24 +181,14 @@ int output_tiles(const float *products, float *out, const float *at_, int64_t B,
             vf m[P], h[T * S];
 #pragma GCC unroll 25
             for (int a = 0; a < P; a++) m[a] = load(products + (a * n + tile) * O + o0, w);
-#pragma GCC unroll 25
-            for (int y = 0; y < T; y++) /* h[y][e] = sum_a at[y][a] m[a][e] */
-#pragma GCC unroll 25
-                for (int e = 0; e < S; e++) {
-                    vf s = zero;
-#pragma GCC unroll 25
-                    for (int a = 0; a < S; a++) s += at[y * S + a] * m[a * S + e];
-                    h[y * S + e] = s;
-                }
+            down(h, at, S, 1, m, T, S, S); /* A^T m */
+            across(m, at, S, 1, h, T, S, T); /* (A^T m) A, 4x4 */
 #pragma GCC unroll 25
             for (int y = 0; y < T; y++)
 #pragma GCC unroll 25
                 for (int x = 0; x < T; x++) {
                     if (T * ti + y >= H || T * tj + x >= H) continue; /* past the edge */
-                    vf s = zero;
-#pragma GCC unroll 25
-                    for (int e = 0; e < S; e++) s += at[x * S + e] * h[y * S + e];
-                    store(out + ((b * H + T * ti + y) * H + T * tj + x) * O + o0, s, w);
+                    store(out + ((b * H + T * ti + y) * H + T * tj + x) * O + o0, m[y * T + x], w);
                 }
         }
     }
@@ -222,24 +217,11 @@ int output_tiles_adjoint(const float *grad, float *points, const float *at_, int
                     g[y * T + x] =
                         r < H && c < H ? load(grad + ((b * H + r) * H + c) * O + o0, w) : zero;
                 }
+            down(h, at, 1, S, g, S, T, T); /* A g, 5x4 */
+            vf q[P];
+            across(q, at, 1, S, h, S, T, S); /* A g A^T */
 #pragma GCC unroll 25
-            for (int a = 0; a < S; a++) /* h[a][x] = sum_y at[y][a] g[y][x] */
-#pragma GCC unroll 25
-                for (int x = 0; x < T; x++) {
-                    vf s = zero;
-#pragma GCC unroll 25
-                    for (int y = 0; y < T; y++) s += at[y * S + a] * g[y * T + x];
-                    h[a * T + x] = s;
-                }
-#pragma GCC unroll 25
-            for (int a = 0; a < S; a++)
-#pragma GCC unroll 25
-                for (int e = 0; e < S; e++) {
-                    vf s = zero;
-#pragma GCC unroll 25
-                    for (int x = 0; x < T; x++) s += at[x * S + e] * h[a * T + x];
-                    store(points + ((a * S + e) * n + tile) * O + o0, s, w);
-                }
+            for (int a = 0; a < P; a++) store(points + (a * n + tile) * O + o0, q[a], w);
         }
     }
     return 0;
