@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from infogan.config import get_preset
 from infogan.models import cast, kernels
 from infogan.models.cast import CastOnce, Linear, autocast_weight
 from infogan.training.build import build_training
@@ -78,11 +79,14 @@ def test_casting_once_gives_the_same_steps_with_fewer_casts(
     )
     assert torch.equal(every, once)
     assert all(torch.equal(a, b) for a, b in zip(weights_every, weights_once, strict=True))
-    # in 3 steps: G's weights in its pass and the measuring pass; D's, with autocast
+    # in 3 steps: G's weights in its pass, the turned pairs' pass (start28) and the
+    # measuring pass, cast once before G's update and once after; D's, with autocast
     # casting, in the three passes of D (D's phase, G's, the measuring pass; the
     # over-clustering head's in the first two), cast once, in D's phase and once more
     # after D's update
-    assert casts_every[0] == {6} and 9 in casts_every[1] and casts_every[1] <= {6, 9}
+    g_passes = 3 if get_preset(preset).train.lambda_turn_pair else 2
+    assert casts_every[0] == {3 * g_passes}
+    assert 9 in casts_every[1] and casts_every[1] <= {6, 9}
     assert casts_once == [{6}, {6}]
 
 

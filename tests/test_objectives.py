@@ -8,10 +8,10 @@ import contextlib
 import pytest
 import torch
 
-from infogan.augment import restyle_copy, transform
+from infogan.augment import restyle_copy, thicken, transform, turn
 from infogan.config import CodeReading, Transform, get_preset
 from infogan.distributed import SINGLE, DistContext
-from infogan.latent import LatentCode
+from infogan.latent import LatentBatch, LatentCode
 from infogan.losses import continuous_loss_per_row, paired_cluster_loss
 from infogan.models import build_models
 from infogan.training.objectives import (
@@ -22,6 +22,7 @@ from infogan.training.objectives import (
     DOutputs,
     InformationTerm,
     StepBatch,
+    TurnPairTerm,
     build_terms,
 )
 
@@ -135,7 +136,67 @@ def test_clustering_term_adds_the_paired_term_on_the_code_and_the_overclustering
 def test_terms_are_built_from_the_config():
     info, terms = build_terms(get_preset("tilt28"))
     assert info.copies.readings == get_preset("tilt28").train.readings and len(terms) == 1
+    _, terms = build_terms(get_preset("tilt28").with_train(lambda_turn_pair=0.5))
+    assert [type(t) for t in terms] == [ClusteringTerm, TurnPairTerm]
+    assert (terms[1].weight, terms[1].code, terms[1].degrees) == (0.5, 1, 30.0)
     info, terms = build_terms(get_preset("paper28"))
     assert not info.copies and terms == [] and info.cont_loss == "gaussian"
     info, terms = build_terms(get_preset("seed64").with_train(lambda_cat=0.0, lambda_cont=0.0))
     assert not info.on  # a plain GAN
+
+
+def test_turn_pair_term_is_the_redrawn_digit_against_the_first_turned(parts):
+    images, latent, _ = parts
+    config = get_preset("tilt28")
+    torch.manual_seed(0)
+    G, _ = build_models(config)
+    G.eval()  # same in, same out
+    code = LatentCode(config.latent)
+
+    def generate(lat):
+        return G(code.assemble(lat))
+
+    with torch.no_grad():
+        fake = generate(latent)
+        b = StepBatch(images, fake, latent, contextlib.nullcontext, SINGLE, generate=generate)
+        torch.manual_seed(3)
+        loss = TurnPairTerm(2.0, code=1, degrees=30.0).g_loss(b)
+
+        # by hand: every second row of the 64, c1 drawn anew, the first digit and the
+        # second turned towards each other by half the change times 30 degrees
+        torch.manual_seed(3)
+        rows = slice(0, 64, 2)
+        moved = latent.continuous[rows].clone()
+        moved[:, 0] = torch.rand(32) * 2 - 1
+        again = generate(LatentBatch(latent.noise[rows], latent.categories[rows], moved))
+        half = (moved[:, 0] - latent.continuous[rows, 0]) * 15.0
+        expected = 2.0 * (turn(again, -half) - turn(fake[rows], half)).square().mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert TurnPairTerm(1.0, code=1, degrees=30.0).d_images(b) is None  # G's alone
+
+
+def test_turn_pair_term_is_small_only_for_a_code_that_turns_the_digit(digits_28):
+    """Generators made of real digits: c1 turning each by 30 degrees a unit scores a small
+    fraction of c1 doing nothing, thickening the strokes, or turning the other way."""
+    base = digits_28[0][:32]
+    latent = LatentCode(get_preset("tilt28").latent).sample(
+        32, generator=torch.Generator().manual_seed(2)
+    )
+    ways = {
+        "turns": lambda c: turn(base, c * 30.0),
+        "the other way": lambda c: turn(base, -c * 30.0),
+        "nothing": lambda c: base,
+        "thickens": lambda c: thicken(base, c * 0.5),
+    }
+    scores = {}
+    for name, way in ways.items():
+
+        def generate(lat, way=way):
+            return way(lat.continuous[:, 0])
+
+        b = StepBatch(base, generate(latent), latent, contextlib.nullcontext, SINGLE,
+                      generate=generate)  # fmt: skip
+        torch.manual_seed(4)
+        scores[name] = TurnPairTerm(1.0, code=1, degrees=30.0).g_loss(b).item()
+    others = min(scores[name] for name in ways if name != "turns")
+    assert scores["turns"] < 0.1 * others, scores

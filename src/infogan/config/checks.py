@@ -115,6 +115,16 @@ def validate_train(t: TrainConfig, arch: str, num_continuous: int) -> None:
             "splits a reseeded code"
         )
     _validate_readings(t.readings, num_continuous)
+    if not (math.isfinite(t.lambda_turn_pair) and t.lambda_turn_pair >= 0):
+        raise ConfigError(
+            f"train.lambda_turn_pair must be a finite number >= 0, got {t.lambda_turn_pair}"
+        )
+    if t.lambda_turn_pair and not any(r.known_turn for r in t.readings):
+        raise ConfigError(
+            "train.lambda_turn_pair needs a code read from copies turned by a known angle "
+            '(a train.readings entry with {"kind": "turn", "known": true}): that code and '
+            "angle are what the pairs turn by"
+        )
     if t.precision not in PRECISIONS:
         raise ConfigError(
             f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"

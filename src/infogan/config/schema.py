@@ -73,6 +73,11 @@ class CodeReading:
     code: int
     transforms: tuple[Transform, ...]
 
+    @property
+    def known_turn(self) -> float:
+        """The degrees of this reading's known turn (0.0 without one)."""
+        return next((t.amount for t in self.transforms if t.kind == "turn" and t.known), 0.0)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -96,6 +101,10 @@ class TrainConfig:
     lr_decay_steps: int = 0
     # continuous codes Q reads from transformed copies of generated digits, in this order
     readings: tuple[CodeReading, ...] = ()
+    # weight of the turned-pair term (0 = off; needs a reading with a known turn): the
+    # digit drawn with that code moved by d must be the digit drawn before, turned by d
+    # times the reading's degrees (pixel squared error, added to G's loss)
+    lambda_turn_pair: float = 0.0
     # decay of a running average of G's weights that samples, grids, evaluations and
     # exports use (0: G itself); training is the same either way
     g_average: float = 0.0

@@ -7,6 +7,8 @@ additions to the paper's objective.
   instead of on Q's reading of the generated digits themselves.
 - :class:`ClusteringTerm`: added to D's loss: minus the mutual information of Q's
   categories of each real digit and of a restyled copy of it.
+- :class:`TurnPairTerm`: added to G's loss: moving the code read from turned copies must
+  turn the digit, pixel for pixel.
 
 An addition to the objective is a :class:`Term`: it sees the step's :class:`StepBatch`,
 names the images it wants D to judge, and returns what it adds to D's loss and to G's.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from infogan.augment import restyle_copy, transform
+from infogan.augment import restyle_copy, transform, turn
 from infogan.config import CodeReading, RunConfig
 from infogan.distributed import BatchRandom, DistContext
 from infogan.latent import LatentBatch
@@ -56,6 +58,8 @@ class StepBatch:
     autocast: Callable[[], contextlib.AbstractContextManager]  # the step's precision
     ctx: DistContext  # the process group (no-ops in one process)
     real_out: DOutputs | None = None  # D and Q on the real batch (D's phase, once judged)
+    # G's phase: G's digits for other codes, normalised by their own batch's statistics
+    generate: Callable[[LatentBatch], torch.Tensor] | None = None
 
     def rand(self, global_rows: int, mine: slice) -> BatchRandom:
         """Random numbers for ``mine`` of ``global_rows`` rows, the same in any process."""
@@ -116,6 +120,40 @@ class ClusteringTerm(Term):
             sum_over_batch=b.ctx.sum_over_ranks if b.ctx.enabled else None,
             batch_size=b.global_size,
         )
+
+
+class TurnPairTerm(Term):
+    """Moving code k from u to v must turn the digit by (v - u) * ``degrees``: ``weight``
+    times the squared pixel error between G(z, c, c_k = u) turned by half that angle and
+    G(z, c, c_k = v) turned back by the other half, for :data:`COPIES` rows of the global
+    batch (those the readings copy; v drawn anew), averaged over the global batch's pairs.
+
+    Code k is the one Q reads from copies turned by a known angle within +-``degrees``.
+    That reading alone lets Q add the angle it sees to a reading of the code from any
+    feature a turn keeps, so a generator may hide the code there; this term leaves it no
+    code but the turn. Both digits are resampled alike, so neither is held to a blurred
+    copy of the other."""
+
+    def __init__(self, weight: float, *, code: int, degrees: float):
+        self.weight = weight
+        self.code = code
+        self.degrees = degrees
+
+    def g_loss(self, b: StepBatch) -> torch.Tensor:
+        assert b.generate is not None
+        local, pairs, mine = CopyReadings.rows(len(b.fake), b.ctx)
+        moved = b.latent.continuous[local].clone()
+        was = moved[:, self.code - 1].clone()
+        moved[:, self.code - 1] = b.rand(pairs, mine)(len(moved)) * 2 - 1
+        other = LatentBatch(b.latent.noise[local], b.latent.categories[local], moved)
+        drawn = b.generate(other)
+        half = (moved[:, self.code - 1] - was) * (self.degrees / 2)
+        with b.autocast():
+            first, again = turn(b.fake[local], half), turn(drawn, -half)
+        rows = (again.float() - first.float()).square().flatten(1).mean(1)
+        if b.ctx.enabled:
+            return self.weight * b.ctx.sum_over_ranks(rows.sum()) / pairs
+        return self.weight * rows.mean()
 
 
 @dataclass(frozen=True)
@@ -252,4 +290,9 @@ def build_terms(config: RunConfig) -> tuple[InformationTerm, list[Term]]:
     terms: list[Term] = []
     if t.lambda_cluster > 0:
         terms.append(ClusteringTerm(t.lambda_cluster, overcluster=config.model.overcluster > 0))
+    if t.lambda_turn_pair > 0:
+        reading = next(r for r in t.readings if r.known_turn)
+        terms.append(
+            TurnPairTerm(t.lambda_turn_pair, code=reading.code, degrees=reading.known_turn)
+        )
     return info, terms

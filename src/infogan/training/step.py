@@ -111,6 +111,13 @@ class InfoGANStep:
                 outs = iter([DOutputs(*(t.float() for t in D(x, **kwargs))) for x in given])
         return [None if x is None else next(outs) for x in batches]
 
+    def _generate(self, latent: LatentBatch) -> torch.Tensor:
+        """G's digits for more codes in G's phase (a term's), normalised by their own
+        batch's statistics, leaving the running ones alone; the plain G, as DDP allows one
+        forward pass a step."""
+        with frozen_batchnorm_stats(self.G_plain), self.autocast():
+            return self.G_plain(self.code.assemble(latent))
+
     def __call__(self, real: torch.Tensor, latent: LatentBatch) -> torch.Tensor:
         # under autocast, each weight is cast once for the passes between its updates
         with CastOnce() as casts:
@@ -151,7 +158,7 @@ class InfoGANStep:
         # D's weights get no gradient here (saves their backward); only G is stepped.
         self.D_plain.requires_grad_(False)
         try:
-            batch = StepBatch(real, fake, latent, self.autocast, self.ctx)
+            batch = StepBatch(real, fake, latent, self.autocast, self.ctx, generate=self._generate)
             copies = self.info.copies.make(batch, fake)
             fake_out, copies_out = self._judge(
                 self.D_plain, [fake, None if copies is None else copies.images]
