@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quick start: set up, fetch MNIST, train the start28 preset (about 4 minutes on 2 Xeon
+# The quick start: set up, fetch MNIST, train the start28 preset (about 2 minutes on 2 Xeon
 # cores with AMX), evaluate it and write its report; the last line printed is the summary.
 # Extra arguments go to `infogan train`, e.g. scripts/quickstart.sh --seed 3
 set -euo pipefail
