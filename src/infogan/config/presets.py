@@ -94,8 +94,9 @@ TILTWIDTH28 = _derived(
 
 #: Recommended at 28x28: tiltwidth28 at batch 128 with the clustering weight 5 for 1,400 steps,
 #: its codes checked for a starved or redundant one at steps 500, 750 and 1,000, sampling
-#: with the running average of G's weights (decay 0.995). Twice the digits per step sort
-#: the codes in fewer steps than batch 64. Chosen on a validation split (docs/results.md).
+#: with the running average of G's weights (decay 0.995), and c1 held to turning the digit
+#: by the turned-pair term at weight 1. Twice the digits per step sort the codes in fewer
+#: steps than batch 64. Chosen on a validation split (docs/results.md).
 QUICK28 = _derived(
     TILTWIDTH28,
     "quick28",
@@ -105,22 +106,21 @@ QUICK28 = _derived(
     cluster_reseed=250,
     sample_every=100,
     g_average=0.995,
+    lambda_turn_pair=1.0,
 )
 
 #: The quick start: quick28 with D and Q learning four times as fast (2e-4 -> 8e-4) for
-#: 600 steps, its codes checked at step 400, and c1 held to turning the digit by the
-#: turned-pair term at weight 1. It sorts the digits in about half quick28's steps, at the
-#: cost of blurrier samples. Chosen on a validation split (docs/results.md).
-START28 = _derived(
-    QUICK28, "start28", lr_d=8e-4, max_steps=600, cluster_reseed=200, lambda_turn_pair=1.0
-)
+#: 600 steps, its codes checked at step 400. It sorts the digits in about half quick28's
+#: steps, at the cost of blurrier samples. Chosen on a validation split (docs/results.md).
+START28 = _derived(QUICK28, "start28", lr_d=8e-4, max_steps=600, cluster_reseed=200)
 
 #: start28's recipe at batch 64 for 700 steps (D and Q at 8e-4, the check at step 400) on
 #: the seed's own networks at 64x64, with tilt28's readings (c2 kept from tilt, slant and
 #: width, not led to the stroke width): Q's categories read through a hidden layer, with
 #: the over-clustering head on it (models/seed64.py). Both learning rates fall to zero
 #: over the last 200 steps. About 5 to 14 minutes on 2 CPU cores with native bf16.
-#: Chosen on a validation split (docs/results.md).
+#: Chosen on a validation split (docs/results.md), before the turned pairs, which it
+#: leaves out until they are measured on its networks.
 TILT64 = dataclasses.replace(
     _derived(
         START28,
