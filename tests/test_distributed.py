@@ -124,7 +124,9 @@ def test_one_step_of_two_ranks_equals_one_process(one_step_runs, preset):
             step_two = two["after"][net][key] - start
             scale = step_one.abs().max().clamp_min(1e-20)
             diff = (step_two - step_one).abs() / scale
-            assert diff.max() < 1e-6, f"{net}.{key}: {diff.max():.2e}"
+            # the over-clustering head's step differed by 1.0e-6 on an AMD EPYC without
+            # AVX-512; a lost or doubled rank's share would differ by 0.5 or more
+            assert diff.max() < 1e-5, f"{net}.{key}: {diff.max():.2e}"
             total += diff.numel()
         weights += sum(v.numel() for k, v in one["before"][net].items() if v.is_floating_point())
     bn_stats = sum(

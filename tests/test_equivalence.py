@@ -5,7 +5,10 @@ On a CPU of the kind that recorded them (the same torch, the same vector unit), 
 value matches to the 6 significant digits metrics.csv keeps. Elsewhere another kernel
 sums in another order, and a GAN's steps amplify that rounding (on the recording CPU,
 two threads instead of one moved seed64's step 5 by 40%), so only the first step is held,
-to 1e-4."""
+to 5e-3 of each value: Adam's first update moves every weight by its full learning rate
+whatever its gradient's size, so a near-zero gradient whose sign another kernel flips
+moves G's phase (seed64's continuous-code loss by 9.3e-4 on an AMD EPYC without
+AVX-512)."""
 
 from __future__ import annotations
 
@@ -33,4 +36,4 @@ def test_first_steps_match_the_recorded_metrics(preset, mnist_dir):
         assert rows == recorded
         return
     got, want = [float(v) for v in rows[1]], [float(v) for v in recorded[1]]
-    assert got == pytest.approx(want, rel=1e-4)
+    assert got == pytest.approx(want, rel=5e-3)
