@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages some tests need: chromium + chromium-driver (the explorer's browser test)
-# and dataset-fashion-mnist (the Fashion-MNIST tests). Installs the missing ones when it can
+# Debian packages some tests need: chromium + chromium-driver (the explorer's browser test),
+# dataset-fashion-mnist (the Fashion-MNIST tests) and gcc (the C kernels, built on first use
+# by `cc`; without it they fall back to PyTorch). Installs the missing ones when it can
 # (root with apt-get). Without them those tests skip with a reason, except under CI=true,
 # where this script fails instead.
 set -euo pipefail
@@ -10,6 +11,9 @@ if ! { [[ -x /usr/bin/chromium ]] && [[ -x /usr/bin/chromedriver ]]; }; then
 fi
 if ! { command -v dpkg >/dev/null && dpkg -s dataset-fashion-mnist >/dev/null 2>&1; }; then
     missing+=(dataset-fashion-mnist)
+fi
+if ! command -v "${CC:-cc}" >/dev/null; then
+    missing+=(gcc)
 fi
 (( ${#missing[@]} )) || exit 0
 if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
