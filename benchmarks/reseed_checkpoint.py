@@ -57,6 +57,7 @@ def reseed_run(
             big,
             noise_dim=config.latent.noise_dim,
             seed=step if noise_seed is None else noise_seed,
+            probe=probe if config.train.reseed_halves else None,
         )
         state["generator"] = generator.state_dict()
         state["discriminator"] = discriminator.state_dict()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -119,8 +121,6 @@ def test_merged_codes_are_drawn_alike_and_nothing_else_moves():
 
 
 def test_a_starved_code_is_given_the_most_used_codes_weights(probe, digit_reader):
-    import copy
-
     fair = code_usage(DigitQ(digit_reader), probe)
     assert fair.sum().item() == pytest.approx(1.0, abs=1e-4)
     assert fair.min() * 10 > STARVED_SHARE  # one digit per code: none starved
@@ -181,7 +181,7 @@ def test_a_digit_split_over_two_codes_gives_the_smaller_one_the_crowded_codes_we
     usage, ratio = cross_view(mixed, probe, seed=0)
     assert float(ratio[4, 9]) > LINK_RATIO and redundant_code(usage, ratio) is None
     # the 1s split in codes 1 and 7 by their lean, the 7s with the 9s in code 9
-    split = DigitQ(digit_reader, by_lean={1: (1, 7)}, moved={7: 9})
+    split = DigitQ(copy.deepcopy(digit_reader), by_lean={1: (1, 7)}, moved={7: 9})
     usage, ratio = cross_view(split, probe, seed=200)  # as the check at step 200
     assert float(ratio[1, 7]) > LINK_RATIO and float(ratio.max()) == float(ratio[1, 7])
     assert min(usage[1], usage[7]) * 10 >= STARVED_SHARE  # not starved: the pair rule acts
@@ -207,8 +207,52 @@ def test_a_digit_split_over_two_codes_gives_the_smaller_one_the_crowded_codes_we
     ]
 
 
+def test_split_by_halves_gives_the_starved_code_one_of_the_crowded_codes_digits(
+    probe, digit_reader, mnist_dir
+):
+    """A digit switched off (five in turn): its digits join another code, the most used; the
+    reseed by halves then gives the two codes one of the two digits each (by the labels,
+    90% of each or more), where the reseed by noise leaves the starved code next to
+    empty in most cases."""
+    from infogan.data import load_mnist_arrays
+
+    labels = torch.from_numpy(load_mnist_arrays(mnist_dir, "test")[1][:2048].astype("int64"))
+    torch.manual_seed(0)
+    G, _ = build_models(PAPER28)
+    empty_by_noise = 0
+    for off in (1, 4, 5, 7, 8):
+        held = {}
+        for halves in (False, True):
+            D = DigitQ(copy.deepcopy(digit_reader))
+            with torch.no_grad():
+                D.q_head.bias[off] -= 30.0
+            before = code_usage(D, probe)
+            big = int(before.argmax())
+            callback = CodeReseed(
+                generator=copy.deepcopy(G),
+                discriminator=D,
+                probe=probe,
+                noise_dim=PAPER28.latent.noise_dim,
+                every=100,
+                last_step=600,
+                halves=halves,
+            )
+            callback.on_step_end(200, 1)
+            assert [r[:3] for r in callback.reseeded] == [(200, off, big)]
+            codes = torch.cat([D(probe[i : i + 512])[1] for i in range(0, len(probe), 512)])
+            held[halves] = [labels[codes.argmax(1) == c] for c in (off, big)]
+        empty_by_noise += len(held[False][0]) < 0.02 * len(probe)
+        # by halves: the two codes hold two digits, one of them the digit switched off
+        majority = [int(digits.mode().values) for digits in held[True]]
+        assert off in majority and majority[0] != majority[1], (off, majority)
+        for digits, digit in zip(held[True], majority, strict=True):
+            assert len(digits) > 50 and float((digits == digit).float().mean()) >= 0.9
+    assert empty_by_noise >= 4  # by noise, the starved code holds under 2% of the digits
+
+
+@pytest.mark.parametrize("halves", [False, True])
 def test_reseed_runs_in_training_and_a_resume_makes_the_same_changes(
-    tmp_path, mnist_dir, monkeypatch
+    tmp_path, mnist_dir, monkeypatch, halves
 ):
     import shutil
 
@@ -220,12 +264,18 @@ def test_reseed_runs_in_training_and_a_resume_makes_the_same_changes(
     marker = "to split"
 
     config = RESTYLE28.with_train(
-        max_steps=8, checkpoint_every=4, sample_every=8, channels_last=False, cluster_reseed=2
+        max_steps=8,
+        checkpoint_every=4,
+        sample_every=8,
+        channels_last=False,
+        cluster_reseed=2,
+        reseed_halves=halves,
     )
     logs = []
     whole = train(config, tmp_path / "whole", data_dir=mnist_dir, progress=False, log=logs.append)
     merges = [m for m in logs if marker in m]
     assert merges and merges[0].startswith("step 4: code")  # checks from 2 * every to 6
+    assert all(m.endswith("to split along the two halves of its digits") == halves for m in merges)
     # the step-4 checkpoint was written after that step's merge: resuming from it
     # makes the later merges again and ends with the same weights
     again = tmp_path / "again"
@@ -247,6 +297,9 @@ def test_reseed_needs_the_clustering_term():
     with pytest.raises(ConfigError, match=r"train.cluster_reseed must be an integer >= 0"):
         RESTYLE28.with_train(cluster_reseed=-1).validate()
     RESTYLE28.with_train(cluster_reseed=200).validate()
+    with pytest.raises(ConfigError, match=r"train.reseed_halves needs the reseed check"):
+        RESTYLE28.with_train(cluster_reseed=0, reseed_halves=True).validate()
+    RESTYLE28.with_train(reseed_halves=True).validate()
 
 
 def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir, capsys, benchmark_script):

@@ -114,6 +114,8 @@ def validate_train(t: TrainConfig, arch: str, num_continuous: int) -> None:
             "train.cluster_reseed needs the clustering term (--lambda-cluster > 0): it is what "
             "splits a reseeded code"
         )
+    if t.reseed_halves and not t.cluster_reseed:
+        raise ConfigError("train.reseed_halves needs the reseed check (train.cluster_reseed > 0)")
     _validate_readings(t.readings, num_continuous)
     if not (math.isfinite(t.lambda_turn_pair) and t.lambda_turn_pair >= 0):
         raise ConfigError(

@@ -118,7 +118,8 @@ START28 = _derived(QUICK28, "start28", lr_d=8e-4, max_steps=600, cluster_reseed=
 #: at 64x64, with tilt28's readings (c2 kept from tilt, slant and width, not led to the
 #: stroke width): Q's categories read through a hidden layer, with the over-clustering
 #: head on it (models/seed64.py). Its codes are checked every 100 steps from step 200 to
-#: 500, and both learning rates fall to zero over the last 200 steps. About 4 minutes on
+#: 500 (a reseed parts Q's two rows along the two halves of the crowded code's digits),
+#: and both learning rates fall to zero over the last 200 steps. About 4 minutes on
 #: 2 CPU cores with native bf16. The turned pairs are left out: on its networks they made
 #: a run about 30% longer (docs/experiments.md). Chosen on a validation split.
 TILT64 = dataclasses.replace(
@@ -128,6 +129,7 @@ TILT64 = dataclasses.replace(
         batch_size=64,
         max_steps=700,
         cluster_reseed=100,
+        reseed_halves=True,
         lr_decay_steps=200,
         readings=TILT28.train.readings,
         lambda_turn_pair=0.0,

@@ -97,6 +97,9 @@ class TrainConfig:
     # every this many steps (0: never), give a starved categorical code (under half an
     # equal share of the digits) the weights of the most used one, to be split again
     cluster_reseed: int = 0
+    # a reseed parts the two codes' rows of Q along the line between the two halves of the
+    # crowded code's digits (2-means in what Q's layer reads), not by random noise
+    reseed_halves: bool = False
     # over the last this many steps (0: none), both learning rates fall linearly to zero
     lr_decay_steps: int = 0
     # continuous codes Q reads from transformed copies of generated digits, in this order

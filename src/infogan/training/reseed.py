@@ -16,7 +16,9 @@ restyled copy of each, and finds
 
 It gives that code the weights of the most used code (Q's row and G's column, plus
 noise), so that the clustering term splits that crowded code in two and the redundant
-code's images go back to their digit's other code.
+code's images go back to their digit's other code. With ``halves`` (tilt64), Q's two rows
+are parted along the two halves of the crowded code's digits rather than by the noise,
+so that the split starts where those digits differ most (:func:`reseed_code`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ STARVED_SHARE = 0.5
 #: codes with a cross-view ratio above this are linked (sorted runs measure at most about
 #: 0.25; a digit split over two codes 1.2 to 1.7; 4s and 9s over three codes 0.4)
 LINK_RATIO = 0.3
+#: the logits between the two codes at the centre of each half of a split code's digits
+SPLIT_MARGIN = 4.0
+#: the fewest probe digits a half must hold for a split along the halves
+MIN_HALF = 16
 #: a linked group with more codes than equal shares of the digits by more than this has
 #: a redundant code (two digits mixed in two codes hold two shares: none is redundant)
 SPARE_CODES = 0.5
@@ -175,6 +181,54 @@ def merge_codes(
         tie(g_weight, g_dim, noise_dim + k, noise_dim + l)
 
 
+def two_halves(features: torch.Tensor, *, iterations: int = 20) -> torch.Tensor:
+    """(N,) which of two clusters each row of ``features`` (N, H) falls in: the sign along
+    the first principal direction, then Lloyd's 2-means from there."""
+    centred = features - features.mean(0)
+    direction = torch.linalg.svd(centred, full_matrices=False)[2][0]
+    side = centred @ direction > 0
+    for _ in range(iterations):
+        if side.all() or not side.any():
+            break
+        a, b = features[side].mean(0), features[~side].mean(0)
+        nearer_a = (features - a).square().sum(1) < (features - b).square().sum(1)
+        if torch.equal(nearer_a, side):
+            break
+        side = nearer_a
+    return side
+
+
+def _q_features(
+    discriminator: nn.Module, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """((N, H) what Q's categorical layer reads of ``images``, (N, K) its categories)."""
+    seen: list[torch.Tensor] = []
+    hook = _last_linear(discriminator.q_head).register_forward_pre_hook(
+        lambda _layer, args: seen.append(args[0].detach().float())
+    )
+    try:
+        categories = _categories(discriminator, images)
+    finally:
+        hook.remove()
+    return torch.cat(seen), categories
+
+
+def halves_of(
+    discriminator: nn.Module, code: int, probe: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The centres, in what Q's categorical layer reads, of the two halves
+    (:func:`two_halves`) of the probe digits ``code`` holds, or None where it holds too
+    few to halve (under :data:`MIN_HALF` a half)."""
+    features, categories = _q_features(discriminator, probe)
+    members = features[categories.argmax(1) == code]
+    if len(members) < 2 * MIN_HALF:
+        return None
+    side = two_halves(members)
+    if min(int(side.sum()), int((~side).sum())) < MIN_HALF:
+        return None
+    return members[side].mean(0), members[~side].mean(0)
+
+
 def reseed_code(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -183,25 +237,49 @@ def reseed_code(
     *,
     noise_dim: int,
     seed: int,
-) -> None:
+    probe: torch.Tensor | None = None,
+) -> bool:
     """Give code ``small`` code ``big``'s row of Q's categorical layer (and bias) and
     its column of G's first layer, then both the noise of :func:`merge_codes`: the two
-    codes start as one, holding ``big``'s images, for the clustering term to split."""
+    codes start as one, holding ``big``'s images, for the clustering term to split.
+
+    With ``probe``, Q's two rows are instead ``big``'s plus and minus one direction: the
+    line between the centres of the two halves of the probe digits ``big`` holds
+    (:func:`halves_of`), scaled so that each centre reads :data:`SPLIT_MARGIN` logits
+    nearer one of the two codes and the point halfway reads both alike; G's columns get
+    the noise. The split starts along the widest gap in ``big``'s digits, not a random
+    one. True where the rows were split so, False where they kept the noise."""
+    halves = None if probe is None else halves_of(discriminator, big, probe)
     q = _last_linear(discriminator.q_head)
     g_weight, g_dim = _code_input(generator)
     with torch.no_grad():
-        q.weight[small] = q.weight[big]
+        row = q.weight[big].clone()
+        bias = None if q.bias is None else float(q.bias[big])
+        q.weight[small] = row
         if q.bias is not None:
-            q.bias[small] = q.bias[big]
+            q.bias[small] = bias
         g_weight.select(g_dim, noise_dim + small).copy_(g_weight.select(g_dim, noise_dim + big))
     merge_codes(generator, discriminator, small, big, noise_dim=noise_dim, seed=seed)
+    if halves is None:
+        return False
+    a, b = (centre.to(row) for centre in halves)
+    delta = SPLIT_MARGIN * (a - b) / (a - b).square().sum().clamp_min(1e-12)
+    with torch.no_grad():
+        q.weight[small] = row + delta
+        q.weight[big] = row - delta
+        if bias is not None:
+            shift = float(delta @ (a + b)) / 2
+            q.bias[small] = bias - shift
+            q.bias[big] = bias + shift
+    return True
 
 
 class CodeReseed:
     """A training callback: every ``every`` steps from step ``2 * every`` until
     ``last_step``, gives the least used code, if it is starved (below
     :data:`STARVED_SHARE` of 1/K of the probe images), the weights of the most used code
-    (:func:`reseed_code`). Its decisions depend only on the weights at that step (fixed
+    (:func:`reseed_code`; with ``halves``, Q's rows split along the halves of the crowded
+    code's probe digits). Its decisions depend only on the weights at that step (fixed
     probe images, noise seeded by the step), so a resumed run makes the same ones; it
     runs before the checkpoint writer, and on every process under torchrun."""
 
@@ -214,6 +292,7 @@ class CodeReseed:
         noise_dim: int,
         every: int,
         last_step: int,
+        halves: bool = False,
         log: Callable[[str], None] = lambda _msg: None,
         after: Callable[[], None] = lambda: None,
     ):
@@ -223,6 +302,7 @@ class CodeReseed:
         self.noise_dim = noise_dim
         self.every = every
         self.last_step = last_step
+        self.halves = halves  # split Q's rows along the halves of the crowded code's digits
         self.log = log
         self.after = after  # called after a reseed changed the weights
         self.reseeded: list[tuple[int, int, int, float]] = []  # (step, small, big, share)
@@ -243,12 +323,19 @@ class CodeReseed:
         if found is None:
             return
         small, big, why = found
-        reseed_code(
-            self.generator, self.discriminator, small, big, noise_dim=self.noise_dim, seed=step
+        by_halves = reseed_code(
+            self.generator,
+            self.discriminator,
+            small,
+            big,
+            noise_dim=self.noise_dim,
+            seed=step,
+            probe=self.probe if self.halves else None,
         )
         self.after()
         self.reseeded.append((step, small, big, float(usage[small]) * len(usage)))
+        how = " along the two halves of its digits" if by_halves else ""
         self.log(
             f"step {step}: code {small} {why}; gave it the weights of code {big} "
-            f"(the most used) to split"
+            f"(the most used) to split{how}"
         )

@@ -269,6 +269,7 @@ def _run_on(
             noise_dim=config.latent.noise_dim,
             every=t.cluster_reseed,
             last_step=int(0.75 * total),
+            halves=t.reseed_halves,
             log=log,
             after=average.restart if average is not None else lambda: None,
         )
