@@ -25,7 +25,14 @@ from infogan.api import load_model
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.data import default_data_dir, load_dataset
 from infogan.errors import InfoGANError
-from infogan.training.reseed import PROBE_IMAGES, cross_view, redundant_code, reseed_code
+from infogan.training.reseed import (
+    PROBE_IMAGES,
+    cross_view,
+    halves_of,
+    q_reading,
+    redundant_code,
+    reseed_code,
+)
 
 
 def reseed_run(
@@ -43,7 +50,9 @@ def reseed_run(
     generator, discriminator = model.generator, model.discriminator
     config = model.config
     probe = load_dataset(config.data, data_dir, image_size=config.data.image_size)[:PROBE_IMAGES]
-    usage, ratio = cross_view(discriminator, probe, seed=step)
+    reading = q_reading(discriminator, probe) if config.train.reseed_halves else None
+    categories = None if reading is None else reading[1]
+    usage, ratio = cross_view(discriminator, probe, seed=step, categories=categories)
     shares = [f"{share:.1%}" for share in usage.tolist()]
     found = redundant_code(usage, ratio)
     if found is None and force:
@@ -57,7 +66,7 @@ def reseed_run(
             big,
             noise_dim=config.latent.noise_dim,
             seed=step if noise_seed is None else noise_seed,
-            probe=probe if config.train.reseed_halves else None,
+            halves=None if reading is None else halves_of(*reading, big),
         )
         state["generator"] = generator.state_dict()
         state["discriminator"] = discriminator.state_dict()

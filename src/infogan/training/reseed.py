@@ -70,17 +70,22 @@ def code_usage(discriminator: nn.Module, probe: torch.Tensor) -> torch.Tensor:
 
 
 def cross_view(
-    discriminator: nn.Module, probe: torch.Tensor, *, seed: int
+    discriminator: nn.Module,
+    probe: torch.Tensor,
+    *,
+    seed: int,
+    categories: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """((K,) code usage, (K, K) cross-view ratios): the joint distribution J of Q's
     categories of each probe digit and of a restyled copy of it (symmetrised), and
-    J[k, l] / min(J[k, k], J[l, l]) off the diagonal (zero on it)."""
+    J[k, l] / min(J[k, k], J[l, l]) off the diagonal (zero on it). ``categories`` are
+    the probe's, where they were read already (:func:`q_reading`)."""
     generator = torch.Generator().manual_seed(seed)
 
     def rand(rows: int, *shape: int) -> torch.Tensor:
         return torch.rand(rows, *shape, generator=generator).to(probe.device)
 
-    p = _categories(discriminator, probe)
+    p = _categories(discriminator, probe) if categories is None else categories
     copy = _categories(discriminator, restyle_copy(probe, rand=rand))
     joint = p.T @ copy / len(probe)
     joint = (joint + joint.T) / 2
@@ -198,9 +203,7 @@ def two_halves(features: torch.Tensor, *, iterations: int = 20) -> torch.Tensor:
     return side
 
 
-def _q_features(
-    discriminator: nn.Module, images: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def q_reading(discriminator: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """((N, H) what Q's categorical layer reads of ``images``, (N, K) its categories)."""
     seen: list[torch.Tensor] = []
     hook = _last_linear(discriminator.q_head).register_forward_pre_hook(
@@ -214,12 +217,12 @@ def _q_features(
 
 
 def halves_of(
-    discriminator: nn.Module, code: int, probe: torch.Tensor
+    features: torch.Tensor, categories: torch.Tensor, code: int
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The centres, in what Q's categorical layer reads, of the two halves
-    (:func:`two_halves`) of the probe digits ``code`` holds, or None where it holds too
-    few to halve (under :data:`MIN_HALF` a half)."""
-    features, categories = _q_features(discriminator, probe)
+    """The centres, in what Q's categorical layer reads (``features``, ``categories``:
+    :func:`q_reading` of the probe), of the two halves (:func:`two_halves`) of the probe
+    digits ``code`` holds, or None where it holds too few to halve (under
+    :data:`MIN_HALF` a half)."""
     members = features[categories.argmax(1) == code]
     if len(members) < 2 * MIN_HALF:
         return None
@@ -237,19 +240,17 @@ def reseed_code(
     *,
     noise_dim: int,
     seed: int,
-    probe: torch.Tensor | None = None,
-) -> bool:
+    halves: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> None:
     """Give code ``small`` code ``big``'s row of Q's categorical layer (and bias) and
     its column of G's first layer, then both the noise of :func:`merge_codes`: the two
     codes start as one, holding ``big``'s images, for the clustering term to split.
 
-    With ``probe``, Q's two rows are instead ``big``'s plus and minus one direction: the
-    line between the centres of the two halves of the probe digits ``big`` holds
-    (:func:`halves_of`), scaled so that each centre reads :data:`SPLIT_MARGIN` logits
-    nearer one of the two codes and the point halfway reads both alike; G's columns get
-    the noise. The split starts along the widest gap in ``big``'s digits, not a random
-    one. True where the rows were split so, False where they kept the noise."""
-    halves = None if probe is None else halves_of(discriminator, big, probe)
+    With ``halves``, the centres of the two halves of the probe digits ``big`` holds
+    (:func:`halves_of`), Q's two rows are instead ``big``'s plus and minus the line
+    between them, scaled so that each centre reads :data:`SPLIT_MARGIN` logits nearer
+    one of the two codes and the point halfway reads both alike; G's columns get the
+    noise. The split starts along the widest gap in ``big``'s digits, not a random one."""
     q = _last_linear(discriminator.q_head)
     g_weight, g_dim = _code_input(generator)
     with torch.no_grad():
@@ -261,7 +262,7 @@ def reseed_code(
         g_weight.select(g_dim, noise_dim + small).copy_(g_weight.select(g_dim, noise_dim + big))
     merge_codes(generator, discriminator, small, big, noise_dim=noise_dim, seed=seed)
     if halves is None:
-        return False
+        return
     a, b = (centre.to(row) for centre in halves)
     delta = SPLIT_MARGIN * (a - b) / (a - b).square().sum().clamp_min(1e-12)
     with torch.no_grad():
@@ -271,7 +272,6 @@ def reseed_code(
             shift = float(delta @ (a + b)) / 2
             q.bias[small] = bias - shift
             q.bias[big] = bias + shift
-    return True
 
 
 class CodeReseed:
@@ -318,23 +318,32 @@ class CodeReseed:
         pass
 
     def check(self, step: int) -> None:
-        usage, ratio = cross_view(self.discriminator, self.probe, seed=step)
+        # what Q's categorical layer reads, for the halves, from the pass that gives the
+        # probe's categories
+        reading = q_reading(self.discriminator, self.probe) if self.halves else None
+        usage, ratio = cross_view(
+            self.discriminator,
+            self.probe,
+            seed=step,
+            categories=None if reading is None else reading[1],
+        )
         found = redundant_code(usage, ratio)
         if found is None:
             return
         small, big, why = found
-        by_halves = reseed_code(
+        halves = None if reading is None else halves_of(*reading, big)
+        reseed_code(
             self.generator,
             self.discriminator,
             small,
             big,
             noise_dim=self.noise_dim,
             seed=step,
-            probe=self.probe if self.halves else None,
+            halves=halves,
         )
         self.after()
         self.reseeded.append((step, small, big, float(usage[small]) * len(usage)))
-        how = " along the two halves of its digits" if by_halves else ""
+        how = " along the two halves of its digits" if halves is not None else ""
         self.log(
             f"step {step}: code {small} {why}; gave it the weights of code {big} "
             f"(the most used) to split{how}"
