@@ -325,9 +325,9 @@ def test_resolved_config_names_the_folder_absolutely_and_round_trips(image_folde
     assert RunConfig.from_dict(legacy).data.channels == 1
 
 
-def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, cli, main_error):
+def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, main_run, main_error):
     run = tmp_path / "rgb"
-    out = cli.run(
+    out = main_run(
         "train",
         "--dataset",
         f"folder:{image_folder}",

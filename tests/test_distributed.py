@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from infogan.checkpoint import load_checkpoint
+from infogan.cli import main
 from infogan.distributed import SINGLE, GlobalBatchNorm, from_environment
 
 COMMON = ["--preset", "paper28", "--seed", "5", "--no-progress", "--no-report"]
 
 
 def _torchrun(nproc, *args, mnist_dir):
+    """``infogan train ARGS`` in ``nproc`` processes under torchrun."""
     cmd = [
         sys.executable,
         "-m",
@@ -31,8 +33,6 @@ def _torchrun(nproc, *args, mnist_dir):
         "--data-dir",
         str(mnist_dir),
     ]
-    if nproc == 1:
-        cmd = [sys.executable, "-m", "infogan", "train", *args, "--data-dir", str(mnist_dir)]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -69,7 +69,9 @@ def two_rank_run(tmp_path_factory, mnist_dir):
     """6 steps of paper28 in two processes (BatchNorm over the global batch), and in one."""
     root = tmp_path_factory.mktemp("ddp")
     out = _torchrun(2, *ARTIFACT_ARGS, "--sync-bn", "--run-dir", root / "run", mnist_dir=mnist_dir)
-    _torchrun(1, *ARTIFACT_ARGS, "--run-dir", str(root / "single"), mnist_dir=mnist_dir)
+    # one process: the same command through the CLI's main, in this one
+    argv = ["train", *ARTIFACT_ARGS, "--run-dir", root / "single", "--data-dir", mnist_dir]
+    assert main([str(a) for a in argv]) == 0
     return root / "run", out, root / "single"
 
 
@@ -94,16 +96,23 @@ STEP_PRESETS = ("paper28", "start28")
 
 @pytest.fixture(scope="module")
 def one_step_runs(tmp_path_factory, mnist_dir):
-    """One float64 SGD step of each of STEP_PRESETS, in one process and in two."""
+    """One float64 SGD step of each of STEP_PRESETS, in two processes and in this one."""
+    import ddp_one_step
+
     root = tmp_path_factory.mktemp("one-step")
-    worker = str(Path(__file__).with_name("ddp_one_step.py"))
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    for name, launch in (("one", [sys.executable]), ("two", [sys.executable, *torchrun])):
-        (root / name).mkdir()
-        cmd = [*launch, worker, str(root / name), str(mnist_dir), *STEP_PRESETS]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-        assert out.returncode == 0, out.stderr[-3000:]
+    (root / "two").mkdir()
+    cmd = [sys.executable, *torchrun, ddp_one_step.__file__, root / "two", mnist_dir, *STEP_PRESETS]
+    out = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (root / "one").mkdir()
+    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+    try:  # it sets both for its process
+        ddp_one_step.main(str(root / "one"), str(mnist_dir), list(STEP_PRESETS))
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.set_num_threads(threads)
     return root
 
 

@@ -245,9 +245,9 @@ def test_eval_json_path(tmp_path):
 # --- the commands ----------------------------------------------------------------
 
 
-def test_sample_command_writes_the_npz(tiny_run, tmp_path, cli):
+def test_sample_command_writes_the_npz(tiny_run, tmp_path, main_run):
     out_file = tmp_path / "s.npz"
-    out = cli.run("sample", tiny_run, "--out", out_file, "--per-category", "4")
+    out = main_run("sample", tiny_run, "--out", out_file, "--per-category", "4")
     assert out.returncode == 0, out.stderr
     with np.load(out_file) as npz:
         assert sorted(npz.files) == ["categories", "continuous", "images", "noise"]
@@ -259,10 +259,10 @@ def test_sample_command_writes_the_npz(tiny_run, tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_eval_command_prints_five_groups_and_writes_json(evaluated_run, mnist_dir, cli, capsys):
+def test_eval_command_prints_five_groups_and_writes_json(evaluated_run, mnist_dir, main_run):
     common = ["--per-category", "10", "--test-digits", "300", "--sweep-draws", "10"]
     common += ["--sweep-values", "3", "--no-progress", "--data-dir", mnist_dir]
-    out = cli.run("eval", evaluated_run, *common)
+    out = main_run("eval", evaluated_run, *common)
     assert out.returncode == 0, out.stderr
     for group in (
         "1. Unsupervised test accuracy",
@@ -274,11 +274,9 @@ def test_eval_command_prints_five_groups_and_writes_json(evaluated_run, mnist_di
         assert group in out.stdout
     assert "Frechet distance" in out.stdout and "H(c) = ln 10" in out.stdout
     assert f"wrote {evaluated_run / 'eval.json'}" in out.stderr
-    from infogan.cli import main  # --json, through the CLI's main in this process
-
-    capsys.readouterr()
-    assert main(["eval", str(evaluated_run), "--json", *map(str, common)]) == 0
-    result = json.loads(capsys.readouterr().out)
+    as_json = main_run("eval", evaluated_run, "--json", *common)
+    assert as_json.returncode == 0, as_json.stderr
+    result = json.loads(as_json.stdout)
     assert result["counts"]["test_digits"] == 300
     # the last line sums it up, with the numbers of the groups above
     last = out.stdout.strip().splitlines()[-1]

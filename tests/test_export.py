@@ -191,10 +191,10 @@ def test_a_damaged_folder_gets_one_line(exported, tmp_path, main_error, name, da
         load_model(folder)
 
 
-def test_a_truncated_file_is_one_line_from_the_real_command(exported, tmp_path, cli):
+def test_a_truncated_file_is_one_line_from_the_command(exported, tmp_path, main_error):
     folder = _copy(exported, tmp_path)
     _truncate(folder / "model.safetensors")
-    assert "model.safetensors: " in cli.error_line("serve", folder, "--port", "0")
+    assert "model.safetensors: " in main_error("serve", folder, "--port", "0")
 
 
 def test_weights_of_another_shape_are_refused(exported, tmp_path):
@@ -214,9 +214,9 @@ def test_a_hub_id_without_the_hub_extra_names_the_install(monkeypatch):
         InfoGANModel.from_pretrained("not/a/local/folder/nor/an/id")
 
 
-def test_eval_of_a_folder_brings_its_card_up_to_date(exported, tmp_path, mnist_dir, cli):
+def test_eval_of_a_folder_brings_its_card_up_to_date(exported, tmp_path, mnist_dir, main_run):
     folder = _copy(exported, tmp_path)
-    done = cli.run(
+    done = main_run(
         "eval", folder, "--test-digits", "300", "--per-category", "10", "--sweep-draws", "4",
         "--sweep-values", "3", "--no-progress", "--data-dir", mnist_dir,
     )  # fmt: skip

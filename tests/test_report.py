@@ -362,8 +362,8 @@ def test_posterize_rounds_to_grey_steps():
 # --- the command ----------------------------------------------------------------------------
 
 
-def test_cli_report_errors_are_one_line(tmp_path, cli, one_line_error):
-    out = cli.run("report", tmp_path / "missing")
+def test_cli_report_errors_are_one_line(tmp_path, main_run, one_line_error):
+    out = main_run("report", tmp_path / "missing")
     line = one_line_error(out)
     assert out.stderr.strip() == line  # that line and nothing else
     assert line == f"infogan: error: {tmp_path / 'missing'}: no such run directory"
@@ -400,9 +400,9 @@ def test_cli_report_with_baseline_ends_with_the_evaluations_summary(comparison, 
 
 
 @pytest.mark.slow
-def test_cli_compare_trains_both_arms_and_refuses_to_mix_runs(comparison, cli):
+def test_cli_compare_trains_both_arms_and_refuses_to_mix_runs(comparison, main_error):
     assert comparison.stderr.count("loading MNIST") == 1  # the dataset is read once for both arms
     assert (comparison.gan / "report.html").is_file()
     root = comparison.infogan.parent
-    line = cli.error_line("compare", "--max-steps", "2", "--run-dir", root)
+    line = main_error("compare", "--max-steps", "2", "--run-dir", root)
     assert "already holds a run" in line

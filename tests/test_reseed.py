@@ -222,12 +222,12 @@ def test_split_by_halves_gives_the_starved_code_one_of_the_crowded_codes_digits(
     empty_by_noise = 0
     for off in (1, 4, 5, 7, 8):
         held = {}
+        switched_off = DigitQ(copy.deepcopy(digit_reader))
+        with torch.no_grad():
+            switched_off.q_head.bias[off] -= 30.0
+        big = int(code_usage(switched_off, probe).argmax())
         for halves in (False, True):
-            D = DigitQ(copy.deepcopy(digit_reader))
-            with torch.no_grad():
-                D.q_head.bias[off] -= 30.0
-            before = code_usage(D, probe)
-            big = int(before.argmax())
+            D = copy.deepcopy(switched_off)
             callback = CodeReseed(
                 generator=copy.deepcopy(G),
                 discriminator=D,
@@ -256,14 +256,16 @@ def test_reseed_runs_in_training_and_a_resume_makes_the_same_changes(
 ):
     import shutil
 
-    from infogan.training import reseed
+    from infogan.training import reseed, run
     from infogan.training.run import resume, train
 
     # a few steps from random weights: no code is starved yet; let the callback act anyway
     monkeypatch.setattr(reseed, "STARVED_SHARE", 1.5)
+    monkeypatch.setattr(run, "PROBE_IMAGES", 512)  # a quarter of the probe: 4x faster checks
     marker = "to split"
 
     config = RESTYLE28.with_train(
+        batch_size=32,
         max_steps=8,
         checkpoint_every=4,
         sample_every=8,

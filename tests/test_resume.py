@@ -29,6 +29,9 @@ ARGS = [
 ]
 
 
+QUIET = ("--no-progress", "--no-report")
+
+
 def _start(run_dir, mnist_dir, *extra):
     return subprocess.Popen(
         [sys.executable, "-m", "infogan", "train", *extra, "--data-dir", str(mnist_dir)],
@@ -53,14 +56,15 @@ def _steps(run_dir):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, mnist_dir):
+    """The run straight through: the same command through the CLI's main, in this process."""
+    from infogan.cli import main
+
     run = tmp_path_factory.mktemp("straight") / "run"
-    proc = _start(run, mnist_dir, *ARGS, "--run-dir", str(run))
-    _out, err = proc.communicate(timeout=900)
-    assert proc.returncode == 0, err
+    assert main(["train", *ARGS, "--run-dir", str(run), "--data-dir", str(mnist_dir)]) == 0
     return run
 
 
-def test_sigkill_then_resume_is_bit_identical(tmp_path, mnist_dir, uninterrupted):
+def test_sigkill_then_resume_is_bit_identical(tmp_path, mnist_dir, uninterrupted, main_run):
     run = tmp_path / "run"
     proc = _start(run, mnist_dir, *ARGS, "--run-dir", str(run))
     _wait_for(run / "checkpoints" / "step_000006.pt", proc)
@@ -69,10 +73,9 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, mnist_dir, uninterrupted
     killed_at = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
     assert 0 < killed_at < 15, "the run must be killed mid-way"
 
-    proc = _start(run, mnist_dir, "--resume", str(run), "--no-progress", "--no-report")
-    _out, err = proc.communicate(timeout=900)
-    assert proc.returncode == 0, err
-    assert f"from step {killed_at}" in err
+    done = main_run("train", "--resume", run, "--data-dir", mnist_dir, *QUIET)
+    assert done.returncode == 0, done.stderr
+    assert f"from step {killed_at}" in done.stderr
 
     assert _steps(run) == list(range(1, 16))  # every step exactly once
     resumed = load_checkpoint(run / "checkpoints" / "last.pt")

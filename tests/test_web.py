@@ -341,12 +341,12 @@ def test_bad_run_dir_is_one_line(tmp_path, main_error):
     assert "no checkpoints/last.pt" in main_error("serve", empty, "--port", "0")
 
 
-def test_occupied_port_is_one_line(tiny_run, cli):
+def test_occupied_port_is_one_line(tiny_run, main_error):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        line = cli.error_line("serve", tiny_run, "--port", port)
+        line = main_error("serve", tiny_run, "--port", port)
     assert line == f"infogan: error: cannot listen on 127.0.0.1:{port}: address already in use"
 
 
@@ -357,8 +357,8 @@ def test_serve_help_names_its_options(cli):
         assert text in out.stdout
 
 
-def test_port_out_of_range_is_one_line(tiny_run, cli):
-    line = cli.error_line("serve", tiny_run, "--port", "70000")
+def test_port_out_of_range_is_one_line(tiny_run, main_error):
+    line = main_error("serve", tiny_run, "--port", "70000")
     assert line == "infogan: error: --port must be in [0, 65535], got 70000"
 
 
