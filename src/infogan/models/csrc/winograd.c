@@ -7,8 +7,8 @@
  * PyTorch does the first in four passes over memory (padding, space-to-depth, the tiles,
  * a product with the 25x25 transform) and the others in more. The transforms come from
  * the caller (winograd.py derives them), so this file holds no matrix of its own. Plain C
- * with GCC's vector extensions: 16 channels a value, one AVX-512 register or two AVX2 ones,
- * whatever -march=native finds.
+ * with GCC's vector extensions: a value is one vector register of channels, whatever
+ * -march=native finds (V below).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,9 +17,16 @@
 #define T 4        /* output tile */
 #define S 5        /* input tile */
 #define P (S * S)  /* points */
-#define V 16       /* channels handled together */
+/* channels handled together: one vector register's worth. 16 with AVX-512 (32 registers
+ * hold a 5x5 tile); 8 with AVX2, whose 16 registers spill 16-wide tiles: 8 made the
+ * transforms 1.8 to 2.7 times as fast on an AMD EPYC without AVX-512 (docs/speed.md) */
+#ifdef __AVX512F__
+#define V 16
+#else
+#define V 8
+#endif
 
-/* 16 floats as one value, loaded and stored at any float's alignment */
+/* V floats as one value, loaded and stored at any float's alignment */
 typedef float vf __attribute__((vector_size(4 * V), aligned(4), may_alias));
 
 /* w (<= 16) values from p, zeros after them */
