@@ -1,4 +1,5 @@
 import pickle
+import warnings
 import zipfile
 
 import pytest
@@ -77,11 +78,25 @@ def test_malicious_pickle_never_runs(tmp_path):
     with pytest.raises(CheckpointError, match="refused to load"):
         load_checkpoint(path)
     assert not os.path.exists(marker)
-    # and a raw pickle stream (old format) too
-    path.write_bytes(pickle.dumps(_Exploit()))
-    with pytest.raises(CheckpointError):
-        load_checkpoint(path)
+    # and a raw pickle stream (old format) too, refused without torch's warning about it
+    path.write_bytes(pickle.dumps(_Exploit(), protocol=4))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+            load_checkpoint(path)
     assert not os.path.exists(marker)
+    assert caught == []
+
+
+def test_a_zip_that_is_no_checkpoint_is_named_so_without_torch_internals(tmp_path):
+    path = tmp_path / "archive.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"a": 1}))
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: not a readable checkpoint (truncated or corrupt: ")
+    assert "\n" not in message and "Could this error message be improved" not in message
 
 
 def test_missing_file(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on odd pickle protocols: the error says it
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "global" in str(exc).lower():  # a pickled callable or class: possibly code
             raise CheckpointError(
@@ -78,7 +81,7 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
         raise CheckpointError(f"{path}: not a readable checkpoint (corrupt pickle data)") from None
     except Exception as exc:  # torch.load raises many types on corrupt bytes
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated or corrupt: {str(exc)[:120]})"
+            f"{path}: not a readable checkpoint (truncated or corrupt: {_reason(exc)})"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an infogan checkpoint")
@@ -91,3 +94,9 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
         if key not in state:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
     return state
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of torch.load's error, without PyTorch's request for bug reports."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.split("  (Could this error message be improved?")[0][:120]
