@@ -109,6 +109,7 @@ def test_train_then_generate_end_to_end(tmp_path, mnist_dir, cli, main_error):
     used = json.loads((run / "run.json").read_text())["precision"]
     assert used == resolve_precision("auto", torch.device("cpu"))
     assert ("(bf16 autocast)" in out.stderr) == (used == "bf16")
+    assert ("(fp32: this CPU has no native bfloat16)" in out.stderr) == (used == "fp32")
     for name in ("fixed", "varying_c1", "varying_c2"):
         assert sorted(p.name for p in (run / "images" / name).iterdir()) == [
             "000003.png",

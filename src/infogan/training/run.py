@@ -289,8 +289,12 @@ def _run_on(
     mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
     where = f"from step {state.step} " if checkpoint is not None else ""
     ranks = f" x {ctx.world_size} processes" if ctx.enabled else ""
-    bf16 = " (bf16 autocast)" if resolve_precision(t.precision, device) == "bf16" else ""
-    log(f"training {config.preset} {mode} on {device}{bf16}{ranks} {where}into {run_dir}")
+    precision = ""
+    if resolve_precision(t.precision, device) == "bf16":
+        precision = " (bf16 autocast)"
+    elif t.precision == "auto" and device.type == "cpu":
+        precision = " (fp32: this CPU has no native bfloat16)"
+    log(f"training {config.preset} {mode} on {device}{precision}{ranks} {where}into {run_dir}")
     started = time.time()
     writer.seconds = lambda: seconds_before + time.time() - started
     first_step = state.step
@@ -344,7 +348,7 @@ def _run_on(
         (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     ctx.barrier()  # the other ranks return once rank 0's files are complete
     log(
-        f"done: {state.step} steps, {elapsed / 60:.1f} min "
+        f"done: {state.step} step{'s' if state.step != 1 else ''}, {elapsed / 60:.1f} min "
         f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"
     )
     return run_dir
