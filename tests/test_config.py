@@ -45,7 +45,6 @@ def test_unknown_preset_names_the_choices():
         ({"device": "tpu"}, "unknown device 'tpu'"),
         ({"sample_every": -5}, "--sample-every must be a positive integer"),
         ({"lr_decay_steps": -1}, "train.lr_decay_steps must be an integer >= 0"),
-        ({"lr_decay_g": False}, r"train.lr_decay_g=false needs a decay"),
         ({"lambda_turn_pair": -1.0}, "train.lambda_turn_pair must be a finite number >= 0"),
         ({"lambda_turn_pair": 1.0}, "train.lambda_turn_pair needs a code read from copies turned"),
     ],

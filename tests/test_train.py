@@ -195,17 +195,3 @@ def test_rates_fall_to_zero_over_the_last_steps_and_a_resume_keeps_the_schedule(
     resume(tmp_path / "run", max_steps=8, **quiet)
     assert rates(ckpts / "step_000006.pt") == pytest.approx((lr_g / 2, lr_d / 2))
     assert rates(ckpts / "last.pt") == (0.0, 0.0)
-
-
-def test_rates_of_d_alone_can_fall(tmp_path, digits_28):
-    from infogan.config import PAPER28
-
-    config = PAPER28.with_train(
-        max_steps=2, batch_size=8, lr_decay_steps=2, lr_decay_g=False, checkpoint_every=1
-    )
-    train(config, tmp_path / "run", images=digits_28[0][:256], progress=False, log=lambda _m: None)
-    ckpts = tmp_path / "run" / "checkpoints"
-    for name, d_rate in (("step_000001.pt", config.train.lr_d / 2), ("last.pt", 0.0)):
-        state = torch.load(ckpts / name, weights_only=True)
-        assert float(state["opt_g"]["param_groups"][0]["lr"]) == config.train.lr_g
-        assert float(state["opt_d"]["param_groups"][0]["lr"]) == pytest.approx(d_rate)

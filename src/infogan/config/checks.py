@@ -109,8 +109,6 @@ def validate_train(t: TrainConfig, arch: str, num_continuous: int) -> None:
         raise ConfigError(f"train.cluster_reseed must be an integer >= 0, got {t.cluster_reseed}")
     if isinstance(t.lr_decay_steps, bool) or t.lr_decay_steps < 0:
         raise ConfigError(f"train.lr_decay_steps must be an integer >= 0, got {t.lr_decay_steps}")
-    if not t.lr_decay_g and not t.lr_decay_steps:
-        raise ConfigError("train.lr_decay_g=false needs a decay (train.lr_decay_steps > 0)")
     if t.cluster_reseed and t.lambda_cluster == 0:
         raise ConfigError(
             "train.cluster_reseed needs the clustering term (--lambda-cluster > 0): it is what "

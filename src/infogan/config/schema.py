@@ -100,10 +100,8 @@ class TrainConfig:
     # a reseed parts the two codes' rows of Q along the line between the two halves of the
     # crowded code's digits (2-means in what Q's layer reads), not by random noise
     reseed_halves: bool = False
-    # over the last this many steps (0: none), the learning rates fall linearly to zero
+    # over the last this many steps (0: none), both learning rates fall linearly to zero
     lr_decay_steps: int = 0
-    # whether G's rate falls with D's (and Q's) over those steps (False: G's stays)
-    lr_decay_g: bool = True
     # continuous codes Q reads from transformed copies of generated digits, in this order
     readings: tuple[CodeReading, ...] = ()
     # weight of the turned-pair term (0 = off; needs a reading with a known turn): the

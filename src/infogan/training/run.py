@@ -275,8 +275,9 @@ def _run_on(
         )
         callbacks.insert(0, reseed)
     if t.lr_decay_steps:
-        rates = [(opt_g, t.lr_g), (opt_d, t.lr_d)] if t.lr_decay_g else [(opt_d, t.lr_d)]
-        decay = LearningRateDecay(rates, total=total, steps=t.lr_decay_steps)
+        decay = LearningRateDecay(
+            [(opt_g, t.lr_g), (opt_d, t.lr_d)], total=total, steps=t.lr_decay_steps
+        )
         decay.apply(state.step)  # a resumed run, perhaps to a new total, on its schedule
         callbacks.insert(0, decay)
     if tensorboard and ctx.is_main:
