@@ -238,7 +238,7 @@ def _run_on(
         seconds_before = float(checkpoint.get("seconds", 0.0))
     average = None
     if t.g_average and ctx.is_main:  # rank 0 alone samples and saves
-        average = GeneratorAverage(generator, t.g_average)
+        average = GeneratorAverage(generator, t.g_average, code)
         saved = None if checkpoint is None else checkpoint.get("generator_average")
         if saved is not None:
             average.load_state_dict(saved)

@@ -97,6 +97,8 @@ class RunWriter:
             "varying_c1": self.code.grid_varying(0, device=device),
             "varying_c2": self.code.grid_varying(1, device=device),
         }
+        if self.average is not None:
+            self.average.calibrate()
         images = generate_images(self.sampler, self.code, batches.values())
         for name, batch_images in zip(batches, images, strict=True):
             save_grid(batch_images, self.run_dir / "images" / name / f"{step:06d}.png")
