@@ -31,7 +31,7 @@ def test_the_notebook_runs_and_shows_what_it_says(mnist_dir, monkeypatch):
     pictures = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(pictures) == 3
     out = "\n".join(_text(c) for c in code)
-    assert re.search(r"tilt28 trained for \d+ iterations", out)
+    assert re.search(r"quick28 trained for \d+ iterations", out)
     q = float(re.search(r"Q names the digit of ([\d.]+)%", out).group(1))
     assert q > 90
     accuracy = float(re.search(r"unsupervised accuracy\s+([\d.]+)", out).group(1))

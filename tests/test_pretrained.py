@@ -20,7 +20,7 @@ def test_the_shipped_weights_are_the_file_their_card_names():
     assert f"SHA-256 `{digest}`" in (PRETRAINED / "README.md").read_text()
     assert (PRETRAINED / "model.safetensors").stat().st_size < 14_000_000
     model = InfoGANModel.from_pretrained()
-    assert model.config.preset == info["config"]["preset"] == "tilt28"
+    assert model.config.preset == info["config"]["preset"] == "quick28"
     assert model.step == info["step"]
     assert sorted(model.digit_order()) == list(range(10))
     assert model.evaluation["unsupervised_accuracy"] >= 0.95
@@ -47,7 +47,7 @@ def test_serve_pretrained_answers_with_a_png_labelled_by_digit():
     served = start_server("--pretrained")
     try:
         info = json.loads(get(served.url + "api/info").body)
-        assert info["preset"] == "tilt28" and sorted(info["category_to_digit"]) == list(range(10))
+        assert info["preset"] == "quick28" and sorted(info["category_to_digit"]) == list(range(10))
         reply = get(served.url + "api/generate?category=3&c1=0.5&c2=-0.5&seed=1")
         assert reply.status == 200 and reply.content_type == "image/png"
         assert Image.open(io.BytesIO(reply.body)).size[0] >= 28

@@ -16,7 +16,7 @@ from infogan.latent import LatentBatch, LatentCode
 from infogan.models import build_models
 
 #: the model that ships with the package (``infogan serve --pretrained``): see its card
-PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "mnist-tilt28"
+PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "mnist-quick28"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
