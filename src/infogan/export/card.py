@@ -148,6 +148,7 @@ def write_card(
         "",
         "```python",
         "from infogan import InfoGANModel",
+        "",
         'model = InfoGANModel.from_pretrained("path/to/this/folder")',
         "images = model.generate([0, 1, 2], [[0, 0], [1, 0], [0, -1]], seed=0)  # (3, 1, H, W)",
         "logits, codes = model.q_predict(images)  # Q's categorical logits and c1, c2",
