@@ -47,19 +47,11 @@ def test_unknown_preset_names_the_choices():
         ({"lr_decay_steps": -1}, "train.lr_decay_steps must be an integer >= 0"),
         ({"lambda_turn_pair": -1.0}, "train.lambda_turn_pair must be a finite number >= 0"),
         ({"lambda_turn_pair": 1.0}, "train.lambda_turn_pair needs a code read from copies turned"),
-        ({"thicken_pair": True}, "train.thicken_pair needs the turned pair"),
     ],
 )
 def test_bad_values_are_named(change, message):
     with pytest.raises(ConfigError, match=message):
         SEED64.with_train(**change).validate()
-
-
-def test_thicken_pair_needs_a_code_read_from_copies_thickened_by_a_known_amount():
-    tilt = get_preset("tilt28").with_train(lambda_turn_pair=1.0, thicken_pair=True)
-    with pytest.raises(ConfigError, match=r"train\.thicken_pair needs a code read from copies"):
-        tilt.validate()
-    assert get_preset("quick28").train.thicken_pair  # its c2 is read from thickened copies
 
 
 def test_with_train_makes_a_copy_and_ignores_none():

@@ -127,13 +127,6 @@ def validate_train(t: TrainConfig, arch: str, num_continuous: int) -> None:
             '(a train.readings entry with {"kind": "turn", "known": true}): that code and '
             "angle are what the pairs turn by"
         )
-    if t.thicken_pair and not t.lambda_turn_pair:
-        raise ConfigError("train.thicken_pair needs the turned pair (train.lambda_turn_pair > 0)")
-    if t.thicken_pair and not any(r.known_thicken for r in t.readings):
-        raise ConfigError(
-            "train.thicken_pair needs a code read from copies thickened by a known amount "
-            '(a train.readings entry with {"kind": "thicken", "known": true})'
-        )
     if t.precision not in PRECISIONS:
         raise ConfigError(
             f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"

@@ -95,8 +95,8 @@ TILTWIDTH28 = _derived(
 #: Recommended at 28x28: tiltwidth28 at batch 128 with the clustering weight 5 for 1,400 steps,
 #: its codes checked for a starved or redundant one at steps 500, 750 and 1,000, sampling
 #: with the running average of G's weights (decay 0.995), and c1 held to turning the digit
-#: and c2 to thickening it by the turned-pair term at weight 1. Twice the digits per step
-#: sort the codes in fewer steps than batch 64. Chosen on a validation split (docs/results.md).
+#: by the turned-pair term at weight 1. Twice the digits per step sort the codes in fewer
+#: steps than batch 64. Chosen on a validation split (docs/results.md).
 QUICK28 = _derived(
     TILTWIDTH28,
     "quick28",
@@ -107,7 +107,6 @@ QUICK28 = _derived(
     sample_every=100,
     g_average=0.995,
     lambda_turn_pair=1.0,
-    thicken_pair=True,
 )
 
 #: The quick start: quick28 with D and Q learning four times as fast (2e-4 -> 8e-4) for
@@ -137,7 +136,6 @@ TILT64 = dataclasses.replace(
         lr_decay_steps=200,
         readings=TILT28.train.readings,
         lambda_turn_pair=0.0,
-        thicken_pair=False,
     ),
     data=SEED64.data,
     latent=SEED64.latent,

@@ -76,15 +76,7 @@ class CodeReading:
     @property
     def known_turn(self) -> float:
         """The degrees of this reading's known turn (0.0 without one)."""
-        return self._known("turn")
-
-    @property
-    def known_thicken(self) -> float:
-        """The fraction of a dilation of this reading's known thickening (0.0 without one)."""
-        return self._known("thicken")
-
-    def _known(self, kind: str) -> float:
-        return next((t.amount for t in self.transforms if t.kind == kind and t.known), 0.0)
+        return next((t.amount for t in self.transforms if t.kind == "turn" and t.known), 0.0)
 
 
 @dataclass(frozen=True)
@@ -116,9 +108,6 @@ class TrainConfig:
     # digit drawn with that code moved by d must be the digit drawn before, turned by d
     # times the reading's degrees (pixel squared error, added to G's loss)
     lambda_turn_pair: float = 0.0
-    # the turned pair also redraws the code read from copies thickened by a known amount
-    # (needs such a reading), and its two digits are also held to that thickening
-    thicken_pair: bool = False
     # decay of a running average of G's weights that samples, grids, evaluations and
     # exports use (0: G itself); training is the same either way
     g_average: float = 0.0

@@ -8,8 +8,7 @@ additions to the paper's objective.
 - :class:`ClusteringTerm`: added to D's loss: minus the mutual information of Q's
   categories of each real digit and of a restyled copy of it.
 - :class:`TurnPairTerm`: added to G's loss: moving the code read from turned copies must
-  turn the digit, pixel for pixel (and, with ``train.thicken_pair``, moving the code read
-  from thickened copies must thicken it).
+  turn the digit, pixel for pixel.
 
 An addition to the objective is a :class:`Term`: it sees the step's :class:`StepBatch`,
 names the images it wants D to judge, and returns what it adds to D's loss and to G's.
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from infogan.augment import restyle_copy, thicken, transform, turn
+from infogan.augment import restyle_copy, transform, turn
 from infogan.config import CodeReading, RunConfig
 from infogan.distributed import BatchRandom, DistContext
 from infogan.latent import LatentBatch
@@ -133,40 +132,24 @@ class TurnPairTerm(Term):
     That reading alone lets Q add the angle it sees to a reading of the code from any
     feature a turn keeps, so a generator may hide the code there; this term leaves it no
     code but the turn. Both digits are resampled alike, so neither is held to a blurred
-    copy of the other.
+    copy of the other."""
 
-    With ``thicken`` = (code j, fraction f), code j is redrawn too, from s to t, and the
-    two digits are also thickened half way each, by (t - s) * f / 2 and back: moving
-    code j must thicken the digit by f of a dilation per unit, in the same pass of G."""
-
-    def __init__(
-        self,
-        weight: float,
-        *,
-        code: int,
-        degrees: float,
-        thicken: tuple[int, float] | None = None,
-    ):
+    def __init__(self, weight: float, *, code: int, degrees: float):
         self.weight = weight
         self.code = code
         self.degrees = degrees
-        self.thicken = thicken
 
     def g_loss(self, b: StepBatch) -> torch.Tensor:
         assert b.generate is not None
         local, pairs, mine = CopyReadings.rows(len(b.fake), b.ctx)
-        was = b.latent.continuous[local]
-        moved = was.clone()
-        codes = [(self.code, self.degrees)] + ([self.thicken] if self.thicken else [])
-        for k, _ in codes:
-            moved[:, k - 1] = b.rand(pairs, mine)(len(moved)) * 2 - 1
+        moved = b.latent.continuous[local].clone()
+        was = moved[:, self.code - 1].clone()
+        moved[:, self.code - 1] = b.rand(pairs, mine)(len(moved)) * 2 - 1
         other = LatentBatch(b.latent.noise[local], b.latent.categories[local], moved)
         drawn = b.generate(other)
-        half = [(moved[:, k - 1] - was[:, k - 1]) * (amount / 2) for k, amount in codes]
+        half = (moved[:, self.code - 1] - was) * (self.degrees / 2)
         with b.autocast():
-            first, again = turn(b.fake[local], half[0]), turn(drawn, -half[0])
-            if self.thicken:
-                first, again = thicken(first, half[1]), thicken(again, -half[1])
+            first, again = turn(b.fake[local], half), turn(drawn, -half)
         rows = (again.float() - first.float()).square().flatten(1).mean(1)
         if b.ctx.enabled:
             return self.weight * b.ctx.sum_over_ranks(rows.sum()) / pairs
@@ -309,13 +292,7 @@ def build_terms(config: RunConfig) -> tuple[InformationTerm, list[Term]]:
         terms.append(ClusteringTerm(t.lambda_cluster, overcluster=config.model.overcluster > 0))
     if t.lambda_turn_pair > 0:
         reading = next(r for r in t.readings if r.known_turn)
-        thick = next((r for r in t.readings if r.known_thicken), None) if t.thicken_pair else None
         terms.append(
-            TurnPairTerm(
-                t.lambda_turn_pair,
-                code=reading.code,
-                degrees=reading.known_turn,
-                thicken=(thick.code, thick.known_thicken) if thick else None,
-            )
+            TurnPairTerm(t.lambda_turn_pair, code=reading.code, degrees=reading.known_turn)
         )
     return info, terms
