@@ -122,7 +122,7 @@ START28 = _derived(
 #: stroke width): Q's categories read through a hidden layer, with the over-clustering
 #: head on it (models/seed64.py). Its codes are checked every 100 steps from step 200 to
 #: 500 (a reseed parts Q's two rows along the two halves of the crowded code's digits),
-#: and both learning rates fall to zero over the last 200 steps. About 4 to 5 minutes on
+#: and both learning rates fall to zero over the last 200 steps. About 3 to 5 minutes on
 #: 2 CPU cores with native bf16. The turned pairs are left out: on its networks they made
 #: a run about 30% longer (docs/experiments.md). Chosen on a validation split.
 TILT64 = dataclasses.replace(
