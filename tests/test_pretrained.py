@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 from PIL import Image
 
 from infogan.api import PRETRAINED, InfoGANModel
@@ -41,6 +42,27 @@ def test_generate_and_eval_need_no_training(tmp_path, mnist_dir, cli):
     assert json.loads(done.stdout)["unsupervised_accuracy"] >= 0.95
     assert "wrote" not in done.stderr  # the package's own folder is not written to
     assert (PRETRAINED / "eval.json").read_bytes() == before
+
+
+def test_generate_vary_sweeps_ten_rows_that_turn_the_digit(tmp_path, main_error):
+    from infogan.cli import main
+    from infogan.evaluate.factors import rotation_degrees
+
+    out = tmp_path / "sweep.png"
+    args = ["generate", "--pretrained", "--out", str(out), "--categories", "by-digit"]
+    assert main([*args, "--vary", "c1"]) == 0
+    grid = np.asarray(Image.open(out).convert("L"), dtype=np.float64) / 127.5 - 1
+    assert grid.shape == (10 * 30 + 2, 10 * 30 + 2)  # ten steps of c1, ten digits
+    cells = np.stack([grid[2 + 30 * r : 30 * (r + 1), 2 + 30 * d : 30 * (d + 1)]
+                      for d in range(10) for r in range(10)])  # fmt: skip
+    angles = rotation_degrees(cells).reshape(10, 10)  # (digit, step of c1)
+    steps = np.arange(10)
+    turned = [abs(np.corrcoef(row, steps)[0, 1]) for row in angles if np.isfinite(row).all()]
+    assert np.median(turned) > 0.8, angles.round(1)  # c1 is the shipped model's tilt code
+    assert main([*args, "--vary", "c2", "--rows", "3", "--categories", "2,5"]) == 0
+    assert Image.open(out).size == (2 * 30 + 2, 3 * 30 + 2)
+    line = main_error("generate", "--pretrained", "--out", tmp_path / "grid.jpg", "--vary", "c1")
+    assert "--out must name a .png file" in line and not (tmp_path / "grid.jpg").exists()
 
 
 def test_serve_pretrained_answers_with_a_png_labelled_by_digit():

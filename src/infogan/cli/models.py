@@ -9,6 +9,9 @@ from pathlib import Path
 from infogan.cli.common import add_data_dir
 from infogan.errors import ConfigError
 
+#: `generate --vary`'s default number of rows, as in a run's varying grids
+SWEEP_ROWS = 10
+
 
 def add_model_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -64,7 +67,13 @@ def add_model_parsers(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="rows sweep this code from -1 (top) to +1 (bottom), noise 0, as the varying grids",
     )
-    gen.add_argument("--rows", type=int, default=1, help="number of noise draws (rows)")
+    gen.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="number of rows: noise draws (default 1), or with --vary the sweep's steps "
+        f"(default {SWEEP_ROWS})",
+    )
     gen.add_argument("--seed", type=int, default=0, help="seed of the noise")
 
     serve = sub.add_parser(
@@ -167,30 +176,31 @@ def cmd_generate(args: argparse.Namespace) -> None:
             ) from None
         if not cats or any(not 0 <= c < k for c in cats):
             raise ConfigError(f"--categories must be in [0, {k - 1}], got {args.categories!r}")
-    if args.rows < 1 or args.rows > 100:
-        raise ConfigError(f"--rows must be in [1, 100], got {args.rows}")
+    rows = args.rows if args.rows is not None else (SWEEP_ROWS if args.vary else 1)
+    if rows < 1 or rows > 100:
+        raise ConfigError(f"--rows must be in [1, 100], got {rows}")
+    if args.out.suffix.lower() != ".png":
+        raise ConfigError(f"--out must name a .png file, got {args.out}")
     for name, value in (("c1", args.c1), ("c2", args.c2)):
         if not math.isfinite(value):
             raise ConfigError(f"--{name} must be a finite number, got {value}")
     gen = torch.Generator().manual_seed(args.seed)
-    noise = torch.randn(args.rows, model.config.latent.noise_dim, generator=gen)
-    row_codes = torch.tensor([[args.c1, args.c2]]).repeat(args.rows, 1)
+    noise = torch.randn(rows, model.config.latent.noise_dim, generator=gen)
+    row_codes = torch.tensor([[args.c1, args.c2]]).repeat(rows, 1)
     if args.vary is not None:
         which = int(args.vary[1]) - 1
         if which >= model.config.latent.num_continuous:
             raise ConfigError(f"--vary {args.vary}: this run has no such continuous code")
         noise.zero_()
-        row_codes[:, which] = torch.linspace(-1, 1, args.rows) if args.rows > 1 else 0.0
+        row_codes[:, which] = torch.linspace(-1, 1, rows) if rows > 1 else 0.0
     noise = noise.repeat_interleave(len(cats), dim=0)
-    categories = torch.tensor(cats).repeat(args.rows)
+    categories = torch.tensor(cats).repeat(rows)
     continuous = row_codes.repeat_interleave(len(cats), dim=0)
     images = model.generate(
         categories, continuous[:, : model.config.latent.num_continuous], noise=noise
     )
-    if args.out.suffix.lower() != ".png":
-        raise ConfigError(f"--out must name a .png file, got {args.out}")
     save_grid(images, args.out, nrow=len(cats))
-    print(f"wrote {args.out} ({args.rows}x{len(cats)} digits)")
+    print(f"wrote {args.out} ({rows}x{len(cats)} digits)")
 
 
 def _codes_by_digit(run: Path, num_codes: int) -> list[int]:
