@@ -7,10 +7,13 @@ import io
 import json
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
 from infogan.api import PRETRAINED, InfoGANModel
 from infogan.data import sha256_of
+from infogan.errors import ConfigError
 from web_helpers import get, start_server
 
 
@@ -63,6 +66,36 @@ def test_generate_vary_sweeps_ten_rows_that_turn_the_digit(tmp_path, main_error)
     assert Image.open(out).size == (2 * 30 + 2, 3 * 30 + 2)
     line = main_error("generate", "--pretrained", "--out", tmp_path / "grid.jpg", "--vary", "c1")
     assert "--out must name a .png file" in line and not (tmp_path / "grid.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    ("categories", "continuous", "noise", "message"),
+    [
+        ([10], None, None, r"category codes must be integers in \[0, 9\]"),
+        ([2.5], None, None, "category codes must be integers"),
+        ("3", None, None, "categories must be numbers"),
+        ([True], None, None, "categories must be real numbers"),
+        ([], None, None, "no codes to generate"),
+        ([1, 2], [[0, 0]], None, r"continuous must be 2 x 2 .*got shape \(1, 2\)"),
+        ([1], [[0, 0, 0]], None, r"continuous must be 1 x 2"),
+        ([1], [[0, float("nan")]], None, "continuous must be finite numbers"),
+        ([1], None, np.zeros(3), r"noise must be 1 x 62 .*got shape \(3,\)"),
+    ],
+)
+def test_generate_refuses_malformed_codes_in_one_line(categories, continuous, noise, message):
+    model = InfoGANModel.from_pretrained()
+    with pytest.raises(ConfigError, match=message):
+        model.generate(categories, continuous, noise=noise)
+
+
+def test_generate_takes_lists_arrays_and_tensors_alike():
+    model = InfoGANModel.from_pretrained()
+    lists = model.generate([3, 8], [[0.5, -1.0], [0.0, 1.0]], seed=2)
+    arrays = model.generate(np.array([3, 8]), np.array([[0.5, -1.0], [0.0, 1.0]]), seed=2)
+    tensors = model.generate(torch.tensor([3, 8]), torch.tensor([[0.5, -1], [0, 1.0]]), seed=2)
+    assert lists.shape == (2, 1, 28, 28)
+    assert torch.equal(lists, arrays) and torch.equal(lists, tensors)
+    assert not torch.equal(lists, model.generate([3, 8], seed=2))  # the codes reached G
 
 
 def test_serve_pretrained_answers_with_a_png_labelled_by_digit():

@@ -112,22 +112,23 @@ class InfoGANModel:
         omitted; ``noise`` (B, noise_dim), drawn from N(0, I) with ``seed`` if omitted.
         """
         cfg = self.config.latent
-        cats = torch.as_tensor(categories, dtype=torch.long, device=self.device).flatten()
-        b = cats.numel()
+        codes = _numbers(categories, "categories").flatten()
+        b = codes.numel()
         if b == 0:
             raise ConfigError("no codes to generate")
-        if ((cats < 0) | (cats >= cfg.num_categories)).any():
-            raise ConfigError(f"category codes must be in [0, {cfg.num_categories - 1}]")
+        if (codes != codes.round()).any() or ((codes < 0) | (codes >= cfg.num_categories)).any():
+            raise ConfigError(f"category codes must be integers in [0, {cfg.num_categories - 1}]")
+        cats = codes.long().to(self.device)
         if continuous is None:
-            cont = torch.zeros(b, cfg.num_continuous, device=self.device)
+            cont = torch.zeros(b, cfg.num_continuous)
         else:
-            cont = torch.as_tensor(continuous, dtype=torch.float32, device=self.device)
-            cont = cont.reshape(b, cfg.num_continuous)
+            cont = _rows(continuous, "continuous", b, cfg.num_continuous)
         if noise is None:
             gen = torch.Generator().manual_seed(0 if seed is None else seed)
             noise = torch.randn(b, cfg.noise_dim, generator=gen)
-        noise = noise.to(self.device, torch.float32).reshape(b, cfg.noise_dim)
-        return self.generator(self.code.assemble(LatentBatch(noise, cats, cont))).float().cpu()
+        noise = _rows(noise, "noise", b, cfg.noise_dim)
+        latent = LatentBatch(noise.to(self.device), cats, cont.to(self.device))
+        return self.generator(self.code.assemble(latent)).float().cpu()
 
     @torch.no_grad()
     def q_predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,6 +138,32 @@ class InfoGANModel:
         """
         _d, cat_logits, cont = self.discriminator(images.to(self.device))
         return cat_logits.float().cpu(), cont[:, : self.config.latent.num_continuous].float().cpu()
+
+
+def _numbers(values, what: str) -> torch.Tensor:
+    """``values`` (a tensor, array or nested sequence) as a float64 CPU tensor, or a
+    ConfigError naming ``what``."""
+    try:
+        out = torch.as_tensor(values).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise ConfigError(f"{what} must be numbers, got {values!r:.80}") from None
+    if out.is_complex() or out.dtype == torch.bool:
+        raise ConfigError(f"{what} must be real numbers, got {out.dtype}")
+    out = out.double()
+    if not torch.isfinite(out).all():
+        raise ConfigError(f"{what} must be finite numbers")
+    return out
+
+
+def _rows(values, what: str, rows: int, width: int) -> torch.Tensor:
+    """``values`` as a (rows, width) float32 tensor: one row per generated digit."""
+    out = _numbers(values, what)
+    if out.numel() != rows * width:
+        raise ConfigError(
+            f"{what} must be {rows} x {width} (a row of {width} values per category code), "
+            f"got shape {tuple(out.shape)}"
+        )
+    return out.reshape(rows, width).float()
 
 
 def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoGANModel:
