@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -88,6 +89,14 @@ def test_generate_refuses_malformed_codes_in_one_line(categories, continuous, no
         model.generate(categories, continuous, noise=noise)
 
 
+@pytest.mark.parametrize("shape", [(2, 1, 64, 64), (1, 28, 28), (2, 3, 28, 28)])
+def test_q_predict_refuses_images_of_another_shape(shape):
+    model = InfoGANModel.from_pretrained()
+    expected = r"images must be \(B, 1, 28, 28\).*" + re.escape(str(shape))
+    with pytest.raises(ConfigError, match=expected):
+        model.q_predict(torch.zeros(shape))
+
+
 def test_generate_takes_lists_arrays_and_tensors_alike():
     model = InfoGANModel.from_pretrained()
     lists = model.generate([3, 8], [[0.5, -1.0], [0.0, 1.0]], seed=2)
@@ -96,6 +105,10 @@ def test_generate_takes_lists_arrays_and_tensors_alike():
     assert lists.shape == (2, 1, 28, 28)
     assert torch.equal(lists, arrays) and torch.equal(lists, tensors)
     assert not torch.equal(lists, model.generate([3, 8], seed=2))  # the codes reached G
+    logits, codes = model.q_predict(lists)
+    assert torch.equal(logits, model.q_predict(lists.numpy().tolist())[0])  # nested lists too
+    assert logits.argmax(1).tolist() == [3, 8]  # Q reads back the codes G was given
+    assert codes.shape == (2, 2)
 
 
 def test_serve_pretrained_answers_with_a_png_labelled_by_digit():

@@ -13,7 +13,7 @@ from infogan.checkpoint import load_checkpoint
 from infogan.config import RunConfig
 from infogan.errors import CheckpointError, ConfigError
 from infogan.latent import LatentBatch, LatentCode
-from infogan.models import build_models
+from infogan.models import build_models, image_channels
 
 #: the model that ships with the package (``infogan serve --pretrained``): see its card
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "mnist-quick28"
@@ -136,7 +136,15 @@ class InfoGANModel:
 
         For a Gaussian Q (paper28) the estimate is the Gaussian's mean.
         """
-        _d, cat_logits, cont = self.discriminator(images.to(self.device))
+        size, channels = self.config.data.image_size, image_channels(self.config)
+        if not isinstance(images, torch.Tensor):
+            images = _numbers(images, "images").float()
+        if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
+            raise ConfigError(
+                f"images must be (B, {channels}, {size}, {size}) in [-1, 1], "
+                f"got shape {tuple(images.shape)}"
+            )
+        _d, cat_logits, cont = self.discriminator(images.to(self.device, torch.float32))
         return cat_logits.float().cpu(), cont[:, : self.config.latent.num_continuous].float().cpu()
 
 
