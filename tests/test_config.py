@@ -62,10 +62,17 @@ def test_with_train_makes_a_copy_and_ignores_none():
         cfg.train.epochs = 5  # type: ignore[misc]
 
 
+def test_an_unknown_field_in_code_is_a_config_error_naming_the_fields():
+    for change in (SEED64.with_train, SEED64.with_model, SEED64.with_data):
+        with pytest.raises(ConfigError, match=r"unknown setting '(train|model|data).nope'; "):
+            change(nope=1)
+    assert SEED64.with_train(max_steps=5, lr_d=None).train.lr_d == SEED64.train.lr_d
+
+
 def test_malformed_config_dict_is_a_config_error():
     raw = SEED64.to_dict()
     raw["train"]["not_a_field"] = 1
-    with pytest.raises(ConfigError, match=r"unknown setting train.not_a_field; train's fields"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'train.not_a_field'; train's fields"):
         RunConfig.from_dict(raw)
     for bad, message in (
         ({"train": {"lr_g": "fast"}}, "train.lr_g must be a number, got 'fast'"),

@@ -134,6 +134,23 @@ class TrainConfig:
 SECTIONS = {"data": DataConfig, "latent": LatentConfig, "model": ModelConfig, "train": TrainConfig}
 
 
+def _check_fields(section: Any, name: str, keys: Any) -> None:
+    """A ConfigError naming the fields of ``section`` (a section's class or value, called
+    ``name``) if any of ``keys`` is not one of them."""
+    fields = [f.name for f in dataclasses.fields(section)]
+    for key in keys:
+        if key not in fields:
+            raise ConfigError(
+                f"unknown setting '{name}.{key}'; {name}'s fields are {', '.join(fields)}"
+            )
+
+
+def _changed(section: Any, name: str, changes: dict[str, Any]) -> Any:
+    """``section`` with ``changes`` (None values are ignored), its fields checked."""
+    _check_fields(section, name, changes)
+    return dataclasses.replace(section, **{k: v for k, v in changes.items() if v is not None})
+
+
 @dataclass(frozen=True)
 class RunConfig:
     preset: str = "seed64"
@@ -174,28 +191,21 @@ class RunConfig:
                     f"setting {key!r}: expected SECTION.FIELD with SECTION one of "
                     f"{', '.join(SECTIONS)}"
                 )
-            fields = [f.name for f in dataclasses.fields(SECTIONS[section])]
-            if name not in fields:
-                raise ConfigError(
-                    f"unknown setting {key!r}; {section}'s fields are {', '.join(fields)}"
-                )
+            _check_fields(SECTIONS[section], section, [name])
             raw[section][name] = value
         return RunConfig.from_dict(raw)
 
     def with_data(self, **changes: Any) -> RunConfig:
         """A copy with some data fields changed (None values are ignored)."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        return dataclasses.replace(self, data=dataclasses.replace(self.data, **changes))
+        return dataclasses.replace(self, data=_changed(self.data, "data", changes))
 
     def with_model(self, **changes: Any) -> RunConfig:
         """A copy with some model fields changed (None values are ignored)."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        return dataclasses.replace(self, model=dataclasses.replace(self.model, **changes))
+        return dataclasses.replace(self, model=_changed(self.model, "model", changes))
 
     def with_train(self, **changes: Any) -> RunConfig:
         """A copy with some training fields changed (None values are ignored)."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))
+        return dataclasses.replace(self, train=_changed(self.train, "train", changes))
 
     def validate(self) -> RunConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
@@ -233,12 +243,7 @@ def parse_setting(text: str) -> tuple[str, Any]:
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in values if k not in names]
-    if unknown:
-        raise ConfigError(
-            f"unknown setting {where}.{unknown[0]}; {where}'s fields are {', '.join(names)}"
-        )
+    _check_fields(cls, where, values)
     return cls(**{k: _typed(hints[k], v, f"{where}.{k}") for k, v in values.items()})
 
 
