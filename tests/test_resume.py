@@ -122,3 +122,8 @@ def test_resume_refuses_changed_settings_and_missing_runs(tmp_path, uninterrupte
     assert "--resume continues the run with its own configuration; drop --batch-size" in line
     line = main_error("train", "--resume", str(tmp_path))
     assert "not a run directory" in line
+    before = {p.name: p.read_bytes() for p in uninterrupted.iterdir() if p.is_file()}
+    for more in ([], ["--max-steps", "9"]):  # nothing left to train: one line, nothing written
+        line = main_error("train", "--resume", str(uninterrupted), *more, "--no-report")
+        assert "already at step 15 of" in line and "pass a larger --max-steps" in line
+    assert {p.name: p.read_bytes() for p in uninterrupted.iterdir() if p.is_file()} == before

@@ -17,7 +17,7 @@ import torch
 
 from infogan import __version__, distributed
 from infogan.checkpoint import load_checkpoint
-from infogan.config import RunConfig
+from infogan.config import RunConfig, TrainConfig
 from infogan.data import describe_dataset, load_dataset, prepare_dataset, resolve_data_config
 from infogan.distributed import DistContext
 from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirError
@@ -94,7 +94,8 @@ def resume(
     """Continue the run in ``run_dir`` from ``checkpoints/last.pt``, exactly where it stopped.
 
     Only the length (``epochs``, ``max_steps``) and the device may change; metrics.csv
-    rows after the checkpoint are dropped and recomputed.
+    rows after the checkpoint are dropped and recomputed. A run that already has the
+    steps its length asks for is a :class:`RunDirError`, and nothing is written.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -117,6 +118,7 @@ def resume(
         if key not in state:
             raise CheckpointError(f"{ckpt_path}: checkpoint lacks {key!r}; cannot resume")
     config = config.with_train(epochs=epochs, max_steps=max_steps, device=device).validate()
+    _check_steps_left(run_dir, state, config.train)
     return _run(
         config,
         run_dir,
@@ -128,6 +130,21 @@ def resume(
         images=images,
         tensorboard=tensorboard,
     )
+
+
+def _check_steps_left(run_dir: Path, state: dict, t: TrainConfig) -> None:
+    """A RunDirError, before anything is written, if the run already has the steps its
+    length (``t``: max_steps and epochs, an epoch being the checkpoint's data order over
+    the batch) asks for."""
+    step, order = int(state.get("step", 0)), state["order"]
+    total = t.max_steps or math.inf
+    if order is not None:
+        total = min(total, t.epochs * (len(order) // t.batch_size))
+    if step >= total:
+        raise RunDirError(
+            f"{run_dir}: already at step {step:,} of {total:,}; pass a larger --max-steps "
+            "or --epochs to train on"
+        )
 
 
 def _run(
