@@ -59,6 +59,17 @@ def test_user_mistakes_give_one_clear_line(args, fragment, tmp_path, main_error)
     assert fragment in main_error(*args, *extra)
 
 
+def test_compile_without_a_cpp_compiler_is_one_line_before_anything_is_written(
+    tmp_path, main_error, monkeypatch
+):
+    missing = tmp_path / "no-g++"
+    monkeypatch.setenv("CXX", str(missing))
+    run = tmp_path / "run"
+    line = main_error("train", "--compile", "--device", "cpu", "--max-steps", "1", "--run-dir", run)
+    assert f"--compile on a CPU needs the C++ compiler torch.compile builds with ({missing}" in line
+    assert not run.exists()
+
+
 def test_unwritable_data_dir(tmp_path, cli, one_line_error, main_error, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -4,6 +4,8 @@ terms, and a checkpoint's state put back into them."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -97,6 +99,17 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
     optimizer.load_state_dict({**state, "param_groups": groups})
     for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):
         set_learning_rate(group, float(saved["lr"]))
+
+
+def check_compiler(device: torch.device) -> None:
+    """A ConfigError if ``torch.compile`` cannot build for ``device``: on a CPU it compiles
+    C++ with g++ (or the compiler $CXX names)."""
+    cxx = os.environ.get("CXX") or "g++"
+    if device.type == "cpu" and shutil.which(cxx) is None:
+        raise ConfigError(
+            f"--compile on a CPU needs the C++ compiler torch.compile builds with ({cxx}, "
+            "or one named by $CXX): install it (Debian: apt-get install g++) or drop --compile"
+        )
 
 
 def build_training(

@@ -26,6 +26,7 @@ from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
     build_training,
+    check_compiler,
     resolve_device,
     resolve_precision,
     restore,
@@ -166,6 +167,8 @@ def _run(
 
         summary_writer_class()
     t = config.train
+    if t.compile:  # and so is a missing compiler
+        check_compiler(resolve_device(t.device))
     ctx = distributed.from_environment()
     device = distributed.setup(ctx, resolve_device(t.device))
     try:
