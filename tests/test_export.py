@@ -214,6 +214,17 @@ def test_a_hub_id_without_the_hub_extra_names_the_install(monkeypatch):
         InfoGANModel.from_pretrained("not/a/local/folder/nor/an/id")
 
 
+def test_a_push_that_cannot_happen_is_refused_before_the_export(
+    run, tmp_path, main_error, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if not installed
+    out = tmp_path / "to-push"
+    line = main_error("export", run, "--out", out, "--push", "someone/infogan-mnist")
+    assert "pip install 'infogan[hub]'" in line and not out.exists()
+    line = main_error("export", run, "--out", out, "--push", "no id")
+    assert "expected a Hub repository id, OWNER/NAME" in line and not out.exists()
+
+
 def test_eval_of_a_folder_brings_its_card_up_to_date(exported, tmp_path, mnist_dir, main_run):
     folder = _copy(exported, tmp_path)
     done = main_run(

@@ -3,7 +3,6 @@ Hub repository) and generate digits from chosen codes."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from infogan.models import build_models, image_channels
 
 #: the model that ships with the package (``infogan serve --pretrained``): see its card
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "mnist-quick28"
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def find_checkpoint(path: Path | str) -> Path:
@@ -91,9 +89,10 @@ class InfoGANModel:
         if name_or_path is None:
             return load_model(PRETRAINED, device=device)
         path = Path(name_or_path)
-        if path.exists() or not _REPO_ID.match(str(name_or_path)):
+        from infogan.export.hub import REPO_ID, download
+
+        if path.exists() or not REPO_ID.match(str(name_or_path)):
             return load_model(path, device=device)
-        from infogan.export.hub import download
 
         return load_model(download(str(name_or_path)), device=device)
 

@@ -58,6 +58,10 @@ def add_sharing_parsers(sub: argparse._SubParsersAction) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from infogan.export import export_model
 
+    if args.push:  # said before anything is written
+        from infogan.export.hub import check_push
+
+        check_push(args.push)
     out = export_model(args.run, args.out, storage=args.storage, overwrite=args.overwrite)
     files = sorted(p for p in out.iterdir() if p.is_file())
     sizes = ", ".join(f"{p.name} {_size(p.stat().st_size)}" for p in files)

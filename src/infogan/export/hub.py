@@ -6,11 +6,23 @@ A Hub repository of this project is an exported folder as it is: ``model.safeten
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from infogan.errors import CheckpointError, ConfigError
 
 INSTALL_HINT = "pip install 'infogan[hub]'"
+
+#: a Hub repository id: OWNER/NAME
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def check_push(repo_id: str) -> None:
+    """A ConfigError, before anything is exported, if ``repo_id`` is no Hub repository id
+    or the Hub's client is not installed."""
+    if not REPO_ID.match(repo_id):
+        raise ConfigError(f"--push {repo_id!r}: expected a Hub repository id, OWNER/NAME")
+    _hub()
 
 
 def _hub():
