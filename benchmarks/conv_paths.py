@@ -42,7 +42,7 @@ from infogan.models.conv import (
 )
 from infogan.training.build import build_training
 from infogan.training.memory import keep_freed_memory
-from infogan.training.run import cpu_name
+from infogan.training.provenance import cpu_name
 
 #: (transposed, input channels, output channels, input size, network)
 LAYERS = [

@@ -33,7 +33,7 @@ from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import kernels
 from infogan.training.build import build_training
-from infogan.training.run import cpu_name
+from infogan.training.provenance import cpu_name
 
 
 class OperatorTimer(TorchDispatchMode):

@@ -40,7 +40,7 @@ from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.models import ARCHITECTURES, build_models, conv
 from infogan.training.build import build_training, resolve_precision
 from infogan.training.loop import LoopState, train_loop
-from infogan.training.run import cpu_name
+from infogan.training.provenance import cpu_name
 from reference_loop import ReferenceStep, make_loader, sample_codes, textbook_layers
 
 

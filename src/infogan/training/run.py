@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,6 +37,7 @@ from infogan.training.loop import (
     TrainingInterrupted,
     train_loop,
 )
+from infogan.training.provenance import hardware, source_commit
 from infogan.training.reseed import PROBE_IMAGES, CodeReseed
 from infogan.training.rundir import prepare_run_dir
 from infogan.training.writer import RunWriter
@@ -357,7 +355,7 @@ def _run_on(
         "device": str(device),
         "precision": resolve_precision(t.precision, device),
         "step": step_fn.mode,  # "graph": replayed as a CUDA graph (training/graph.py)
-        "hardware": _hardware(device),
+        "hardware": hardware(device),
         "torch": torch.__version__,
         "infogan": __version__,
         "commit": source_commit(),
@@ -372,49 +370,3 @@ def _run_on(
         f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"
     )
     return run_dir
-
-
-def source_commit() -> str | None:
-    """The git commit of the code that trained ("-dirty" if it had local changes), when it
-    runs from a git checkout; None otherwise (an installed package)."""
-    root = Path(__file__).resolve().parents[3]
-    if not (root / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
-
-
-def _hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{cpu_name()}, {os.cpu_count()} CPU cores"
-
-
-def cpu_name() -> str:
-    """The CPU's model name and the bf16 units that decide its speed here, e.g.
-    "Intel(R) Xeon(R) Processor (AMX, AVX-512 BF16)"."""
-    name, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    name = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-                    break
-    except OSError:
-        pass
-    units = [label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"))
-             if flag in flags]  # fmt: skip
-    return f"{name} ({', '.join(units)})" if units else name
