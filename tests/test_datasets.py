@@ -38,6 +38,7 @@ from infogan.errors import CheckpointError, ConfigError, DataError
 from infogan.evaluate import classifier as clf
 from infogan.evaluate import evaluate_run, format_table
 from infogan.training.run import train
+from infogan.web.explorer import Explorer
 
 REPO = Path(__file__).resolve().parent.parent
 UNDER_CI = bool(os.environ.get("CI"))
@@ -203,7 +204,13 @@ def test_eval_of_a_short_fashion_run(fashion_judge, fashion_dir, tmp_path, tiny_
     assert sorted(result["category_to_digit"]) == list(range(10))
     table = format_table(result)
     assert "Fashion-MNIST CNN" in table and "9 Ankle boot" in table
+    assert "categorical code = class on" in table and "of 300 Fashion-MNIST test images;" in table
     assert json.loads(path.read_text())["dataset"] == "fashion-mnist"
+    # the explorer names each code's class
+    explorer, warnings = Explorer.load(tmp_path / "run")
+    info = explorer.info()
+    assert warnings == [] and info["noun"] == "class"
+    assert info["class_names"] == [FASHION_MNIST.classes[d] for d in result["category_to_digit"]]
 
 
 # --- a folder of images ------------------------------------------------------------

@@ -294,7 +294,7 @@ def test_eval_command_prints_five_groups_and_writes_json(evaluated_run, mnist_di
         (["eval", "RUN", "--per-category", "-1"], "--per-category must be a positive integer"),
         (["eval", "RUN", "--sweep-values", "1"], "--sweep-values must be an integer >= 2"),
         (["sample", "RUN", "--out", "x.npz", "--seed", "-1"], "--seed must be in [0, 2^63)"),
-        (["eval", "NOWHERE"], "no such checkpoint file"),
+        (["eval", "NOWHERE"], "no such file or directory"),
     ],
 )
 def test_command_mistakes_give_one_line(args, fragment, tiny_run, tmp_path, main_error):

@@ -69,6 +69,33 @@ def test_page_and_its_files_load(server):
         assert element in html
 
 
+def test_every_response_carries_the_security_headers(server):
+    for path in (
+        "/",
+        "/static/index.html",
+        "/static/explorer.js",
+        "/api/info",
+        "/api/generate",
+        "/api/grid?steps=3",
+        "/api/nothing",
+    ):
+        headers = api(server, path).headers
+        assert headers["content-security-policy"].startswith("default-src 'self'"), path
+        assert headers["x-content-type-options"] == "nosniff", path
+
+
+def test_requests_for_another_host_are_refused(server):
+    """A loopback server answers only to this machine's names: a page on another domain
+    that rebinds its name to 127.0.0.1 gets 400, not the model."""
+    port = server.url.rsplit(":", 1)[1].rstrip("/")
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.2", "[::2]:80"):
+        reply = get(server.url + "api/info", headers={"Host": host})
+        assert reply.status == 400, host
+        assert json.loads(reply.body)["error"].startswith(f"Host '{host}' is not this server's")
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "LOCALHOST", f"[::1]:{port}"):
+        assert get(server.url + "api/info", headers={"Host": host}).status == 200, host
+
+
 def test_info_describes_the_model(server):
     reply = api(server, "/api/info")
     assert reply.status == 200 and reply.content_type == "application/json"
@@ -132,10 +159,10 @@ def test_same_inputs_give_identical_bytes_and_c1_changes_the_image(server):
 def test_defaults_are_the_documented_values(server):
     explicit = api(server, "/api/generate?category=0&c1=0&c2=0&seed=0&scale=8")
     assert api(server, "/api/generate").body == explicit.body
-    explicit_grid = api(
-        server, "/api/grid?vary=category&category=0&c1=0&c2=0&seed=0&steps=9&scale=1"
-    )
+    explicit_grid = api(server, "/api/grid?vary=category&category=0&c1=0&c2=0&seed=0&scale=1")
     assert api(server, "/api/grid").body == explicit_grid.body
+    explicit_sweep = api(server, "/api/grid?vary=c2&category=0&c1=0&seed=0&steps=9&scale=1")
+    assert api(server, "/api/grid?vary=c2").body == explicit_sweep.body
 
 
 def test_scale_repeats_pixels(server):
@@ -243,6 +270,21 @@ def test_unknown_and_repeated_parameters_get_422(server):
         assert reply.status == 422 and json.loads(reply.body)["parameter"] == name, query
 
 
+def test_parameters_an_endpoint_does_not_use_get_422(server):
+    reply = api(server, "/api/info?x=1")
+    assert reply.status == 422
+    assert json.loads(reply.body)["error"] == (
+        "unknown parameter 'x'; this endpoint takes no parameters"
+    )
+    reply = api(server, "/api/grid?vary=category&steps=5")
+    assert reply.status == 422
+    assert json.loads(reply.body) == {
+        "error": "steps applies only to vary=c1 or vary=c2",
+        "parameter": "steps",
+        "allowed": "an integer in [2, 16]",
+    }
+
+
 def test_unknown_paths_and_methods_are_json_errors(server):
     reply = api(server, "/api/nothing")
     assert reply.status == 404 and json.loads(reply.body) == {"error": "Not Found"}
@@ -312,17 +354,19 @@ def test_checkpoint_path_with_eval_json_labels_by_digit_and_ctrl_c_stops(tmp_pat
     assert "Traceback" not in err
 
 
-def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, tiny_run):
+@pytest.mark.parametrize(
+    ("mapping", "warning"),
+    [([1, 2, 3], "not a list of 10 digits"), ([1] * 10, "gives two codes the same class")],
+)
+def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, tiny_run, mapping, warning):
     run = run_dir_with_eval(
         tmp_path / "bad-eval",
         tiny_run / "checkpoints" / "last.pt",
-        json.dumps({"category_to_digit": [1, 2, 3]}),
+        json.dumps({"category_to_digit": mapping}),
     )
     served = start_server(run)
     try:
-        assert any(
-            "warning:" in line and "not a list of 10 digits" in line for line in served.stdout_lines
-        )
+        assert any("warning:" in line and warning in line for line in served.stdout_lines)
         info = json.loads(get(served.url + "api/info").body)
         assert info["category_to_digit"] is None
         assert info["labels"] == [str(i) for i in range(10)]
@@ -335,7 +379,7 @@ def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, tiny_run):
 
 
 def test_bad_run_dir_is_one_line(tmp_path, main_error):
-    assert "no such checkpoint" in main_error("serve", tmp_path / "missing", "--port", "0")
+    assert "no such file or directory" in main_error("serve", tmp_path / "missing", "--port", "0")
     empty = tmp_path / "empty-run"
     empty.mkdir()
     assert "no checkpoints/last.pt" in main_error("serve", empty, "--port", "0")

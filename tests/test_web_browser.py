@@ -176,7 +176,7 @@ def test_state_comes_from_the_address_and_a_bad_seed_is_refused(browser, served)
     seed = driver.find_element(By.ID, "seed")
     seed.send_keys(Keys.CONTROL, "a")
     seed.send_keys(Keys.DELETE)
-    assert "seed must be an integer" in driver.find_element(By.ID, "status").text
+    assert "seed must be an integer" in driver.find_element(By.ID, "seed-error").text
     assert "invalid" in seed.get_attribute("class")
     _wait_idle(driver)
     assert driver.find_element(By.ID, "digit").get_attribute("data-shown") == shown
@@ -184,7 +184,67 @@ def test_state_comes_from_the_address_and_a_bad_seed_is_refused(browser, served)
     seed.send_keys("77")
     _wait_idle(driver)
     assert "seed=77&" in driver.find_element(By.ID, "digit").get_attribute("data-shown")
+    assert driver.find_element(By.ID, "seed-error").text == ""
+    # A seed too large, typed key by key: the valid prefixes' images arrive while the
+    # message stays, naming the seed the digits show.
+    seed.send_keys("7777777777")
+    _wait_idle(driver)
+    assert "invalid" in seed.get_attribute("class")
+    message = driver.find_element(By.ID, "seed-error").text
+    assert "seed must be an integer" in message and "show seed 777777777" in message
+    assert "seed=777777777&" in driver.find_element(By.ID, "digit").get_attribute("data-shown")
     assert driver.find_element(By.ID, "status").text == ""
+
+
+def test_narrow_window_on_a_2x_screen(browser, served):
+    """At 400 CSS pixels wide and two device pixels to each, nothing scrolls sideways and
+    the large digit fills its frame, drawn from a 384-pixel image (six per 64x64 pixel)."""
+    driver = browser
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 400, "height": 900, "deviceScaleFactor": 2, "mobile": False},
+    )
+    try:
+        driver.get(served.url)
+        _wait_idle(driver)
+        sizes = driver.execute_script(
+            "const d = document.getElementById('digit').getBoundingClientRect();"
+            "const f = document.getElementById('digit-frame').getBoundingClientRect();"
+            "return {dpr: window.devicePixelRatio, page: document.documentElement.scrollWidth,"
+            " view: document.documentElement.clientWidth, natural:"
+            " document.getElementById('digit').naturalWidth,"
+            " digit: [d.width, d.height], frame: [f.width, f.height]};"
+        )
+        assert sizes["dpr"] == 2
+        assert sizes["page"] <= sizes["view"] <= 400, sizes
+        assert sizes["natural"] == 384
+        assert sizes["digit"] == sizes["frame"], sizes
+        assert 300 <= sizes["frame"][0] < 384 and sizes["frame"][0] == sizes["frame"][1]
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert driver.save_screenshot(str(ARTIFACTS / "explorer_narrow_2x.png"))
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_a_lost_server_is_said_beside_the_digit_and_greys_it(browser, tiny_run):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    server = start_server(tiny_run)
+    try:
+        driver.get(server.url)
+        _wait_idle(driver)
+    finally:
+        assert server.stop(signal.SIGINT)[0] == 0
+    driver.find_elements(By.CSS_SELECTOR, "#categories button")[4].click()
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: "cannot reach the server" in d.find_element(By.ID, "status").text
+    )
+    # the message sits under the digit's caption, in the same panel, and the digit is greyed
+    panel = driver.find_element(By.CSS_SELECTOR, ".view")
+    assert panel.find_element(By.ID, "status").is_displayed()
+    assert "stale" in driver.find_element(By.ID, "digit").get_attribute("class")
 
 
 def test_a_burst_of_slider_moves_sends_two_requests_not_fifty(browser, served):

@@ -90,14 +90,27 @@ class Reply:
     status: int
     content_type: str
     body: bytes
+    headers: dict[str, str]  # names in lower case
 
 
-def get(url: str, *, method: str = "GET", timeout: float = 60) -> Reply:
+def get(
+    url: str, *, method: str = "GET", headers: dict[str, str] | None = None, timeout: float = 60
+) -> Reply:
     """One real HTTP request; error statuses are returned, not raised."""
-    request = urllib.request.Request(url, method=method)
+    request = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Reply(response.status, response.headers.get("Content-Type", ""), response.read())
+            return Reply(
+                response.status,
+                response.headers.get("Content-Type", ""),
+                response.read(),
+                {k.lower(): v for k, v in response.headers.items()},
+            )
     except urllib.error.HTTPError as exc:
         with exc:
-            return Reply(exc.code, exc.headers.get("Content-Type", ""), exc.read())
+            return Reply(
+                exc.code,
+                exc.headers.get("Content-Type", ""),
+                exc.read(),
+                {k.lower(): v for k, v in exc.headers.items()},
+            )

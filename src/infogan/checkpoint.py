@@ -66,8 +66,10 @@ def _fsync_dir(directory: Path) -> None:
 def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu") -> dict:
     """Read and check a checkpoint; :class:`CheckpointError` for anything but a valid one."""
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or directory")
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{path}: not a checkpoint file")
     try:
         with warnings.catch_warnings():  # torch's notes on odd pickle protocols: the error says it
             warnings.simplefilter("ignore", UserWarning)

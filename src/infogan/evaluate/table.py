@@ -109,12 +109,12 @@ def summary_line(result: dict[str, Any]) -> str:
     code controls (the last line of ``infogan eval`` and of the quick start)."""
     dataset = result.get("dataset", "mnist")
     known = IDX_DATASETS.get(dataset)
-    noun = "digit" if dataset == "mnist" else "class"
+    noun, items = ("digit", "digits") if dataset == "mnist" else ("class", "images")
     title = known.title if known is not None else dataset
     parts = [
         f"summary: categorical code = {noun} on "
         f"{_num(100 * result['unsupervised_accuracy'], '.1f')}% of "
-        f"{result['counts']['test_digits']:,} {title} test {noun}s"
+        f"{result['counts']['test_digits']:,} {title} test {items}"
     ]
     for code in result["continuous"]:
         factor = code["controls"]

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from infogan.api import InfoGANModel, load_model
+from infogan.data import IDX_DATASETS
 from infogan.errors import CheckpointError
 from infogan.grids import make_grid, to_uint8
 from infogan.web.params import ChoiceParam, FloatParam, IntParam, Param, describe
@@ -60,6 +61,13 @@ def load_digit_mapping(run_dir: Path, num_categories: int) -> tuple[list[int] | 
             f"{path}: category_to_digit is not a list of {num_categories} digits; "
             "labelling buttons by code index"
         )
+    # the evaluation matches codes to classes one to one where there are no more codes
+    # than the ten classes; a repeated class there means the file was changed by hand
+    if num_categories <= 10 and len(set(mapping)) < num_categories:
+        return None, (
+            f"{path}: category_to_digit {mapping} gives two codes the same class; "
+            "labelling buttons by code index"
+        )
     return mapping, None
 
 
@@ -90,7 +98,7 @@ def endpoint_params(num_categories: int) -> Endpoints:
             "category",
             "what changes along the row: every categorical code (in the order of "
             "/api/info's order: by matched digit), or one continuous code swept over its "
-            "slider range (the other values stay as given)",
+            "slider range (the other values stay as given; the swept one's is not used)",
         ),
         **shared,
         "steps": IntParam("steps", 2, 16, 9, "number of images in a c1 or c2 sweep"),
@@ -140,6 +148,20 @@ class Explorer:
         return [str(d) for d in self.digit_mapping]
 
     @property
+    def noun(self) -> str:
+        """What a category is matched to: a digit on MNIST, a class elsewhere."""
+        return "digit" if self.model.config.data.dataset == "mnist" else "class"
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Each code's matched class by name, where the dataset names its classes by more
+        than their index (Fashion-MNIST); None otherwise."""
+        known = IDX_DATASETS.get(self.model.config.data.dataset)
+        if self.digit_mapping is None or known is None or known.name == "mnist":
+            return None
+        return [known.classes[d] for d in self.digit_mapping]
+
+    @property
     def order(self) -> list[int]:
         """The codes from left to right in the category strip: by the digit the evaluation
         matched each to (then by code), or by code index without an evaluation."""
@@ -164,6 +186,8 @@ class Explorer:
             "training_range": list(TRAINING_RANGE),
             "category_to_digit": self.digit_mapping,
             "labels": self.labels,
+            "noun": self.noun,
+            "class_names": self.class_names,
             "order": self.order,
             "grid_padding": GRID_PADDING,
             "parameters": {

@@ -111,7 +111,7 @@ def parse_query(pairs: Iterable[tuple[str, str]], params: Mapping[str, Param]) -
     given: dict[str, str] = {}
     for name, raw in pairs:
         if name not in params:
-            allowed = ", ".join(params)
+            allowed = ", ".join(params) or "no parameters"
             raise ParamError(
                 name, allowed, f"unknown parameter {_shown(name)}; this endpoint takes {allowed}"
             )

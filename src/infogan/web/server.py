@@ -1,9 +1,11 @@
 """The explorer's web server: one page, a JSON/PNG API, uvicorn on a socket we bind.
 
-Requests are validated before any work (422 with a JSON message otherwise). The
-generator runs on one dedicated thread, one batch per request, so the event loop
-never waits on it and concurrent requests do not fight over the CPU cores; PNG
-encoding runs on the ordinary thread pool.
+Requests are validated before any work (422 with a JSON message otherwise). Every
+response carries the page's security headers, and a server on a loopback address answers
+only requests addressed to this machine (400 otherwise: a page elsewhere cannot reach it by
+rebinding a domain name to 127.0.0.1). The generator runs on one dedicated thread, one
+batch per request, so the event loop never waits on it and concurrent requests do not
+fight over the CPU cores; PNG encoding runs on the ordinary thread pool.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infogan.errors import InfoGANError
 from infogan.web.explorer import Explorer, encode_png
@@ -36,13 +40,14 @@ from infogan.web.params import ParamError, parse_query
 
 STATIC = Path(__file__).resolve().parent / "static"
 
-_PAGE_HEADERS = {
+_SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
 }
-_PNG_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_PNG_HEADERS = {"Cache-Control": "no-store"}
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
 class ServeError(InfoGANError):
@@ -63,14 +68,55 @@ class InferenceWorker:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(explorer: Explorer, worker: InferenceWorker) -> Starlette:
-    """The ASGI app for one explorer; ``worker`` runs the model."""
+class _Guard:
+    """ASGI middleware: the security headers on every response, and with ``hosts`` (host
+    names, lower case, IPv6 in brackets) a 400 for any request whose Host header names
+    another."""
+
+    def __init__(self, app: ASGIApp, hosts: tuple[str, ...] | None):
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        name = host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+        if self.hosts is not None and name.lower() not in self.hosts:
+            refused = JSONResponse(
+                {
+                    "error": f"Host {host!r} is not this server's; it answers to "
+                    f"{', '.join(self.hosts)}"
+                },
+                status_code=400,
+                headers=_SECURITY_HEADERS,
+            )
+            await refused(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(key, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    explorer: Explorer, worker: InferenceWorker, hosts: tuple[str, ...] | None = None
+) -> ASGIApp:
+    """The ASGI app for one explorer; ``worker`` runs the model. With ``hosts``, requests
+    addressed to any other host name get 400 (:class:`_Guard`)."""
     params = explorer.params
 
     async def page(_request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)
+        return FileResponse(STATIC / "index.html")
 
-    async def info(_request: Request) -> Response:
+    async def info(request: Request) -> Response:
+        parse_query(request.query_params.multi_items(), {})
         return JSONResponse(explorer.info())
 
     async def generate(request: Request) -> Response:
@@ -82,6 +128,9 @@ def create_app(explorer: Explorer, worker: InferenceWorker) -> Starlette:
 
     async def grid(request: Request) -> Response:
         args = parse_query(request.query_params.multi_items(), params.grid)
+        if args["vary"] == "category" and "steps" in request.query_params:
+            steps = params.grid["steps"]
+            raise ParamError("steps", steps.allowed, "steps applies only to vary=c1 or vary=c2")
         scale = args.pop("scale")
         pixels = await worker.run(explorer.grid_pixels, **args)
         png = await run_in_threadpool(encode_png, pixels, scale)
@@ -95,7 +144,7 @@ def create_app(explorer: Explorer, worker: InferenceWorker) -> Starlette:
         assert isinstance(exc, HTTPException)
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", page),
             Route("/api/info", info),
@@ -105,6 +154,7 @@ def create_app(explorer: Explorer, worker: InferenceWorker) -> Starlette:
         ],
         exception_handlers={ParamError: bad_param, HTTPException: http_error},
     )
+    return _Guard(app, hosts)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -171,8 +221,10 @@ def serve(
     for warning in warnings:
         log(f"warning: {warning}")
     worker = InferenceWorker()
+    host_name = url_of(sock).split("//")[1].rsplit(":", 1)[0]
+    hosts = (*LOOPBACK_NAMES, host_name) if is_loopback(sock) else None
     config = uvicorn.Config(
-        create_app(explorer, worker),
+        create_app(explorer, worker, hosts),
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -183,7 +235,8 @@ def serve(
     def ready() -> None:
         if not is_loopback(sock):
             log(f"note: {url_of(sock)} is reachable from other machines")
-        labels = "digits from eval.json" if explorer.digit_mapping else "code indices"
+        matched = "digits" if explorer.noun == "digit" else "classes"
+        labels = f"{matched} from eval.json" if explorer.digit_mapping else "code indices"
         log(
             f"serving {info['preset']} (step {info['step']}, buttons labelled by {labels}) "
             f"at {url_of(sock)} - press Ctrl-C to stop"

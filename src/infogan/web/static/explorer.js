@@ -7,7 +7,7 @@
 "use strict";
 
 const SEED_LIMIT = 2147483648; // seeds are integers in [0, 2^31)
-const DIGIT_CSS_SIZE = 384; // the large digit's target size in CSS pixels
+const DIGIT_CSS_SIZE = 384; // about the large digit's size in CSS pixels
 
 const state = { category: 0, c1: 0, c2: 0, seed: 0, sweep: "c1" };
 let info = null;
@@ -16,6 +16,11 @@ let statusIsError = false;
 const $ = (id) => document.getElementById(id);
 const pixelRatio = () => Math.max(1, Math.min(4, Math.round(window.devicePixelRatio || 1)));
 const fmt = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
+
+// The large digit is drawn at a whole number of CSS pixels per image pixel (392 for
+// 28x28 images, 384 for 64x64), fills its frame, and the browser doubles it on a
+// 2x screen without smoothing; a narrow window shrinks the frame.
+const digitScale = () => Math.max(1, Math.min(16, Math.round(DIGIT_CSS_SIZE / info.image_size)));
 
 function setStatus(text, isError) {
   $("status").textContent = text;
@@ -32,10 +37,11 @@ function updateBusy() {
   document.documentElement.dataset.busy = busy ? "1" : "0";
 }
 
+// An image the server cannot give (an error, or no server) greys out the one shown.
 class ImageChannel {
-  constructor(img, onShown) {
+  constructor(img, { fill = false } = {}) {
     this.img = img;
-    this.onShown = onShown;
+    this.fill = fill; // true: CSS sizes the image; false: one image pixel per CSS pixel
     this.wanted = null;
     this.shown = null;
     this.busy = false;
@@ -60,21 +66,27 @@ class ImageChannel {
         if (!response.ok) {
           const body = await response.json().catch(() => ({}));
           setStatus(body.error || `the server answered ${response.status}`, true);
+          this.img.classList.add("stale");
         } else {
           const objectUrl = URL.createObjectURL(await response.blob());
           const next = new Image();
           next.src = objectUrl;
           await next.decode();
           this.img.src = objectUrl;
-          this.img.width = next.naturalWidth / pixelRatio();
-          this.img.height = next.naturalHeight / pixelRatio();
+          if (!this.fill) {
+            this.img.width = next.naturalWidth / pixelRatio();
+            this.img.height = next.naturalHeight / pixelRatio();
+          }
+          this.img.classList.remove("stale");
           if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
           this.objectUrl = objectUrl;
-          if (statusIsError) setStatus("", false);
-          if (this.onShown) this.onShown();
+          if (statusIsError && !channels.some((c) => c.img.classList.contains("stale"))) {
+            setStatus("", false);
+          }
         }
       } catch (err) {
-        setStatus(`cannot reach the server (${err.message})`, true);
+        setStatus(`cannot reach the server (${err.message}); the greyed images are out of date`, true);
+        this.img.classList.add("stale");
       }
       this.shown = url;
       this.img.dataset.shown = url;
@@ -95,8 +107,7 @@ function codeParams() {
 }
 
 function digitUrl() {
-  const scale = Math.min(16, Math.round(DIGIT_CSS_SIZE / info.image_size) * pixelRatio());
-  return `/api/generate?${query({ ...codeParams(), scale })}`;
+  return `/api/generate?${query({ ...codeParams(), scale: digitScale() })}`;
 }
 
 function categoryGridUrl() {
@@ -225,16 +236,17 @@ function buildCategoryButtons() {
   const mapped = Array.isArray(info.category_to_digit);
   info.order.forEach((i) => {
     const label = info.labels[i];
+    const name = info.class_names ? info.class_names[i] : null;
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.category = String(i);
-    button.title = mapped ? `code ${i}, matched to digit ${label}` : `code ${i}`;
+    button.title = mapped ? `code ${i}, matched to ${matchedTo(i)}` : `code ${i}`;
     const big = document.createElement("span");
     big.className = "big";
     big.textContent = label;
     const small = document.createElement("span");
     small.className = "small";
-    small.textContent = mapped ? `code ${i}` : "code";
+    small.textContent = name ?? (mapped ? `code ${i}` : "code");
     button.append(big, small);
     button.addEventListener("click", () => {
       state.category = i;
@@ -243,8 +255,14 @@ function buildCategoryButtons() {
     box.append(button);
   });
   $("label-source").textContent = mapped
-    ? "labelled by the digit each code was matched to"
+    ? `labelled by the ${info.noun} each code was matched to`
     : "no evaluation yet: labelled by code index";
+}
+
+// "digit 7", or "class 9 (Ankle boot)" where the classes have names.
+function matchedTo(code) {
+  const name = info.class_names ? ` (${info.class_names[code]})` : "";
+  return `${info.noun} ${info.labels[code]}${name}`;
 }
 
 function buildTicks() {
@@ -311,9 +329,10 @@ function syncControls() {
     button.setAttribute("aria-pressed", String(button.dataset.sweep === state.sweep));
   }
   $("sweep-name").textContent = state.sweep;
-  const label = info.labels[state.category];
   const mapped = Array.isArray(info.category_to_digit);
-  const what = mapped ? `code ${state.category} \u2192 digit ${label}` : `code ${state.category}`;
+  const what = mapped
+    ? `code ${state.category} \u2192 ${matchedTo(state.category)}`
+    : `code ${state.category}`;
   $("caption").textContent =
     `${what} \u00b7 c1 ${fmt(state.c1)} \u00b7 c2 ${fmt(state.c2)} \u00b7 seed ${state.seed}`;
 }
@@ -348,20 +367,22 @@ function wireControls() {
     const v = Number(text);
     const ok = /^[0-9]+$/.test(text) && v < SEED_LIMIT;
     seed.classList.toggle("invalid", !ok);
-    if (!ok) {
-      setStatus(`the seed must be an integer in [0, ${SEED_LIMIT - 1}]`, true);
-      return;
-    }
+    $("seed-error").textContent = ok
+      ? ""
+      : `the seed must be an integer in [0, ${SEED_LIMIT - 1}]; the digits show seed ${state.seed}`;
+    if (!ok) return;
     state.seed = v;
     refresh();
   });
   seed.addEventListener("blur", () => {
     seed.classList.remove("invalid");
+    $("seed-error").textContent = "";
     seed.value = String(state.seed);
   });
   $("new-noise").addEventListener("click", () => {
     state.seed = Math.floor(Math.random() * SEED_LIMIT);
     $("seed").classList.remove("invalid");
+    $("seed-error").textContent = "";
     refresh();
   });
   for (const button of document.querySelectorAll("[data-sweep]")) {
@@ -399,7 +420,8 @@ async function start() {
   buildCategoryButtons();
   buildTicks();
   buildStripLabels();
-  digitChannel = new ImageChannel($("digit"));
+  $("digit-frame").style.setProperty("--digit-size", `${digitScale() * info.image_size}px`);
+  digitChannel = new ImageChannel($("digit"), { fill: true });
   categoryChannel = new ImageChannel($("category-grid"));
   sweepChannel = new ImageChannel($("sweep-grid"));
   wireControls();
