@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -157,3 +160,19 @@ def test_batch_random_gives_a_row_the_same_numbers_in_any_process():
     assert torch.equal(whole, torch.rand(8, 3))  # in one process: torch.rand itself
     with pytest.raises(ValueError, match="asked for 3 rows"):
         BatchRandom(8, slice(0, 4), torch.device("cpu"))(3)
+
+
+def test_nan_digits_pass_back_through_the_restyled_copy():
+    """A diverged generator draws NaN digits: their slant is NaN, and grid_sample's backward
+    pass on a NaN grid kills the process (PyTorch 2.13), before the run can stop with its
+    own message. In a subprocess, so that a crash fails this test alone."""
+    script = (
+        "import torch\n"
+        "from infogan.augment import restyle_copy, transform\n"
+        "x = torch.full((4, 1, 28, 28), float('nan'), requires_grad=True)\n"
+        "restyle_copy(x).sum().backward()\n"
+        "transform(x, 'restyle', 0.0, known=False)[0].sum().backward()\n"
+        "print('finished')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "finished\n", done.stderr[-500:]

@@ -75,6 +75,9 @@ def random_affine(
         ],
         dim=1,
     )  # (B, 2, 3), in grid_sample's [-1, 1] coordinates
+    # a NaN image has a NaN slant; grid_sample's backward pass crashes the process on a NaN
+    # grid (PyTorch 2.13), where the run must live to stop with its own message
+    theta = torch.nan_to_num(theta, nan=0.0, posinf=0.0, neginf=0.0)
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
 
