@@ -18,11 +18,12 @@ import torch
 from PIL import Image, ImageSequence
 
 from infogan.api import load_model
-from infogan.config import SEED64
+from infogan.config import SEED64, get_preset
 from infogan.errors import ConfigError, RunDirError
 from infogan.grids import make_grid
 from infogan.report import load_run, train_comparison, write_report
 from infogan.report.build import grid_columns
+from infogan.report.compare import plain_gan
 from infogan.report.figures import (
     GridPanel,
     evenly_spaced,
@@ -406,3 +407,25 @@ def test_cli_compare_trains_both_arms_and_refuses_to_mix_runs(comparison, main_e
     root = comparison.infogan.parent
     line = main_error("compare", "--max-steps", "2", "--run-dir", root)
     assert "already holds a run" in line
+
+
+@pytest.mark.parametrize("preset", ["start28", "quick28", "tilt64", "seed64", "paper28"])
+def test_the_plain_gan_twin_trains_nothing_of_q(preset):
+    """compare's GAN arm drops every term that trains Q or ties G to the codes (start28's
+    clustering term, reseeds, over-clustering head, readings and turned pairs among them)
+    and keeps the networks' trunks, rates and budget."""
+    config = get_preset(preset)
+    gan = plain_gan(config)
+    t = gan.train
+    assert t.is_plain_gan and not config.train.is_plain_gan
+    assert (t.lambda_cat, t.lambda_cont, t.lambda_cluster, t.lambda_turn_pair) == (0, 0, 0, 0)
+    assert t.readings == () and t.cluster_reseed == 0 and gan.model.overcluster == 0
+    assert (t.lr_g, t.lr_d, t.batch_size, t.max_steps) == (
+        config.train.lr_g,
+        config.train.lr_d,
+        config.train.batch_size,
+        config.train.max_steps,
+    )
+    # the information weights alone at 0 leave start28's other terms on: not a plain GAN
+    if config.train.lambda_cluster:
+        assert not config.with_train(lambda_cat=0.0, lambda_cont=0.0).train.is_plain_gan

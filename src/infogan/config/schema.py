@@ -128,7 +128,13 @@ class TrainConfig:
 
     @property
     def is_plain_gan(self) -> bool:
-        return self.lambda_cat == 0 and self.lambda_cont == 0
+        """No term trains Q or ties G to the codes (the information term is still measured)."""
+        return (
+            self.lambda_cat == 0
+            and self.lambda_cont == 0
+            and self.lambda_cluster == 0
+            and self.lambda_turn_pair == 0
+        )
 
 
 SECTIONS = {"data": DataConfig, "latent": LatentConfig, "model": ModelConfig, "train": TrainConfig}

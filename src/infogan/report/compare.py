@@ -29,8 +29,19 @@ class Comparison:
 
 
 def plain_gan(config: RunConfig) -> RunConfig:
-    """``config`` without the information term (lambda_cat = lambda_cont = 0)."""
-    gan = config.with_train(lambda_cat=0.0, lambda_cont=0.0)
+    """``config``'s plain GAN: the same networks, rates and budget with nothing that trains
+    Q or ties G to the codes: no information term (lambda_cat = lambda_cont = 0, so no
+    readings), no clustering term with its reseeds and over-clustering head, no turned
+    pairs."""
+    gan = config.with_train(
+        lambda_cat=0.0,
+        lambda_cont=0.0,
+        lambda_cluster=0.0,
+        cluster_reseed=0,
+        reseed_halves=False,
+        lambda_turn_pair=0.0,
+        readings=(),
+    ).with_model(overcluster=0)
     return gan.validate()
 
 
