@@ -5,7 +5,15 @@ import math
 import pytest
 import torch
 
-from infogan.config import PRESETS, SEED64, RunConfig, get_preset, parse_setting
+from infogan.config import (
+    PRESETS,
+    SEED64,
+    CodeReading,
+    RunConfig,
+    Transform,
+    get_preset,
+    parse_setting,
+)
 from infogan.data import load_dataset
 from infogan.errors import ConfigError
 
@@ -44,6 +52,8 @@ def test_unknown_preset_names_the_choices():
         ({"lr_g": 0.0}, "--lr-g must be a positive finite number"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
         ({"sample_every": -5}, "--sample-every must be a positive integer"),
+        ({"log_every": 0}, "train.log_every must be a positive integer"),
+        ({"keep_checkpoints": 0}, "train.keep_checkpoints must be a positive integer"),
         ({"lr_decay_steps": -1}, "train.lr_decay_steps must be an integer >= 0"),
         ({"lambda_turn_pair": -1.0}, "train.lambda_turn_pair must be a finite number >= 0"),
         ({"lambda_turn_pair": 1.0}, "train.lambda_turn_pair needs a code read from copies turned"),
@@ -67,6 +77,27 @@ def test_an_unknown_field_in_code_is_a_config_error_naming_the_fields():
         with pytest.raises(ConfigError, match=r"unknown setting '(train|model|data).nope'; "):
             change(nope=1)
     assert SEED64.with_train(max_steps=5, lr_d=None).train.lr_d == SEED64.train.lr_d
+
+
+def test_values_of_the_wrong_type_in_code_are_config_errors():
+    """The API checks types as a config file's are: a string for a number, a float seed
+    or a number for a device is named, and readings may come in their JSON form."""
+    for change, message in (
+        ({"lr_g": "0.1"}, "train.lr_g must be a number, got '0.1'"),
+        ({"seed": 1.5}, "train.seed must be an integer, got 1.5"),
+        ({"max_steps": "10"}, "train.max_steps must be an integer or null, got '10'"),
+        ({"device": 0}, "train.device must be a string, got 0"),
+        ({"compile": "yes"}, "train.compile must be true or false, got 'yes'"),
+        ({"readings": [{"code": 1}]}, r"train.readings\[0\] must be an object with 'code'"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            SEED64.with_train(**change)
+    with pytest.raises(ConfigError, match=r"data\.image_size must be an integer, got '28'"):
+        SEED64.with_data(image_size="28")
+    turned = {"code": 1, "transforms": [{"kind": "turn", "amount": 30, "known": True}]}
+    cfg = SEED64.with_train(readings=[turned], lr_g=1)
+    assert cfg.train.readings == (CodeReading(1, (Transform("turn", 30.0, True),)),)
+    assert isinstance(cfg.train.lr_g, float)
 
 
 def test_malformed_config_dict_is_a_config_error():

@@ -80,11 +80,12 @@ def validate_model(model: ModelConfig, train: TrainConfig) -> None:
 
 
 def validate_train(t: TrainConfig, arch: str, num_continuous: int) -> None:
-    for name in ("epochs", "batch_size", "sample_every", "checkpoint_every", "log_every"):
-        _positive_int(name, getattr(t, name))
-    _positive_int("keep_checkpoints", t.keep_checkpoints)
+    for name in ("epochs", "batch_size", "sample_every", "checkpoint_every"):
+        _positive_int(_flag(name), getattr(t, name))
+    for name in ("log_every", "keep_checkpoints"):  # no options of their own
+        _positive_int(f"train.{name}", getattr(t, name))
     if t.max_steps is not None:
-        _positive_int("max_steps", t.max_steps)
+        _positive_int("--max-steps", t.max_steps)
     if t.batch_size < 2:
         raise ConfigError("--batch-size must be at least 2 (BatchNorm needs a batch)")
     for name in ("lr_g", "lr_d"):
@@ -173,9 +174,9 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _positive_int(name: str, value: int) -> None:
+def _positive_int(shown: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{_flag(name)} must be a positive integer, got {value}")
+        raise ConfigError(f"{shown} must be a positive integer, got {value}")
 
 
 def _is_cuda_name(name: str) -> bool:

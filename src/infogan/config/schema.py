@@ -152,9 +152,14 @@ def _check_fields(section: Any, name: str, keys: Any) -> None:
 
 
 def _changed(section: Any, name: str, changes: dict[str, Any]) -> Any:
-    """``section`` with ``changes`` (None values are ignored), its fields checked."""
+    """``section`` with ``changes`` (None values are ignored), its fields and their types
+    checked as a config file's are (readings may be given in their JSON form)."""
     _check_fields(section, name, changes)
-    return dataclasses.replace(section, **{k: v for k, v in changes.items() if v is not None})
+    hints = typing.get_type_hints(type(section))
+    return dataclasses.replace(
+        section,
+        **{k: _typed(hints[k], v, f"{name}.{k}") for k, v in changes.items() if v is not None},
+    )
 
 
 @dataclass(frozen=True)
