@@ -100,8 +100,20 @@ def test_a_zip_that_is_no_checkpoint_is_named_so_without_torch_internals(tmp_pat
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(CheckpointError, match="no such checkpoint"):
+    with pytest.raises(CheckpointError, match=r"nope\.pt: no such file or directory"):
         load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(CheckpointError, match="not a checkpoint file"):
+        load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("step", ["abc", -1, 2.5, None])
+def test_a_hand_edited_step_is_named(tmp_path, step):
+    path = save_checkpoint(_state(), tmp_path / "last.pt")
+    state = torch.load(path, weights_only=True)
+    state["step"] = step
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r"the checkpoint's step must be an integer >= 0"):
+        load_checkpoint(path)
 
 
 def test_failed_write_keeps_the_previous_checkpoint(tmp_path):

@@ -14,7 +14,7 @@ from PIL import Image
 
 from infogan.api import PRETRAINED, InfoGANModel
 from infogan.data import sha256_of
-from infogan.errors import ConfigError
+from infogan.errors import ConfigError, InfoGANError
 from web_helpers import get, start_server
 
 
@@ -81,12 +81,35 @@ def test_generate_vary_sweeps_ten_rows_that_turn_the_digit(tmp_path, main_error)
         ([1], [[0, 0, 0]], None, r"continuous must be 1 x 2"),
         ([1], [[0, float("nan")]], None, "continuous must be finite numbers"),
         ([1], None, np.zeros(3), r"noise must be 1 x 62 .*got shape \(3,\)"),
+        # the right number of values in the wrong shape is not silently reshaped
+        ([3, 3, 7], [[-1, 1, 0], [0, 0, 0]], None, r"continuous must be 3 x 2 .*\(2, 3\)"),
+        ([1, 2], None, np.zeros((62, 2)), r"noise must be 2 x 62 .*got shape \(62, 2\)"),
+        ([[1, 2], [3, 4]], None, None, r"categories must be a flat list .*\(2, 2\)"),
     ],
 )
 def test_generate_refuses_malformed_codes_in_one_line(categories, continuous, noise, message):
     model = InfoGANModel.from_pretrained()
     with pytest.raises(ConfigError, match=message):
         model.generate(categories, continuous, noise=noise)
+
+
+def test_seeds_devices_and_mistyped_paths_are_named():
+    model = InfoGANModel.from_pretrained()
+    for seed in (2**64, -1, 1.5, "7"):
+        with pytest.raises(ConfigError, match=r"seed must be an integer in \[0, 2\^63\)"):
+            model.generate([1], seed=seed)
+    for device, message in (
+        ("gpu", "unknown device 'gpu'"),
+        ("mps", "infogan runs on cpu or cuda"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            InfoGANModel.from_pretrained(device=device)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="PyTorch sees no CUDA GPU"):
+            InfoGANModel.from_pretrained(device="cuda")
+    # OWNER/NAME that is no local folder may be a mistyped path: both readings are named
+    with pytest.raises(InfoGANError, match=r"^runs/tyr: no such file or folder here; as a Hub"):
+        InfoGANModel.from_pretrained("runs/tyr")
 
 
 @pytest.mark.parametrize("shape", [(2, 1, 64, 64), (1, 28, 28), (2, 3, 28, 28)])

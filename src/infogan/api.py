@@ -10,7 +10,7 @@ import torch
 
 from infogan.checkpoint import load_checkpoint
 from infogan.config import RunConfig
-from infogan.errors import CheckpointError, ConfigError
+from infogan.errors import CheckpointError, ConfigError, InfoGANError
 from infogan.latent import LatentBatch, LatentCode
 from infogan.models import build_models, image_channels
 
@@ -54,7 +54,7 @@ class InfoGANModel:
         #: the run's eval.json when it has one (``infogan eval``), else {}
         self.evaluation = evaluation or {}
         self.code = LatentCode(config.latent)
-        self.device = torch.device(device)
+        self.device = _device(device)
         self.generator, self.discriminator = build_models(config)
         try:
             self.generator.load_state_dict(sampling_generator(state), strict=True)
@@ -93,8 +93,13 @@ class InfoGANModel:
 
         if path.exists() or not REPO_ID.match(str(name_or_path)):
             return load_model(path, device=device)
-
-        return load_model(download(str(name_or_path)), device=device)
+        try:  # OWNER/NAME that is no local path: a Hub repository, or a mistyped path
+            local = download(str(name_or_path))
+        except InfoGANError as exc:
+            raise type(exc)(
+                f"{name_or_path}: no such file or folder here; as a Hub repository id: {exc}"
+            ) from None
+        return load_model(local, device=device)
 
     @torch.no_grad()
     def generate(
@@ -111,7 +116,12 @@ class InfoGANModel:
         omitted; ``noise`` (B, noise_dim), drawn from N(0, I) with ``seed`` if omitted.
         """
         cfg = self.config.latent
-        codes = _numbers(categories, "categories").flatten()
+        codes = _numbers(categories, "categories")
+        if codes.dim() > 1:
+            raise ConfigError(
+                f"categories must be a flat list of codes, got shape {tuple(codes.shape)}"
+            )
+        codes = codes.flatten()
         b = codes.numel()
         if b == 0:
             raise ConfigError("no codes to generate")
@@ -123,6 +133,10 @@ class InfoGANModel:
         else:
             cont = _rows(continuous, "continuous", b, cfg.num_continuous)
         if noise is None:
+            if seed is not None and (
+                isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+            ):
+                raise ConfigError(f"seed must be an integer in [0, 2^63), got {seed!r}")
             gen = torch.Generator().manual_seed(0 if seed is None else seed)
             noise = torch.randn(b, cfg.noise_dim, generator=gen)
         noise = _rows(noise, "noise", b, cfg.noise_dim)
@@ -165,12 +179,25 @@ def _numbers(values, what: str) -> torch.Tensor:
 def _rows(values, what: str, rows: int, width: int) -> torch.Tensor:
     """``values`` as a (rows, width) float32 tensor: one row per generated digit."""
     out = _numbers(values, what)
-    if out.numel() != rows * width:
+    if tuple(out.shape) != (rows, width):
         raise ConfigError(
             f"{what} must be {rows} x {width} (a row of {width} values per category code), "
             f"got shape {tuple(out.shape)}"
         )
-    return out.reshape(rows, width).float()
+    return out.float()
+
+
+def _device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device this machine has, or a ConfigError naming it."""
+    try:
+        out = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; expected cpu, cuda or cuda:N") from None
+    if out.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: PyTorch sees no CUDA GPU on this machine")
+    if out.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {device!r}: infogan runs on cpu or cuda")
+    return out
 
 
 def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoGANModel:

@@ -95,6 +95,11 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
     for key in ("config", "generator", "discriminator", "step"):
         if key not in state:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
+    step = state["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(
+            f"{path}: the checkpoint's step must be an integer >= 0, got {step!r}"
+        )
     return state
 
 
