@@ -34,6 +34,7 @@ from infogan.report.figures import (
     wants_log_scale,
 )
 from infogan.report.traversal import posterize
+from infogan.web.explorer import Explorer
 
 STEPS = 4  # of each arm, batch 8, grids every 2 steps
 FRAMES = 17  # traversal frames in a report
@@ -276,6 +277,31 @@ def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
     assert grid_columns(load_run(run).evaluation, model).title.startswith(
         "class"
     )  # garments, not digits
+
+
+def test_an_evaluation_of_another_iteration_is_left_out(comparison, tmp_path):
+    """After a resume (or for an older checkpoint) eval.json no longer describes the model:
+    the report, the API and the explorer say so instead of using its numbers and labels."""
+    run = _copy_run(comparison.infogan, tmp_path / "run")
+    last = int(load_run(run).steps[-1])
+    mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]
+    (run / "eval.json").write_text(json.dumps({"step": last, "category_to_digit": mapping}))
+    assert load_run(run).evaluation["step"] == last and not load_run(run).stale_evaluation
+    assert load_model(run).digit_order() == [3, 1, 6, 0, 2, 4, 7, 9, 8, 5]
+
+    (run / "eval.json").write_text(json.dumps({"step": last - 1, "category_to_digit": mapping}))
+    data = load_run(run)
+    assert data.evaluation == {}
+    assert data.stale_evaluation.startswith(f"eval.json measured iteration {last - 1:,} and")
+    assert load_model(run).evaluation == {} and load_model(run).digit_order() == list(range(10))
+    explorer, warnings = Explorer.load(run)
+    assert explorer.digit_mapping is None
+    assert warnings == [
+        f"{run / 'eval.json'} is from step {last - 1}, the model is at step {last}; labelling "
+        "buttons by code index (run infogan eval again)"
+    ]
+    page = _parse(write_report(run, traversal_frames=2).html)
+    assert f"is now at {last:,}: run infogan eval" in " ".join(page.text)
 
 
 # --- user mistakes ------------------------------------------------------------------------

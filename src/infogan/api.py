@@ -210,7 +210,8 @@ def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoG
             exported.config, exported.state, device=device, evaluation=exported.evaluation
         )
     ckpt, state, config = read_checkpoint(path)
-    return InfoGANModel(config, state, device=device, evaluation=_evaluation_beside(ckpt))
+    evaluation = _evaluation_beside(ckpt, state["step"])
+    return InfoGANModel(config, state, device=device, evaluation=evaluation)
 
 
 def read_checkpoint(path: Path | str) -> tuple[Path, dict, RunConfig]:
@@ -226,8 +227,9 @@ def read_checkpoint(path: Path | str) -> tuple[Path, dict, RunConfig]:
     return ckpt, state, config
 
 
-def _evaluation_beside(checkpoint: Path) -> dict:
-    """The eval.json of the run a checkpoint belongs to, or {}."""
+def _evaluation_beside(checkpoint: Path, step: int) -> dict:
+    """The eval.json of the run a checkpoint belongs to, or {}: also where it measured
+    another step (the run went on, or this is an older step_N.pt)."""
     import json
 
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
@@ -237,4 +239,6 @@ def _evaluation_beside(checkpoint: Path) -> dict:
         value = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return {}
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict) or value.get("step", step) != step:
+        return {}
+    return value

@@ -169,6 +169,9 @@ def _evaluation_headline(result: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _evaluation(run: RunData) -> html.Section | None:
     """eval.json's headline numbers, and every field in a fold-out table."""
+    if run.stale_evaluation:
+        note = html.paragraph(run.stale_evaluation + ".", note=True)
+        return html.Section("evaluation", "Evaluation", note)
     if not run.evaluation:
         return None
     result = run.evaluation

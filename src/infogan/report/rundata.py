@@ -33,8 +33,10 @@ class RunData:
     steps: np.ndarray  # (N,) iteration numbers, 1-based
     metrics: dict[str, np.ndarray]  # name in METRIC_NAMES -> (N,) values
     summary: dict[str, Any]  # run.json; empty while a run is unfinished
-    evaluation: dict[str, Any]  # eval.json, empty until the run is evaluated
+    # eval.json: empty until the run is evaluated, and when it measured another iteration
+    evaluation: dict[str, Any]
     grid_steps: dict[str, list[int]]  # grid name -> the iterations it was saved at
+    stale_evaluation: str = ""  # why eval.json is left out, where it measured another iteration
 
     @property
     def name(self) -> str:
@@ -62,14 +64,24 @@ def load_run(run_dir: Path | str) -> RunData:
     if not config_path.is_file():
         raise RunDirError(f"{run_dir}: not a run directory (no config.json)")
     steps, metrics = read_metrics(run_dir / "metrics.csv")
+    evaluation = _read_json(run_dir / EVALUATION_FILE)
+    evaluated, last = evaluation.get("step"), int(steps[-1])
+    stale = ""
+    if evaluation and isinstance(evaluated, int) and evaluated != last:
+        stale = (
+            f"{EVALUATION_FILE} measured iteration {evaluated:,} and the run is now at "
+            f"{last:,}: run infogan eval {run_dir} again"
+        )
+        evaluation = {}
     return RunData(
         run_dir=run_dir,
         config=_read_config(config_path),
         steps=steps,
         metrics=metrics,
         summary=_read_json(run_dir / "run.json"),
-        evaluation=_read_json(run_dir / EVALUATION_FILE),
+        evaluation=evaluation,
         grid_steps={name: _grid_steps(run_dir / "images" / name) for name in GRID_NAMES},
+        stale_evaluation=stale,
     )
 
 

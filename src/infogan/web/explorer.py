@@ -39,18 +39,28 @@ def run_dir_of(path: Path | str) -> Path:
     return parent.parent if parent.name == "checkpoints" else parent
 
 
-def load_digit_mapping(run_dir: Path, num_categories: int) -> tuple[list[int] | None, str | None]:
-    """``eval.json``'s ``category_to_digit`` if the evaluation wrote one, and a warning if
-    the file is there but unusable. The explorer works without it."""
+def load_digit_mapping(
+    run_dir: Path, num_categories: int, step: int
+) -> tuple[list[int] | None, str | None]:
+    """``eval.json``'s ``category_to_digit`` if the evaluation wrote one for the model's
+    ``step``, and a warning if the file is there but unusable. The explorer works without
+    it."""
     path = run_dir / "eval.json"
     if not path.is_file():
         return None, None
     try:
-        mapping = json.loads(path.read_text(encoding="utf-8")).get("category_to_digit")
+        evaluation = json.loads(path.read_text(encoding="utf-8"))
+        mapping = evaluation.get("category_to_digit")
     except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
         return None, f"{path}: unreadable ({exc}); labelling buttons by code index"
     if mapping is None:
         return None, None
+    evaluated = evaluation.get("step", step)
+    if evaluated != step:
+        return None, (
+            f"{path} is from step {evaluated}, the model is at step {step}; labelling "
+            "buttons by code index (run infogan eval again)"
+        )
     valid = (
         isinstance(mapping, list)
         and len(mapping) == num_categories
@@ -136,7 +146,8 @@ class Explorer:
         """Load a run directory, checkpoint or exported folder; return the explorer and any
         warnings."""
         model = load_model(path)
-        mapping, warning = load_digit_mapping(run_dir_of(path), model.config.latent.num_categories)
+        k = model.config.latent.num_categories
+        mapping, warning = load_digit_mapping(run_dir_of(path), k, model.step)
         explorer = cls(model, source=Path(path), digit_mapping=mapping)
         return explorer, [warning] if warning else []
 
