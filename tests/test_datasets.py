@@ -291,6 +291,20 @@ def test_folder_pixels_worked_out_by_hand_and_the_corrupt_file_skipped(image_fol
     )
 
 
+def test_16_bit_grey_pngs_are_scaled_not_clipped(tmp_path):
+    """A 16-bit PNG's 0..65535 become 0..255 (65535 / 257): Pillow's own conversion to 8
+    bits would make every pixel above 255 white."""
+    pixels = np.zeros((40, 40), np.uint16)
+    pixels[:, 10:30] = 32896  # 128 * 257: mid grey
+    pixels[:, 30:] = 65535  # white
+    Image.fromarray(pixels).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    x = load_folder(tmp_path, image_size=40)
+    assert x.shape == (1, 1, 40, 40)
+    expected = torch.tensor([0.0] * 10 + [128.0] * 20 + [255.0] * 10) / 127.5 - 1
+    assert torch.allclose(x[0, 0], expected.expand(40, 40), atol=1e-6)
+
+
 def test_memory_estimate_refuses_a_folder_that_would_not_fit(image_folder):
     # 100,000 RGB images at 64x64 in float32: 100000 * 3 * 64 * 64 * 4 bytes = 4.58 GiB
     assert check_memory(100_000, 3, 64, available=None, source="x") == 4_915_200_000

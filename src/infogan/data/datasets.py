@@ -163,7 +163,7 @@ def decode_image(path: Path, *, image_size: int, channels: int) -> np.ndarray:
     with Image.open(path) as image:
         image.draft(mode, (image_size, image_size))  # JPEG: decode at a reduced scale
         image = ImageOps.exif_transpose(image)
-        image = image.convert(mode)
+        image = _eight_bit(image).convert(mode)
         width, height = image.size
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
@@ -172,6 +172,15 @@ def decode_image(path: Path, *, image_size: int, channels: int) -> np.ndarray:
             image = image.resize((image_size, image_size), Image.Resampling.LANCZOS)
         pixels = np.array(image, dtype=np.uint8)  # a writable copy, for torch
     return pixels.reshape(image_size, image_size, channels)
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image (PNG's I;16, or 32-bit I as some files decode) scaled to 8 bits:
+    Pillow's own conversion clips everything above 255 to white."""
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L"):
+        return image
+    pixels = np.asarray(image).astype(np.float64) / 257.0  # 65535 -> 255
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), mode="L")
 
 
 def load_folder(
