@@ -4,7 +4,9 @@ folders get one line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
@@ -14,13 +16,15 @@ from PIL import Image
 from safetensors import safe_open
 
 import infogan
-from infogan.api import InfoGANModel, load_model
+from infogan.api import PRETRAINED, InfoGANModel, load_model
 from infogan.data import sha256_of
 from infogan.errors import CheckpointError, ConfigError
-from infogan.training.run import train
+from infogan.export import refresh_card
+from infogan.training.run import resume, train
 
 QUIET = {"progress": False, "log": lambda _m: None}
 EVAL = {
+    "step": 3,  # the run's checkpoint's: an evaluation of another step is left out
     "category_to_digit": [3, 1, 4, 0, 5, 9, 2, 6, 8, 7],
     "unsupervised_accuracy": 0.5,
     "continuous": [],
@@ -134,6 +138,108 @@ def test_overwrite_replaces_the_folder_whole(run, tmp_path):
     assert not list(tmp_path.glob(".m.*"))  # no staging folder left behind
 
 
+def _digests(folder):
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "out"),
+    [
+        ("run", "run"),
+        ("run", "run/checkpoints"),
+        ("run", "run/model"),
+        ("run", "."),
+        ("run/checkpoints/last.pt", "run"),
+        ("run", "link"),
+        ("link", "run"),
+    ],
+)
+def test_out_that_is_holds_or_lies_in_the_run_is_refused_and_the_run_kept(
+    run, tmp_path, main_error, source, out
+):
+    shutil.copytree(run, tmp_path / "run")
+    (tmp_path / "link").symlink_to(tmp_path / "run", target_is_directory=True)
+    before = _digests(tmp_path / "run")
+    line = main_error("export", tmp_path / source, "--out", tmp_path / out, "--overwrite")
+    assert "is, holds or lies inside the run being exported" in line
+    assert _digests(tmp_path / "run") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "run"]
+    assert not (tmp_path / "run" / "model").exists()
+
+
+def test_a_loose_checkpoint_may_not_be_overwritten_by_its_own_export(run, tmp_path, main_error):
+    (tmp_path / "step3.pt").write_bytes((run / "checkpoints" / "last.pt").read_bytes())
+    line = main_error("export", tmp_path / "step3.pt", "--out", tmp_path, "--overwrite")
+    assert f"the checkpoint {tmp_path / 'step3.pt'}" in line
+    assert load_model(tmp_path / "step3.pt").step == 3
+
+
+@pytest.mark.parametrize("source", ["exported", "exported/model.safetensors", "pretrained"])
+def test_exporting_an_exported_model_says_what_export_takes(exported, tmp_path, main_error, source):
+    path = {"exported": exported, "pretrained": PRETRAINED}.get(source)
+    path = path or exported / "model.safetensors"
+    line = main_error("export", path, "--out", tmp_path / "again")
+    assert f"{path}: already an exported model; export takes a run directory or a checkpoint" in (
+        line
+    )
+    assert not (tmp_path / "again").exists()
+
+
+def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(run, tmp_path):
+    ended = subprocess.Popen([sys.executable, "-c", ""])
+    ended.wait()  # its process id now names no process
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        out = tmp_path / "m"
+        out.mkdir()
+        (out / "old.txt").write_text("the export being replaced")
+        killed = tmp_path / f".m.export-{ended.pid}"
+        live = tmp_path / f".m.export-{running.pid}"
+        swapped = tmp_path / f".m.replaced-{ended.pid}"
+        other_target = tmp_path / f".mm.export-{ended.pid}"
+        for folder in (killed, live, swapped, other_target):
+            folder.mkdir()
+            (folder / "model.safetensors").write_bytes(b"partial")
+        infogan.export_model(run, out, overwrite=True)
+        assert (out / "model.safetensors").is_file() and not (out / "old.txt").exists()
+        assert not killed.exists() and not swapped.exists()
+        assert live.is_dir() and other_target.is_dir()  # a running export's; another target's
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_an_evaluation_of_another_step_is_left_out_with_a_warning(
+    tmp_path, digits_28, tiny_config, mnist_dir, main_run
+):
+    run = tmp_path / "run"
+    train(tiny_config("tilt28", steps=2, batch_size=32), run, images=digits_28[0], **QUIET)
+    done = main_run(
+        "eval", run, "--test-digits", "300", "--per-category", "10", "--sweep-draws", "4",
+        "--sweep-values", "3", "--no-progress", "--data-dir", mnist_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = []
+    current = infogan.export_model(run, tmp_path / "at-2", log=warnings.append)
+    assert warnings == [] and json.loads((current / "eval.json").read_text())["step"] == 2
+    assert "| unsupervised accuracy | 0." in (current / "README.md").read_text()
+
+    resume(run, max_steps=3, images=digits_28[0], **QUIET)
+    done = main_run("export", run, "--out", tmp_path / "at-3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {tmp_path / 'at-3'}: ")
+    assert f"warning: {run / 'eval.json'} is from step 2, the model is at step 3; " in done.stderr
+    assert f"run `infogan eval {run}` again" in done.stderr
+    assert not (tmp_path / "at-3" / "eval.json").exists()
+    card = (tmp_path / "at-3" / "README.md").read_text()
+    assert "exported before it was evaluated" in card and "unsupervised accuracy |" not in card
+    assert "- iterations: 3;" in card
+
+
 def _copy(exported, tmp_path):
     folder = tmp_path / "copy"
     folder.mkdir()
@@ -153,6 +259,20 @@ def _pickle_in_disguise(path):
 def _header_lies(path):
     blob = path.read_bytes()
     path.write_bytes((10**12).to_bytes(8, "little") + blob[8:])
+
+
+def _flip_tensor_bits(path):
+    """Bits flipped in the tensor data, past the header: still a readable safetensors file."""
+    blob = bytearray(path.read_bytes())
+    for i in range(len(blob) - 4000, len(blob) - 3000):
+        blob[i] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
+def _digest_not_hex(path):
+    info = json.loads(path.read_text())
+    info["weights_sha256"] = "abc"
+    path.write_text(json.dumps(info))
 
 
 def _not_json(path):
@@ -175,6 +295,12 @@ def _bad_value(path):
         ("model.safetensors", _truncate, "model.safetensors: "),
         ("model.safetensors", _pickle_in_disguise, "not a safetensors file"),
         ("model.safetensors", _header_lies, "truncated or not a safetensors file"),
+        (
+            "model.safetensors",
+            _flip_tensor_bits,
+            "model.safetensors: the weights do not match the digest recorded in config.json",
+        ),
+        ("config.json", _digest_not_hex, "'weights_sha256' is not a SHA-256 hex digest"),
         ("config.json", _not_json, "not readable JSON"),
         ("config.json", _other_format, "not an infogan model config"),
         ("config.json", _bad_value, "num_categories"),
@@ -189,6 +315,30 @@ def test_a_damaged_folder_gets_one_line(exported, tmp_path, main_error, name, da
     assert not (tmp_path / "x.png").exists()
     with pytest.raises(CheckpointError):
         load_model(folder)
+
+
+def test_a_folder_without_a_recorded_digest_still_loads(exported, tmp_path):
+    folder = _copy(exported, tmp_path)
+    info = json.loads((folder / "config.json").read_text())
+    del info["weights_sha256"]
+    (folder / "config.json").write_text(json.dumps(info))
+    model = load_model(folder)
+    assert torch.equal(
+        model.generate([0, 1], seed=2), load_model(exported).generate([0, 1], seed=2)
+    )
+    refresh_card(folder, model, {})  # what `infogan eval FOLDER` ends with
+    assert "SHA-256 `not recorded`" in (folder / "README.md").read_text()
+
+
+def test_a_safetensors_file_is_read_only_as_its_folders_model_file(exported, tmp_path, main_error):
+    folder = _copy(exported, tmp_path)
+    (folder / "other.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match=r"other\.safetensors: an exported model is read"):
+        load_model(folder / "other.safetensors")
+    line = main_error("generate", folder / "other.safetensors", "--out", tmp_path / "x.png")
+    assert f"{folder / 'other.safetensors'}: " in line and "name the folder" in line
+    assert not (tmp_path / "x.png").exists()
+    assert load_model(folder / "model.safetensors").step == 3
 
 
 def test_a_truncated_file_is_one_line_from_the_command(exported, tmp_path, main_error):

@@ -10,15 +10,21 @@
     DIR/sweep_c2.png
     DIR/README.md           the model card
 
-The folder is written beside its destination and renamed into place, so a failed export
-leaves nothing half-written. :func:`load_exported` reads it back without any pickle.
+The folder is written beside its destination (``.DIR.export-PID``) and renamed into place,
+so a failed export leaves nothing half-written; the staging folder of an export that was
+killed is removed by the next export to the same place. The run's eval.json travels only
+when it was measured at the exported checkpoint's step. :func:`load_exported` reads the
+folder back without any pickle and checks the weights against the digest in config.json.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +44,7 @@ CONFIG_NAME = "config.json"
 EVAL_NAME = "eval.json"
 CARD_NAME = "README.md"
 FIGURES = {"samples": "samples.png", "c1": "sweep_c1.png", "c2": "sweep_c2.png"}
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,8 @@ class Exported:
 
 
 def is_exported(path: Path | str) -> bool:
-    """A folder holding ``model.safetensors`` (or that file itself)."""
+    """A folder holding ``model.safetensors``, or a ``.safetensors`` file (which
+    :func:`load_exported` takes only as a folder's ``model.safetensors``)."""
     path = Path(path)
     return (path.is_dir() and (path / WEIGHTS_NAME).is_file()) or path.suffix == ".safetensors"
 
@@ -80,31 +88,48 @@ def training_command(config: RunConfig) -> str:
     return " ".join(words)
 
 
+def _warn_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def export_model(
     source: Path | str,
     out: Path | str,
     *,
     storage: str = "float32",
     overwrite: bool = False,
+    log: Callable[[str], None] = _warn_on_stderr,
 ) -> Path:
-    """Export a run directory (or checkpoint file) into the folder ``out``; return it."""
-    from infogan.api import InfoGANModel, read_checkpoint, sampling_generator
+    """Export a run directory (or checkpoint file) into the folder ``out``; return it.
+
+    ``log`` receives the warnings (an eval.json left out because it was measured at
+    another step than the checkpoint's).
+    """
+    from infogan.api import InfoGANModel, find_checkpoint, read_checkpoint, sampling_generator
     from infogan.export.card import draw_figures, write_card
     from infogan.web.explorer import run_dir_of
 
     if storage not in STORAGES:
         raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+    if is_exported(source):
+        raise RunDirError(
+            f"{source}: already an exported model; export takes a run directory or a "
+            "checkpoint (.pt) (to share this folder, copy it; for another --storage, export "
+            "the run it came from)"
+        )
     out = Path(out)
+    _refuse_out_overlapping_source(find_checkpoint(source), out)
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise RunDirError(f"{out}: not empty; pick another --out or pass --overwrite")
     _checkpoint, state, config = read_checkpoint(source)
     run_dir = run_dir_of(source)
-    evaluation = _read_json(run_dir / EVAL_NAME)
+    evaluation = _evaluation_at_step(run_dir, int(state["step"]), log)
     summary = _read_json(run_dir / "run.json")
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_staging(out)
     staging = out.parent / f".{out.name}.export-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -160,6 +185,58 @@ def _exported_state(tensors: dict[str, torch.Tensor], step: int) -> dict[str, An
     return {**states, "step": step, "fixed_noise": fixed_noise}
 
 
+def _refuse_out_overlapping_source(checkpoint: Path, out: Path) -> None:
+    """A RunDirError, before anything is written, if ``out`` is, holds or lies inside the
+    run being exported (for a checkpoint outside a run's checkpoints/: if ``out`` holds
+    it): ``--overwrite`` would delete what is being exported. Symbolic links are followed."""
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+    guarded = (run_dir or checkpoint).resolve()
+    target = out.resolve()
+    if target.is_relative_to(guarded) or guarded.is_relative_to(target):
+        what = f"the run being exported, {run_dir}" if run_dir else f"the checkpoint {checkpoint}"
+        raise RunDirError(f"--out {out}: is, holds or lies inside {what}; pick a folder outside it")
+
+
+def _evaluation_at_step(run_dir: Path, step: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """The run's eval.json if it was measured at ``step``, else {} (and a warning when
+    there is one from another step)."""
+    path = run_dir / EVAL_NAME
+    evaluation = _read_json(path)
+    if not evaluation or evaluation.get("step") == step:
+        return evaluation
+    measured = evaluation.get("step")
+    at = f"is from step {measured}" if measured is not None else "records no step"
+    log(
+        f"warning: {path} {at}, the model is at step {step}; exported without it "
+        f"(run `infogan eval {run_dir}` again, then export, to include it)"
+    )
+    return {}
+
+
+def _remove_dead_staging(out: Path) -> None:
+    """Remove what exports to ``out`` that were killed left beside it: their staging
+    folders, and a replaced folder whose successor is in place. Folders of an export whose
+    process still runs are left alone."""
+    leftover_name = re.compile(rf"\.{re.escape(out.name)}\.(export|replaced)-(\d+)")
+    for leftover in out.parent.iterdir():
+        match = leftover_name.fullmatch(leftover.name)
+        if not match or not leftover.is_dir() or _process_alive(int(match[2])):
+            continue
+        if match[1] == "replaced" and not out.is_dir():
+            continue  # killed mid-swap: that folder is the only copy of the old export
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process, or no way to tell: keep its folder
+    return True
+
+
 def _move_into_place(staging: Path, out: Path) -> None:
     if not out.exists():
         staging.rename(out)
@@ -172,14 +249,21 @@ def _move_into_place(staging: Path, out: Path) -> None:
 
 def load_exported(path: Path | str) -> Exported:
     """Read an exported folder (or its ``model.safetensors``); one-line errors for anything
-    missing, truncated or foreign."""
+    missing, truncated, foreign, or weights that do not match config.json's digest."""
     folder = Path(path)
     if folder.suffix == ".safetensors":
+        if folder.name != WEIGHTS_NAME:
+            raise CheckpointError(
+                f"{folder}: an exported model is read as a folder with {WEIGHTS_NAME} and "
+                f"{CONFIG_NAME}; name the folder or its {WEIGHTS_NAME}"
+            )
         folder = folder.parent
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such model folder")
     info = _read_model_config(folder / CONFIG_NAME)
-    tensors, storage = weights.read_weights(folder / WEIGHTS_NAME)
+    tensors, storage = weights.read_weights(
+        folder / WEIGHTS_NAME, expected_sha256=info.get("weights_sha256")
+    )
     try:
         config = RunConfig.from_dict(info["config"]).validate()
     except ConfigError as exc:
@@ -208,6 +292,9 @@ def _read_model_config(path: Path) -> dict[str, Any]:
         )
     if not isinstance(info.get("config"), dict):
         raise CheckpointError(f"{path}: lacks the run configuration ('config')")
+    digest = info.get("weights_sha256")  # every export records it; without, loads unchecked
+    if digest is not None and not (isinstance(digest, str) and SHA256_HEX.fullmatch(digest)):
+        raise CheckpointError(f"{path}: 'weights_sha256' is not a SHA-256 hex digest")
     return info
 
 

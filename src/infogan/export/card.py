@@ -176,7 +176,7 @@ def write_card(
         f"- commit: {prov.get('commit') or 'not recorded'}; infogan {prov.get('infogan') or '?'}, "
         f"torch {prov.get('torch') or '?'}; finished {prov.get('finished_at') or '?'}",
         f"- weights: `model.safetensors`, {info['storage']} storage, SHA-256 "
-        f"`{info['weights_sha256']}`",
+        f"`{info.get('weights_sha256') or 'not recorded'}`",
         "",
         "## Intended use and limits",
         "",

@@ -11,11 +11,13 @@ and how the weights are stored:
   float32 scale per output row (``NAME.scale``, symmetric: value = int8 * scale), the
   rest in float32 (about a quarter of the size).
 
-Loading restores float32 tensors whatever the storage.
+Loading restores float32 tensors whatever the storage, after checking the file against
+the SHA-256 digest that the folder's config.json records for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -112,10 +114,14 @@ def write_weights(path: Path, tensors: dict[str, torch.Tensor], *, storage: str)
     return path
 
 
-def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], str]:
+def read_weights(
+    path: Path, *, expected_sha256: str | None = None
+) -> tuple[dict[str, torch.Tensor], str]:
     """The tensors of an exported ``model.safetensors`` and their storage.
 
-    Anything but a complete file of this format is a :class:`CheckpointError` naming it.
+    Anything but a complete file of this format, or (given ``expected_sha256``, the digest
+    config.json records) one whose bytes have another digest, is a :class:`CheckpointError`
+    naming it.
     """
     try:
         blob = path.read_bytes()
@@ -136,6 +142,12 @@ def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], str]:
         tensors = load_bytes(blob)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    # checked after parsing, so a truncated or foreign file gets the more precise message
+    if expected_sha256 is not None and hashlib.sha256(blob).hexdigest() != expected_sha256.lower():
+        raise CheckpointError(
+            f"{path}: the weights do not match the digest recorded in config.json "
+            "(weights_sha256); the file is damaged or was changed after export"
+        )
     return tensors, storage
 
 
