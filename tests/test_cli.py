@@ -51,7 +51,7 @@ def test_help_is_accurate(command, cli):
         (["train", "--set", "train.tilt_from=3"], "unknown setting 'train.tilt_from'"),
         (["train", "--set", "train.seed"], "expected SECTION.FIELD=VALUE"),
         (["train", "--config", "/nonexistent.json"], "/nonexistent.json: cannot read"),
-        (["generate", "/nonexistent/run", "--out", "x.png"], "no such checkpoint"),
+        (["generate", "/nonexistent/run", "--out", "x.png"], "no such file or directory"),
     ],
 )
 def test_user_mistakes_give_one_clear_line(args, fragment, tmp_path, main_error):
@@ -186,3 +186,183 @@ def test_set_and_config_reach_the_run_and_a_resume_keeps_them(
     again = main_run("train", "--resume", run, "--max-steps", "3", *common)
     assert again.returncode == 0, again.stderr
     assert json.loads((run / "config.json").read_text())["train"]["cluster_reseed"] == 7
+
+
+# --- generate, sample, eval, train-classifier: refused before any work, with one line ---
+
+
+@pytest.fixture
+def loose_model(tiny_run, tmp_path):
+    """The tiny run's checkpoint as a loose file in tmp_path, whose eval.json goes beside it
+    (tmp_path/eval.json), so that a test may write a broken one."""
+    model = tmp_path / "model.pt"
+    model.symlink_to(tiny_run / "checkpoints" / "last.pt")
+    return model
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("[3, 1, 4]", "not an infogan eval.json (no category_to_digit)"),
+        ('{"category_to_digit": null}', "must match the 10 codes one to one"),
+        ('{"category_to_digit": ["0", 1, 2, 3, 4, 5, 6, 7, 8, 9]}', "got ['0', 1, 2,"),
+        ('{"category_to_digit": [0, 1, 2, 3, 4, 5, 6, 7, 8, 8]}', "must match the 10 codes"),
+        ('{"category_to_digit": 7}', "must match the 10 codes one to one"),
+        ("{not json", "not valid JSON"),
+        # measured at another step than the model's (the run went on after infogan eval)
+        (
+            '{"step": 999999, "category_to_digit": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}',
+            "measured step 999999",
+        ),
+    ],
+)
+def test_generate_by_digit_names_a_broken_eval_json(loose_model, content, fragment, main_error):
+    evaluation = loose_model.parent / "eval.json"
+    evaluation.write_text(content)
+    out = loose_model.parent / "x.png"
+    line = main_error("generate", loose_model, "--categories", "by-digit", "--out", out)
+    assert line.startswith(f"infogan: error: {evaluation}: ") and fragment in line
+    assert not out.exists()
+
+
+def test_generate_by_digit_follows_a_valid_eval_json(loose_model, main_run):
+    mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]  # code c shows digit mapping[c]
+    (loose_model.parent / "eval.json").write_text(json.dumps({"category_to_digit": mapping}))
+    by_digit, by_code = loose_model.parent / "d.png", loose_model.parent / "c.png"
+    order = ",".join(str(mapping.index(d)) for d in range(10))  # column k: the code of digit k
+    assert (
+        main_run("generate", loose_model, "--categories", "by-digit", "--out", by_digit).returncode
+        == 0
+    )
+    assert (
+        main_run("generate", loose_model, "--categories", order, "--out", by_code).returncode == 0
+    )
+    assert by_digit.read_bytes() == by_code.read_bytes()
+
+
+@pytest.fixture
+def blocked_paths(tmp_path):
+    """A directory named like an output file, and a file where a folder should be."""
+    (tmp_path / "isdir.png").mkdir()
+    (tmp_path / "isdir.npz").mkdir()
+    (tmp_path / "isdir.safetensors").mkdir()
+    (tmp_path / "g.png").write_text("not a folder")
+    return tmp_path
+
+
+def _no_temporaries(folder):
+    return not [p for p in folder.rglob("*") if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    ("command", "out", "expected"),
+    [
+        ("generate", "isdir.png", "{tmp}/isdir.png: is a directory, not a file"),
+        ("generate", "g.png/x.png", "{tmp}/g.png/x.png: cannot write here ({tmp}/g.png is not"),
+        ("generate", "/sys/x.png", "/sys/x.png: cannot write here ("),
+        ("sample", "isdir.npz", "{tmp}/isdir.npz: is a directory, not a file"),
+        ("sample", "g.png/s.npz", "{tmp}/g.png/s.npz: cannot write here ({tmp}/g.png is not"),
+    ],
+)
+def test_an_unwritable_out_is_named_with_its_reason(
+    command, out, expected, tiny_run, blocked_paths, main_error
+):
+    tmp = blocked_paths
+    target = out if out.startswith("/") else tmp / out
+    line = main_error(command, tiny_run, "--out", target)
+    assert expected.format(tmp=tmp) in line and ".tmp" not in line
+    assert _no_temporaries(tmp) and not (tmp / "g.png").is_dir()
+
+
+GENERATE = ["generate", "RUN", "--out", "x.png"]
+SAMPLE = ["sample", "RUN", "--out", "x.npz"]
+BIG = "99999999999999999999999"  # past a 64-bit integer
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ([*GENERATE, "--seed", BIG], f"--seed must be in [0, 2^63), got {BIG}"),
+        ([*GENERATE, "--seed", "-1"], "--seed must be in [0, 2^63), got -1"),
+        ([*SAMPLE, "--per-category", "1000000000"], "at most 10,000 (every digit is held in"),
+        ([*GENERATE, "--vary", "c1", "--c1", "0.5"], "--c1 0.5 has no effect with --vary c1,"),
+        ([*GENERATE, "--vary", "c2", "--c2", "0"], "--c2 0.0 has no effect with --vary c2"),
+        ([*GENERATE, "--vary", "c1", "--seed", "0"], "--seed 0 has no effect with --vary: the"),
+        (["eval", "RUN", "--test-digits", "20000"], "at most 10,000, the size of the test set"),
+        (["eval", "RUN", "--seed", BIG], "--seed must be in [0, 2^63)"),
+        (["eval", "RUN", "--per-category", "10001"], "--per-category must be at most 10,000"),
+    ],
+)
+def test_model_command_values_are_refused_up_front(args, fragment, tiny_run, tmp_path, main_error):
+    args = [
+        tiny_run if a == "RUN" else tmp_path / a if a in ("x.png", "x.npz") else a for a in args
+    ]
+    assert fragment in main_error(*args)
+    assert not any(tmp_path.iterdir()) and not (tiny_run / "eval.json").exists()
+
+
+def test_vary_keeps_the_other_code(tiny_run, tmp_path, main_run):
+    held, plain = tmp_path / "held.png", tmp_path / "plain.png"
+    assert (
+        main_run("generate", tiny_run, "--vary", "c1", "--c2", "0.9", "--out", held).returncode == 0
+    )
+    assert main_run("generate", tiny_run, "--vary", "c1", "--out", plain).returncode == 0
+    assert held.read_bytes() != plain.read_bytes()  # --c2 reached the sweep
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """train-classifier with its data and training replaced by failures: a check that
+    fires must fire before either."""
+
+    def fail(*_args, **_kwargs):
+        raise AssertionError("train-classifier went on to fetch data or train")
+
+    monkeypatch.setattr("infogan.data.fetch_dataset", fail)
+    monkeypatch.setattr("infogan.evaluate.classifier.train_dataset_classifier", fail)
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        ("isdir.safetensors", "{tmp}/isdir.safetensors: is a directory, not a file"),
+        ("g.png/c.safetensors", "{tmp}/g.png/c.safetensors: cannot write here ({tmp}/g.png is"),
+        ("/sys/c.safetensors", "/sys/c.safetensors: cannot write here ("),
+        ("model.safetensors", "{tmp}/model.safetensors already exists; pass --overwrite"),
+    ],
+)
+def test_train_classifier_checks_its_out_before_training(
+    out, expected, blocked_paths, no_training, main_error
+):
+    tmp = blocked_paths
+    existing = tmp / "model.safetensors"
+    existing.write_bytes(b"an exported model's weights")
+    target = out if out.startswith("/") else tmp / out
+    assert expected.format(tmp=tmp) in main_error("train-classifier", "--out", target)
+    assert existing.read_bytes() == b"an exported model's weights"
+    assert _no_temporaries(tmp)
+
+
+def test_train_classifier_checks_its_seed_before_training(tmp_path, no_training, main_error):
+    out = tmp_path / "c.safetensors"
+    line = main_error("train-classifier", "--out", out, "--seed", "99999999999999999999999")
+    assert "--seed must be in [0, 2^63), got 99999999999999999999999" in line
+    assert not out.exists()
+
+
+def test_train_classifier_overwrite_replaces_the_file(tmp_path, mnist_dir, monkeypatch, main_run):
+    from infogan.evaluate import classifier as clf
+
+    def untrained(dataset, data_dir, out, **_options):  # the real file format, no minutes
+        clf.save_classifier(
+            clf.MnistClassifier(), out, dataset=dataset.name, test_accuracy=0.1, seconds=0.0
+        )
+        return clf.load_classifier(out, dataset)
+
+    monkeypatch.setattr(clf, "train_dataset_classifier", untrained)
+    out = tmp_path / "c.safetensors"
+    out.write_bytes(b"old")
+    done = main_run("train-classifier", "--out", out, "--overwrite", "--data-dir", mnist_dir)
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out}" in done.stdout
+    assert clf.load_classifier(out).path == out

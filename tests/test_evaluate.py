@@ -303,3 +303,28 @@ def test_command_mistakes_give_one_line(args, fragment, tiny_run, tmp_path, main
     assert fragment in main_error(*args)
     # a refused command writes nothing: no samples, no eval.json in the run
     assert not any(tmp_path.iterdir()) and not (tiny_run / "eval.json").exists()
+
+
+def test_sample_prior_bounds_per_category_before_drawing(tiny_run):
+    from infogan.cli.models import MAX_PER_CATEGORY as SAID_IN_HELP
+    from infogan.errors import ConfigError
+    from infogan.evaluate.sampling import MAX_PER_CATEGORY
+
+    assert SAID_IN_HELP == MAX_PER_CATEGORY == 10_000
+    model = load_model(tiny_run)
+    with pytest.raises(ConfigError, match=r"at most 10,000 \(every digit is held in memory\)"):
+        sample_prior(model, per_category=1_000_000_000)
+    assert len(sample_prior(model, per_category=1).categories) == 10
+
+
+def test_evaluate_refuses_more_digits_than_there_are(tiny_run, mnist_dir):
+    """The library refuses what the command refuses: the memory bound at once, and more
+    test digits than the test set holds once its size is known (before any model pass)."""
+    from infogan.errors import ConfigError
+    from infogan.evaluate import evaluate
+
+    model = load_model(tiny_run)
+    with pytest.raises(ConfigError, match="--per-category must be at most 10,000"):
+        evaluate(model, data_dir=mnist_dir, per_category=10_001, progress=False)
+    with pytest.raises(ConfigError, match=r"at most 10,000, the size of the test set; got 20,000"):
+        evaluate(model, data_dir=mnist_dir, test_digits=20_000, progress=False)

@@ -1,9 +1,12 @@
-"""What the commands share: the data-directory option."""
+"""What the commands share: the data-directory option, and the check of an output file."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from infogan.errors import ConfigError
+from infogan.fileio import check_writable
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -13,3 +16,15 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where the MNIST IDX files live (default: $INFOGAN_DATA_DIR or ./data)",
     )
+
+
+def check_out(path: Path) -> Path:
+    """``--out``, refused before any work with one line naming it and why if it cannot be
+    written: a directory there, a file where a folder should be, a folder that takes no
+    new files. (Missing folders are fine: the write creates them.)"""
+    try:
+        return check_writable(path)
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write here ({exc.strerror or exc})") from None

@@ -6,11 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from infogan.cli.common import add_data_dir
+from infogan.cli.common import add_data_dir, check_out
 from infogan.errors import ConfigError
 
 #: `generate --vary`'s default number of rows, as in a run's varying grids
 SWEEP_ROWS = 10
+#: the test set's size: MNIST's and Fashion-MNIST's test files, pinned by their SHA-256,
+#: each hold 10,000 images (the bound of `eval --test-digits`)
+TEST_SET_SIZE = 10_000
+#: `sample`'s and `eval`'s bound on --per-category (evaluate.sampling.MAX_PER_CATEGORY;
+#: repeated so that `infogan --help` imports no torch)
+MAX_PER_CATEGORY = 10_000
 
 
 def add_model_source(parser: argparse.ArgumentParser) -> None:
@@ -59,13 +65,14 @@ def add_model_parsers(sub: argparse._SubParsersAction) -> None:
         help="comma-separated codes, 'all' (default), or 'by-digit': the ten codes ordered "
         "so that column k shows digit k (from the run's eval.json: run infogan eval first)",
     )
-    gen.add_argument("--c1", type=float, default=0.0, help="first continuous code")
-    gen.add_argument("--c2", type=float, default=0.0, help="second continuous code")
+    gen.add_argument("--c1", type=float, default=None, help="first continuous code (default 0)")
+    gen.add_argument("--c2", type=float, default=None, help="second continuous code (default 0)")
     gen.add_argument(
         "--vary",
         choices=("c1", "c2"),
         default=None,
-        help="rows sweep this code from -1 (top) to +1 (bottom), noise 0, as the varying grids",
+        help="rows sweep this code from -1 (top) to +1 (bottom), noise 0, as the varying "
+        "grids (so neither that code's own option nor --seed goes with it)",
     )
     gen.add_argument(
         "--rows",
@@ -74,7 +81,12 @@ def add_model_parsers(sub: argparse._SubParsersAction) -> None:
         help="number of rows: noise draws (default 1), or with --vary the sweep's steps "
         f"(default {SWEEP_ROWS})",
     )
-    gen.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the noise, in [0, 2^63) (default 0; not with --vary, whose noise is 0)",
+    )
 
     serve = sub.add_parser(
         "serve",
@@ -106,9 +118,14 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
     add_model_source(sample)
     sample.add_argument("--out", type=Path, required=True, help=".npz file to write")
     sample.add_argument(
-        "--per-category", type=int, default=1000, help="digits per categorical code (1000)"
+        "--per-category",
+        type=int,
+        default=1000,
+        help=f"digits per categorical code (default 1000, at most {MAX_PER_CATEGORY:,})",
     )
-    sample.add_argument("--seed", type=int, default=0, help="seed of the noise and codes")
+    sample.add_argument(
+        "--seed", type=int, default=0, help="seed of the noise and codes, in [0, 2^63)"
+    )
 
     ev = sub.add_parser(
         "eval",
@@ -127,13 +144,14 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "--per-category",
         type=int,
         default=1000,
-        help="generated digits per categorical code for groups 2-4 (1000)",
+        help="generated digits per categorical code for groups 2-4 (default 1000, at most "
+        f"{MAX_PER_CATEGORY:,})",
     )
     ev.add_argument(
         "--test-digits",
         type=int,
         default=None,
-        help="use only the first N real test digits (default: all 10,000)",
+        help=f"use only the first N real test digits (default: all {TEST_SET_SIZE:,})",
     )
     ev.add_argument(
         "--sweep-draws", type=int, default=100, help="noise draws per continuous sweep (100)"
@@ -141,7 +159,9 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--sweep-values", type=int, default=9, help="code values from -1 to 1 per sweep (9)"
     )
-    ev.add_argument("--seed", type=int, default=0, help="seed of the generated digits")
+    ev.add_argument(
+        "--seed", type=int, default=0, help="seed of the generated digits, in [0, 2^63)"
+    )
     ev.add_argument(
         "--classifier",
         type=Path,
@@ -153,20 +173,25 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    import math
-
     import torch
 
     from infogan.api import load_model
     from infogan.grids import save_grid
 
     source = model_source(args)
+    rows = args.rows if args.rows is not None else (SWEEP_ROWS if args.vary else 1)
+    if rows < 1 or rows > 100:
+        raise ConfigError(f"--rows must be in [1, 100], got {rows}")
+    if args.out.suffix.lower() != ".png":
+        raise ConfigError(f"--out must name a .png file, got {args.out}")
+    seed = _checked_seed(args)
+    check_out(args.out)
     model = load_model(source)
     k = model.config.latent.num_categories
     if args.categories == "all":
         cats = list(range(k))
     elif args.categories == "by-digit":
-        cats = _codes_by_digit(source, k)
+        cats = _codes_by_digit(source, k, model.step)
     else:
         try:
             cats = [int(c) for c in args.categories.split(",")]
@@ -176,17 +201,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
             ) from None
         if not cats or any(not 0 <= c < k for c in cats):
             raise ConfigError(f"--categories must be in [0, {k - 1}], got {args.categories!r}")
-    rows = args.rows if args.rows is not None else (SWEEP_ROWS if args.vary else 1)
-    if rows < 1 or rows > 100:
-        raise ConfigError(f"--rows must be in [1, 100], got {rows}")
-    if args.out.suffix.lower() != ".png":
-        raise ConfigError(f"--out must name a .png file, got {args.out}")
-    for name, value in (("c1", args.c1), ("c2", args.c2)):
-        if not math.isfinite(value):
-            raise ConfigError(f"--{name} must be a finite number, got {value}")
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(rows, model.config.latent.noise_dim, generator=gen)
-    row_codes = torch.tensor([[args.c1, args.c2]]).repeat(rows, 1)
+    codes = [0.0 if value is None else value for value in (args.c1, args.c2)]
+    row_codes = torch.tensor([codes]).repeat(rows, 1)
     if args.vary is not None:
         which = int(args.vary[1]) - 1
         if which >= model.config.latent.num_continuous:
@@ -203,8 +221,33 @@ def cmd_generate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({rows}x{len(cats)} digits)")
 
 
-def _codes_by_digit(run: Path, num_codes: int) -> list[int]:
-    """The categorical codes in the order of the digits eval.json matched them to."""
+def _checked_seed(args: argparse.Namespace) -> int:
+    """``generate``'s seed, once its codes and seed are known to be used: with ``--vary``
+    the swept code's own option and ``--seed`` would be ignored, so they are refused."""
+    import math
+
+    from infogan.evaluate.sampling import check_seed
+
+    for name in ("c1", "c2"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"--{name} must be a finite number, got {value}")
+    if args.vary is not None and getattr(args, args.vary) is not None:
+        raise ConfigError(
+            f"--{args.vary} {getattr(args, args.vary)} has no effect with --vary {args.vary}, "
+            f"which sweeps {args.vary} from -1 to +1; drop --{args.vary}"
+        )
+    if args.vary is not None and args.seed is not None:
+        raise ConfigError(
+            f"--seed {args.seed} has no effect with --vary: the sweep's noise is 0, as in "
+            "the run's varying grids; drop --seed"
+        )
+    return check_seed(0 if args.seed is None else args.seed)
+
+
+def _codes_by_digit(run: Path, num_codes: int, step: int) -> list[int]:
+    """The categorical codes in the order of the digits eval.json matched them to, where
+    it measured the model's ``step``."""
     import json
 
     from infogan.evaluate.evaluation import eval_json_path
@@ -213,11 +256,29 @@ def _codes_by_digit(run: Path, num_codes: int) -> list[int]:
     if not path.is_file():
         raise ConfigError(f"--categories by-digit needs {path}: run `infogan eval {run}` first")
     try:
-        mapping = json.loads(path.read_text())["category_to_digit"]
-    except (ValueError, KeyError):
-        raise ConfigError(f"{path}: not an infogan eval.json (no category_to_digit)") from None
-    if sorted(mapping) != list(range(num_codes)):
-        raise ConfigError(f"{path}: category_to_digit is not a one-to-one matching of the codes")
+        evaluation = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError is one too
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(evaluation, dict) or "category_to_digit" not in evaluation:
+        raise ConfigError(f"{path}: not an infogan eval.json (no category_to_digit)")
+    measured = evaluation.get("step", step)
+    if measured != step:
+        raise ConfigError(
+            f"{path}: measured step {measured}, the model is at step {step}; run "
+            f"`infogan eval {run}` again"
+        )
+    mapping = evaluation["category_to_digit"]
+    one_to_one = (
+        isinstance(mapping, list)
+        and all(isinstance(d, int) and not isinstance(d, bool) for d in mapping)
+        and sorted(mapping) == list(range(num_codes))
+    )
+    if not one_to_one:
+        shown = repr(mapping) if len(repr(mapping)) <= 80 else repr(mapping)[:77] + "..."
+        raise ConfigError(
+            f"{path}: category_to_digit must match the {num_codes} codes one to one to "
+            f"the digits 0-{num_codes - 1}, got {shown}; run `infogan eval {run}` again"
+        )
     return sorted(range(num_codes), key=lambda code: mapping[code])
 
 
@@ -233,11 +294,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     from infogan.api import load_model
     from infogan.evaluate import sample_prior, save_samples
-    from infogan.evaluate.sampling import use_channels_last
+    from infogan.evaluate.sampling import check_per_category, check_seed, use_channels_last
 
+    source = model_source(args)
     if args.out.suffix.lower() != ".npz":
         raise ConfigError(f"--out must name a .npz file, got {args.out}")
-    model = use_channels_last(load_model(model_source(args)))
+    check_per_category(args.per_category)
+    check_seed(args.seed)
+    check_out(args.out)
+    model = use_channels_last(load_model(source))
     samples = sample_prior(model, per_category=args.per_category, seed=args.seed, progress=True)
     save_samples(samples, args.out)
     print(f"wrote {args.out} ({len(samples.categories):,} digits, {args.per_category:,} per code)")
@@ -245,9 +310,18 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from infogan.evaluate import evaluate_run, format_table, to_json
+    from infogan.evaluate.sampling import check_per_category, check_seed
 
+    source = model_source(args)
+    check_per_category(args.per_category)
+    if args.test_digits is not None and args.test_digits > TEST_SET_SIZE:
+        raise ConfigError(
+            f"--test-digits must be at most {TEST_SET_SIZE:,}, the size of the test set; "
+            f"got {args.test_digits:,}"
+        )
+    check_seed(args.seed)
     result, path = evaluate_run(
-        model_source(args),
+        source,
         data_dir=args.data_dir,
         per_category=args.per_category,
         test_digits=args.test_digits,

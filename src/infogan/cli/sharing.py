@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from infogan.cli.common import add_data_dir
+from infogan.cli.common import add_data_dir, check_out
 from infogan.errors import ConfigError
 
 STORAGE_HELP = (
@@ -50,7 +50,10 @@ def add_sharing_parsers(sub: argparse._SubParsersAction) -> None:
     tc.add_argument("--dataset", default="mnist", help="mnist (default) or fashion-mnist")
     tc.add_argument("--out", type=Path, required=True, help=".safetensors file to write")
     tc.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's)")
-    tc.add_argument("--seed", type=int, default=0, help="seed of the initialisation and order")
+    tc.add_argument(
+        "--seed", type=int, default=0, help="seed of the initialisation and order, in [0, 2^63)"
+    )
+    tc.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     tc.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_data_dir(tc)
 
@@ -79,6 +82,7 @@ def _size(n: int) -> str:
 def cmd_train_classifier(args: argparse.Namespace) -> None:
     from infogan.data import IdxDataset, default_data_dir, fetch_dataset, parse_dataset
     from infogan.evaluate.classifier import train_dataset_classifier
+    from infogan.evaluate.sampling import check_seed
 
     dataset = parse_dataset(args.dataset)
     if not isinstance(dataset, IdxDataset):
@@ -87,6 +91,12 @@ def cmd_train_classifier(args: argparse.Namespace) -> None:
         raise ConfigError(f"--out must name a .safetensors file, got {args.out}")
     if args.epochs is not None and not 1 <= args.epochs <= 100:
         raise ConfigError(f"--epochs must be in [1, 100], got {args.epochs}")
+    check_seed(args.seed)
+    # said before minutes of training, not after: a directory or an unwritable folder
+    # there, or a file that only --overwrite may replace
+    check_out(args.out)
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out} already exists; pass --overwrite to replace it")
     data_dir = fetch_dataset(dataset, args.data_dir or default_data_dir())
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     trained = train_dataset_classifier(

@@ -46,7 +46,13 @@ from infogan.data import (
 )
 from infogan.errors import ConfigError, DataError, RunDirError
 from infogan.evaluate.classifier import NUM_CLASSES, get_classifier, judge
-from infogan.evaluate.sampling import check_seed, sample_prior, sweep_code, use_channels_last
+from infogan.evaluate.sampling import (
+    check_per_category,
+    check_seed,
+    sample_prior,
+    sweep_code,
+    use_channels_last,
+)
 from infogan.fileio import atomic_open
 
 FORMAT = "infogan-eval"
@@ -81,6 +87,11 @@ def _real_digits(
     """(images (N, 1, size, size) in [-1, 1], labels (N,)) as the model's training sees them."""
     images, labels = load_idx_arrays(dataset, data_dir, split)
     if count is not None:
+        if count > len(images):
+            raise ConfigError(
+                f"--test-digits must be at most {len(images):,}, the size of the {split} set; "
+                f"got {count:,}"
+            )
         images, labels = images[:count], labels[:count]
     return to_training_tensor(images, size), labels
 
@@ -137,6 +148,7 @@ def evaluate(
     """
     log = log or (lambda _msg: None)
     _positive("per-category", per_category)
+    check_per_category(per_category)
     if test_digits is not None:
         _positive("test-digits", test_digits)
     _positive("sweep-draws", sweep_draws)

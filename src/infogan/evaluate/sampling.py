@@ -19,6 +19,9 @@ from infogan.errors import ConfigError
 from infogan.fileio import atomic_open
 
 GENERATE_BATCH = 500
+#: the most digits per categorical code one call draws: every image is held in memory
+#: (10,000 x 10 codes of 64x64 float32: 1.6 GB; a billion would need terabytes)
+MAX_PER_CATEGORY = 10_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,17 @@ def check_seed(seed: int) -> int:
     return seed
 
 
+def check_per_category(per_category: int) -> int:
+    if not isinstance(per_category, int) or isinstance(per_category, bool) or per_category < 1:
+        raise ConfigError(f"--per-category must be a positive integer, got {per_category}")
+    if per_category > MAX_PER_CATEGORY:
+        raise ConfigError(
+            f"--per-category must be at most {MAX_PER_CATEGORY:,} (every digit is held in "
+            f"memory), got {per_category:,}"
+        )
+    return per_category
+
+
 def _batches(total: int, size: int) -> Iterator[slice]:
     for start in range(0, total, size):
         yield slice(start, min(start + size, total))
@@ -84,10 +98,10 @@ def sample_prior(
 ) -> Samples:
     """``per_category`` images for each value of the categorical code, in code order.
 
-    Noise z ~ N(0, I) and continuous codes ~ U(-1, 1) are fresh draws from the prior.
+    Noise z ~ N(0, I) and continuous codes ~ U(-1, 1) are fresh draws from the prior;
+    ``per_category`` is at most :data:`MAX_PER_CATEGORY`.
     """
-    if not isinstance(per_category, int) or per_category < 1:
-        raise ConfigError(f"--per-category must be a positive integer, got {per_category}")
+    check_per_category(per_category)
     check_seed(seed)
     lat = model.config.latent
     n = lat.num_categories * per_category
