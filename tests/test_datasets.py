@@ -104,7 +104,9 @@ def test_fashion_is_copied_from_the_system_package(tmp_path, cli, main_error):
     assert out.returncode == 0, out.stderr
     assert f"Fashion-MNIST ready in {folder} (4 files, SHA-256 verified)" in out.stdout
     line = main_error("fetch-data", "--dataset", f"folder:{tmp_path}")
-    assert "a folder needs no fetching" in line
+    assert "a folder of images needs no fetching: train --dataset folder:PATH" in line
+    line = main_error("fetch-data", "--dataset", "cifar")
+    assert "fetch-data fetches mnist or fashion-mnist, not 'cifar'" in line
 
 
 def _copy_fashion(fashion_dir: Path, data_dir: Path) -> Path:

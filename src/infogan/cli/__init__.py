@@ -53,11 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
-    from infogan.data import IdxDataset, default_data_dir, fetch_dataset, parse_dataset
+    from infogan.data import IDX_DATASETS, default_data_dir, fetch_dataset
 
-    dataset = parse_dataset(args.dataset)
-    if not isinstance(dataset, IdxDataset):
-        raise ConfigError("fetch-data fetches mnist or fashion-mnist; a folder needs no fetching")
+    dataset = IDX_DATASETS.get(args.dataset)
+    if dataset is None:
+        raise ConfigError(
+            f"fetch-data fetches {' or '.join(IDX_DATASETS)}, not {args.dataset!r} "
+            "(a folder of images needs no fetching: train --dataset folder:PATH)"
+        )
     data_dir = args.data_dir or default_data_dir()
     path = fetch_dataset(dataset, data_dir, log=lambda msg: print(msg, file=sys.stderr))
     print(f"{dataset.title} ready in {dataset.files_dir(path)} (4 files, SHA-256 verified)")
