@@ -3,6 +3,7 @@
 import copy
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +196,127 @@ def test_rates_fall_to_zero_over_the_last_steps_and_a_resume_keeps_the_schedule(
     resume(tmp_path / "run", max_steps=8, **quiet)
     assert rates(ckpts / "step_000006.pt") == pytest.approx((lr_g / 2, lr_d / 2))
     assert rates(ckpts / "last.pt") == (0.0, 0.0)
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_run_refused_for_its_data_leaves_nothing_and_the_retry_starts(
+    tmp_path, mnist_dir, main_run, main_error
+):
+    run = tmp_path / "runs" / "x3"
+    new = ("train", "--preset", "paper28", "--run-dir", run, "--data-dir", mnist_dir)
+    new += ("--no-progress", "--no-report")
+    assert "larger than the dataset" in main_error(*new, "--batch-size", "100000")
+    assert "leaves no training images" in main_error(*new, "--holdout", "60000")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"not an image")
+    assert "could be read" in main_error(*new, "--dataset", f"folder:{broken}")
+    assert not (tmp_path / "runs").exists()  # not even the folders
+    out = main_run(*new, "--batch-size", "8", "--max-steps", "2")  # no --overwrite needed
+    assert out.returncode == 0, out.stderr
+
+
+def test_compare_refused_for_its_batch_leaves_no_arm_behind(tmp_path, mnist_dir, main_error):
+    root = tmp_path / "cmp"
+    line = main_error(
+        "compare", "--preset", "paper28", "--batch-size", "100000", "--run-dir", root,
+        "--data-dir", mnist_dir, "--no-progress",
+    )  # fmt: skip
+    assert "larger than the dataset" in line
+    assert not [p for p in root.rglob("*") if p.is_file()]
+
+
+class _CtrlCAtFirstStep:
+    """A second Ctrl-C (KeyboardInterrupt) after step 1, long before any checkpoint."""
+
+    def on_metrics(self, rows):
+        pass
+
+    def on_step_end(self, step, epoch):
+        raise KeyboardInterrupt
+
+    def on_train_end(self, step, epoch):
+        pass
+
+
+def test_a_new_run_stopped_before_its_first_checkpoint_takes_only_its_own_files(
+    tmp_path, digits_28, tiny_config
+):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    for run in (tmp_path / "new" / "run", mine):
+        with pytest.raises(KeyboardInterrupt):
+            train(
+                tiny_config("paper28", steps=3),
+                run,
+                images=digits_28[0][:64],
+                probes=[lambda _parts: _CtrlCAtFirstStep()],
+                progress=False,
+                log=lambda _m: None,
+            )
+    assert not (tmp_path / "new").exists()  # the folders it made went with its files
+    assert _files(mine) == {Path("notes.txt"): b"the user's"}
+
+
+def test_a_folder_that_is_not_a_run_is_refused_even_with_overwrite(tmp_path, mnist_dir, main_error):
+    proj = tmp_path / "proj"
+    (proj / "images").mkdir(parents=True)
+    (proj / "config.json").write_text('{"name": "my project", "train": {"epochs": 2}}')
+    (proj / "images" / "mine.png").write_bytes(b"\x89PNG the user's")
+    (proj / "notes.txt").write_text("notes")
+    before = _files(proj)
+    for extra in ([], ["--overwrite"]):
+        line = main_error("train", "--run-dir", proj, "--data-dir", mnist_dir, *extra)
+        assert f"{proj}: not an infogan run directory" in line
+        assert "pick an empty or new folder" in line
+    assert _files(proj) == before
+
+
+def test_overwrite_removes_all_the_old_run_wrote_and_nothing_else(tmp_path, digits_28, tiny_config):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("the user's")
+    quiet = dict(images=digits_28[0][:64], progress=False, log=lambda _m: None)
+    train(tiny_config("paper28", steps=2), run, **quiet)
+    # what infogan eval, the report, --tensorboard and the quick start add to a run
+    for name in ("eval.json", "eval.txt", "report.html"):
+        (run / name).write_text("the old model's")
+    for name in ("figures", "tensorboard"):
+        (run / name).mkdir()
+        (run / name / "old").write_text("the old model's")
+    train(tiny_config("paper28", steps=3), run, overwrite=True, **quiet)
+    assert sorted(p.name for p in run.iterdir()) == [
+        "checkpoints",
+        "config.json",
+        "images",
+        "metrics.csv",
+        "notes.txt",
+        "run.json",
+    ]
+    assert (run / "notes.txt").read_text() == "the user's"
+    assert sorted(p.name for p in (run / "images" / "fixed").iterdir()) == ["000003.png"]
+
+
+def test_a_config_file_of_another_preset_does_not_relabel_the_run(tmp_path, main_error):
+    from infogan.cli import build_parser
+    from infogan.cli.training import _settings, _train_config
+    from infogan.config import get_preset
+
+    other = tmp_path / "quick28.json"
+    other.write_text(json.dumps({"preset": "quick28", "train": {"seed": 4}}))
+    run = tmp_path / "r"
+    line = main_error("train", "--preset", "start28", "--config", other, "--run-dir", run)
+    assert "--preset start28" in line and "'quick28' disagree" in line
+    assert not run.exists()
+
+    def config(*argv):
+        args = build_parser().parse_args(["train", *map(str, argv)])
+        return _train_config(args, _settings(args)[0])
+
+    for argv in (["--config", other], ["--preset", "quick28", "--config", other]):
+        got = config(*argv)  # the file's own preset, as the starting point or named again
+        assert got == get_preset("quick28").with_train(seed=4)

@@ -8,6 +8,7 @@ the config (``infogan.config.RESUMABLE``), not listed here.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,19 @@ TRAIN_FLAGS: tuple[tuple[str, str, type, str], ...] = (
         str,
         "mnist (default), fashion-mnist or folder:PATH (every PNG/JPEG under PATH)",
     ),
-    ("--epochs", "train.epochs", int, "passes over the training images"),
-    ("--max-steps", "train.max_steps", int, "stop after this many iterations"),
+    (
+        "--epochs",
+        "train.epochs",
+        int,
+        "passes over the training images; without --max-steps this is the run's length "
+        "(the preset's step limit is dropped)",
+    ),
+    (
+        "--max-steps",
+        "train.max_steps",
+        int,
+        "stop after this many iterations (with --epochs: whichever ends first)",
+    ),
     ("--seed", "train.seed", int, "seed of the weights, the data order and the codes"),
     ("--batch-size", "train.batch_size", int, "images per step"),
     ("--lr-g", "train.lr_g", float, "the generator's Adam learning rate"),
@@ -78,7 +90,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FILE.json",
         help="a run configuration as JSON (a run's config.json, or only the sections and "
-        "fields to change), applied over the preset",
+        "fields to change), applied over the preset: the file's 'preset' without --preset, "
+        "else --preset (a file naming another preset is refused)",
     )
     train.add_argument(
         "--set",
@@ -150,19 +163,30 @@ def add_report_parsers(sub: argparse._SubParsersAction) -> None:
         help="train a plain GAN and an InfoGAN at the same budget and report them side by side",
         description="Train the preset twice with the same seed, once without the information "
         "term (RUN_DIR/gan) and once with it (RUN_DIR/infogan), then write both reports; "
-        "RUN_DIR/infogan/report.html shows the comparison.",
+        "RUN_DIR/infogan/report.html shows the comparison. Ctrl-C or SIGTERM saves the arm in "
+        "training and exits with status 130; the same command again continues: a finished arm "
+        "is kept, a stopped one resumes from its checkpoint (--overwrite starts both anew).",
     )
     compare.add_argument("--preset", default="quick64", help="named configuration (quick64)")
     compare.add_argument("--run-dir", type=Path, default=None, help="default: runs/compare-PRESET")
-    compare.add_argument("--epochs", type=int, default=None, help="passes over the 60,000 digits")
-    compare.add_argument("--max-steps", type=int, default=None, help="iterations of each arm")
+    compare.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="passes over the 60,000 digits; without --max-steps the arms' length",
+    )
+    compare.add_argument(
+        "--max-steps", type=int, default=None, help="iterations of each arm (the first to end)"
+    )
     compare.add_argument("--seed", type=int, default=None, help="seed of both arms")
     compare.add_argument("--batch-size", type=int, default=None)
     compare.add_argument("--sample-every", type=int, default=None, help="grids every N iterations")
     compare.add_argument(
         "--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N"
     )
-    compare.add_argument("--overwrite", action="store_true", help="replace earlier arms")
+    compare.add_argument(
+        "--overwrite", action="store_true", help="train both arms anew, replacing earlier ones"
+    )
     compare.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_data_dir(compare)
 
@@ -195,14 +219,21 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, object], dict[str, st
 
 
 def _train_config(args: argparse.Namespace, settings: dict[str, object]):
-    """The preset, then --config's sections, then the options, validated."""
+    """The preset (--preset, else the --config file's, else seed64), then --config's
+    sections, then the options, validated. --epochs without --max-steps is the length."""
     from infogan.config import SEED64, RunConfig, load_config_file
 
     config = get_preset(args.preset) if args.preset else SEED64
     if args.config is not None:
         raw = load_config_file(args.config)
-        if not args.preset and raw.get("preset") in PRESETS:
-            config = get_preset(raw["preset"])
+        named = raw.get("preset")
+        if args.preset and named is not None and named != args.preset:
+            raise ConfigError(
+                f"--preset {args.preset} and {args.config}'s preset {named!r} disagree; drop "
+                "--preset to start from the file's, or its 'preset' key"
+            )
+        if not args.preset and named in PRESETS:
+            config = get_preset(named)
         merged = config.to_dict()
         for section, values in raw.items():
             if isinstance(values, dict) and isinstance(merged.get(section), dict):
@@ -210,6 +241,8 @@ def _train_config(args: argparse.Namespace, settings: dict[str, object]):
             else:
                 merged[section] = values
         config = RunConfig.from_dict(merged)
+    if "train.epochs" in settings and "train.max_steps" not in settings:
+        settings = {**settings, "train.max_steps": None}  # the length is in epochs
     return config.with_settings(settings).validate()
 
 
@@ -257,9 +290,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     except TrainingInterrupted as exc:
         log(
             f"infogan: stopped by {exc.signal_name} at step {exc.step}; checkpoint saved; "
-            f"continue with: infogan train --resume {run_dir}"
+            f"continue with: {_resume_command(run_dir, args.data_dir)}"
         )
         raise SystemExit(130) from None
+
+
+def _resume_command(run_dir: Path, data_dir: Path | None) -> str:
+    """``infogan train --resume RUN_DIR`` (with the --data-dir the run was given), quoted."""
+    words = ["infogan", "train", "--resume", str(run_dir)]
+    if data_dir is not None:
+        words += ["--data-dir", str(data_dir)]
+    return shlex.join(words)
 
 
 def _report_after_training(
@@ -301,25 +342,41 @@ def evaluation_summary(evaluation: dict, run: Path) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     from infogan.report import train_comparison
+    from infogan.training.loop import TrainingInterrupted
 
-    config = (
-        get_preset(args.preset)
-        .with_train(
-            epochs=args.epochs,
-            max_steps=args.max_steps,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            sample_every=args.sample_every,
-            device=args.device,
+    config = get_preset(args.preset).with_train(
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        sample_every=args.sample_every,
+        device=args.device,
+    )
+    if args.epochs is not None and args.max_steps is None:  # the length is in epochs
+        config = config.with_settings({"train.max_steps": None})
+    config = config.validate()
+    run_dir = args.run_dir or Path("runs") / f"compare-{args.preset}"
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    try:
+        result = train_comparison(
+            config,
+            run_dir,
+            data_dir=args.data_dir,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            log=log,
         )
-        .validate()
-    )
-    result = train_comparison(
-        config,
-        args.run_dir or Path("runs") / f"compare-{args.preset}",
-        data_dir=args.data_dir,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        log=lambda msg: print(msg, file=sys.stderr),
-    )
+    except TrainingInterrupted as exc:
+        log(_compare_stopped(exc))
+        raise SystemExit(130) from None
     print(f"wrote {result.report.html} (GAN vs InfoGAN)")
+
+
+def _compare_stopped(exc) -> str:
+    """What to do after a signal stopped ``infogan compare`` (``exc``: TrainingInterrupted)."""
+    saved = (Path(exc.run_dir) / "checkpoints" / "last.pt").is_file()
+    return (
+        f"infogan: stopped by {exc.signal_name} at step {exc.step} in {exc.run_dir}"
+        f"{'; checkpoint saved' if saved else ''}; run the same infogan compare command "
+        "again to continue"
+    )

@@ -2,11 +2,15 @@
 
 The two arms share everything (preset, seed, so initial weights, data order,
 sampled codes and the fixed noise, batch size, length) except the information
-term: the plain GAN is the same config with both lambdas at 0.
+term: the plain GAN is the same config with both lambdas at 0 (:func:`plain_gan`).
+
+The same comparison run again into the same folder continues it: an arm finished
+earlier is kept, an arm stopped after a checkpoint resumes from it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +18,11 @@ from pathlib import Path
 import torch
 
 from infogan.config import ARCH_SIZES, RunConfig
-from infogan.data import load_mnist
+from infogan.data import load_mnist, resolve_data_config
 from infogan.errors import ConfigError
 from infogan.report.build import Report, write_report
-from infogan.training.run import train
-from infogan.training.rundir import prepare_run_dir
+from infogan.training.run import resume, train
+from infogan.training.rundir import check_run_dir
 
 
 @dataclass(frozen=True)
@@ -68,24 +72,46 @@ def train_comparison(
         )
     run_dir = Path(run_dir)
     arms = {"gan": plain_gan(config), "infogan": config}
+    earlier = {
+        name: None if overwrite else _earlier_arm(run_dir / name, arm, images)
+        for name, arm in arms.items()
+    }
     for name in arms:  # refuse before training either arm, not after the first
-        prepare_run_dir(run_dir / name, overwrite=overwrite)
+        if earlier[name] is None:
+            check_run_dir(run_dir / name, overwrite=overwrite)
     if images is None:
         size = ARCH_SIZES[config.model.arch]
         log(f"loading MNIST ({size}x{size})")
         images, _labels = load_mnist(data_dir, split="train", image_size=size)
     for name, arm in arms.items():
-        train(
-            arm,
-            run_dir / name,
-            data_dir=data_dir,
-            overwrite=overwrite,
-            progress=progress,
-            log=log,
-            images=images,
-        )
+        arm_dir = run_dir / name
+        if earlier[name] == "finished":
+            log(f"{arm_dir}: finished by an earlier run of this comparison; kept")
+            continue
+        common = {"data_dir": data_dir, "progress": progress, "log": log, "images": images}
+        if earlier[name] == "stopped":
+            log(f"{arm_dir}: continuing from its checkpoint")
+            resume(arm_dir, **common)
+        else:
+            train(arm, arm_dir, overwrite=overwrite, **common)
     write_report(run_dir / "gan", traversal_frames=traversal_frames, log=log)
     report = write_report(
         run_dir / "infogan", baseline=run_dir / "gan", traversal_frames=traversal_frames, log=log
     )
     return Comparison(infogan=run_dir / "infogan", gan=run_dir / "gan", report=report)
+
+
+def _earlier_arm(arm_dir: Path, arm: RunConfig, images: torch.Tensor | None) -> str | None:
+    """ "finished" or "stopped" (with a checkpoint to resume) where ``arm_dir`` holds this
+    very arm, trained by an earlier run of the same comparison; None otherwise."""
+    try:
+        saved = RunConfig.from_dict(json.loads((arm_dir / "config.json").read_text()))
+    except (OSError, ValueError, ConfigError):
+        return None
+    if saved != resolve_data_config(arm, images=images):
+        return None
+    if (arm_dir / "run.json").is_file():
+        return "finished"
+    if (arm_dir / "checkpoints" / "last.pt").is_file():
+        return "stopped"
+    return None

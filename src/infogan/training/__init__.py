@@ -6,6 +6,8 @@
 - :mod:`~infogan.training.loop`: batches, metrics on the device, signals, callbacks;
 - :mod:`~infogan.training.writer`: the callback that writes grids, metrics and checkpoints;
 - :mod:`~infogan.training.rundir`: the run directory's files (read by the report too);
+- :mod:`~infogan.training.preflight`: what a run checks before it writes (the run to resume,
+  the data);
 - :mod:`~infogan.training.reseed`: the starved-code reseed callback;
 - :mod:`~infogan.training.run`: ``train`` and ``resume``: build everything, under torchrun too.
 

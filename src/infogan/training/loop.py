@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -47,6 +48,21 @@ class TrainingInterrupted(InfoGANError):
         super().__init__(f"{signal_name} at step {step}")
         self.step = step
         self.signal_name = signal_name
+        self.run_dir: Path | None = None  # the run it saved, once a run has saved it
+
+
+def check_batch_size(batch_size: int, n_images: int, world_size: int = 1) -> int:
+    """The steps of an epoch; a :class:`ConfigError` if a batch cannot be drawn from
+    ``n_images`` or split evenly over ``world_size`` processes."""
+    if n_images // batch_size == 0:
+        raise ConfigError(
+            f"--batch-size {batch_size} is larger than the dataset ({n_images:,} images)"
+        )
+    if batch_size % world_size:
+        raise ConfigError(
+            f"--batch-size {batch_size} must be divisible by the {world_size} processes"
+        )
+    return n_images // batch_size
 
 
 class DivergenceError(InfoGANError):
@@ -110,9 +126,7 @@ def train_loop(
     from tqdm.auto import tqdm
 
     n = images.shape[0]
-    steps_per_epoch = n // batch_size
-    if steps_per_epoch == 0:
-        raise ConfigError(f"--batch-size {batch_size} is larger than the dataset ({n} images)")
+    steps_per_epoch = check_batch_size(batch_size, n, dist_ctx.world_size)
     total = epochs * steps_per_epoch
     if max_steps is not None:
         total = min(total, max_steps)
@@ -126,10 +140,6 @@ def train_loop(
         unit="step",
         dynamic_ncols=True,
     )
-    if batch_size % dist_ctx.world_size:
-        raise ConfigError(
-            f"--batch-size {batch_size} must be divisible by the {dist_ctx.world_size} processes"
-        )
     local = batch_size // dist_ctx.world_size
     mine = slice(dist_ctx.rank * local, (dist_ctx.rank + 1) * local)
 

@@ -1,9 +1,12 @@
-"""``train`` and ``resume``: prepare the run directory, load the data, build the networks
+"""``train`` and ``resume``: check the run directory, load and check the data
+(:mod:`~infogan.training.preflight`), only then write the run directory, build the networks
 and the step, and run the loop with the writer and the other callbacks, on one process or
-under torchrun (only rank 0 writes files and logs)."""
+under torchrun (only rank 0 writes files and logs). A new run that stops before its first
+checkpoint removes what it wrote, so that running it again needs no --overwrite."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -13,12 +16,10 @@ from pathlib import Path
 import torch
 
 from infogan import __version__, distributed
-from infogan.checkpoint import load_checkpoint
-from infogan.config import RunConfig, TrainConfig
-from infogan.data import describe_dataset, load_dataset, prepare_dataset, resolve_data_config
+from infogan.config import RunConfig
+from infogan.data import resolve_data_config
 from infogan.distributed import DistContext
-from infogan.errors import CheckpointError, ConfigError, InfoGANError, RunDirError
-from infogan.models import ARCHITECTURES
+from infogan.errors import InfoGANError, RunDirError
 from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
@@ -35,11 +36,18 @@ from infogan.training.loop import (
     LoopState,
     StopFlag,
     TrainingInterrupted,
+    check_batch_size,
     train_loop,
 )
+from infogan.training.preflight import check_same_images, load_images, read_resumable
 from infogan.training.provenance import hardware, source_commit
 from infogan.training.reseed import PROBE_IMAGES, CodeReseed
-from infogan.training.rundir import prepare_run_dir
+from infogan.training.rundir import (
+    check_run_dir,
+    discard_new_run,
+    first_missing,
+    prepare_run_dir,
+)
 from infogan.training.writer import RunWriter
 
 
@@ -92,32 +100,13 @@ def resume(
 ) -> Path:
     """Continue the run in ``run_dir`` from ``checkpoints/last.pt``, exactly where it stopped.
 
-    Only the length (``epochs``, ``max_steps``) and the device may change; metrics.csv
-    rows after the checkpoint are dropped and recomputed. A run that already has the
-    steps its length asks for is a :class:`RunDirError`, and nothing is written.
+    Only the length (``epochs``, ``max_steps``) and the device may change; ``epochs``
+    without ``max_steps`` makes the length that many epochs (the run's step limit goes).
+    metrics.csv rows after the checkpoint are dropped and recomputed. A run that already
+    has the steps its length asks for is a :class:`RunDirError`, and nothing is written.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise RunDirError(f"{run_dir}: not a run directory (no config.json); nothing to resume")
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    if not ckpt_path.is_file():
-        raise RunDirError(f"{run_dir}: no checkpoint yet (checkpoints/last.pt); cannot resume")
-    state = load_checkpoint(ckpt_path)
-    try:
-        saved = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    except (ValueError, ConfigError) as exc:
-        raise RunDirError(f"{run_dir / 'config.json'}: unreadable ({exc})") from None
-    config = RunConfig.from_dict(state["config"])
-    if (config.preset, config.model, config.latent) != (saved.preset, saved.model, saved.latent):
-        raise CheckpointError(
-            f"{ckpt_path}: checkpoint of preset {config.preset!r} ({config.model.arch}), "
-            f"but the run is {saved.preset!r} ({saved.model.arch})"
-        )
-    for key in ("order", "position", "rng_state", "opt_g", "opt_d", "epoch"):
-        if key not in state:
-            raise CheckpointError(f"{ckpt_path}: checkpoint lacks {key!r}; cannot resume")
-    config = config.with_train(epochs=epochs, max_steps=max_steps, device=device).validate()
-    _check_steps_left(run_dir, state, config.train)
+    state, config = read_resumable(run_dir, epochs=epochs, max_steps=max_steps, device=device)
     return _run(
         config,
         run_dir,
@@ -129,21 +118,6 @@ def resume(
         images=images,
         tensorboard=tensorboard,
     )
-
-
-def _check_steps_left(run_dir: Path, state: dict, t: TrainConfig) -> None:
-    """A RunDirError, before anything is written, if the run already has the steps its
-    length (``t``: max_steps and epochs, an epoch being the checkpoint's data order over
-    the batch) asks for."""
-    step, order = int(state.get("step", 0)), state["order"]
-    total = t.max_steps or math.inf
-    if order is not None:
-        total = min(total, t.epochs * (len(order) // t.batch_size))
-    if step >= total:
-        raise RunDirError(
-            f"{run_dir}: already at step {step:,} of {total:,}; pass a larger --max-steps "
-            "or --epochs to train on"
-        )
 
 
 def _run(
@@ -159,7 +133,9 @@ def _run(
     tensorboard: bool,
     probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
-    """Join the process group (under torchrun), prepare the directory on rank 0, train."""
+    """Join the process group (under torchrun), load the data, prepare the directory on
+    rank 0, train. What could refuse the run is checked before anything is written; a new
+    run that fails before its first checkpoint takes its files with it (a retry is free)."""
     if tensorboard:  # a missing package is said before anything is written
         from infogan.tensorboard import summary_writer_class
 
@@ -170,32 +146,58 @@ def _run(
     ctx = distributed.from_environment()
     device = distributed.setup(ctx, resolve_device(t.device))
     try:
-        problem = None
-        if ctx.is_main:
-            try:
-                if checkpoint is None:
-                    prepare_run_dir(run_dir, overwrite=overwrite)
-                (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-            except InfoGANError as exc:
-                if not ctx.enabled:
-                    raise
-                problem = str(exc)
-        _raise_shared(ctx, problem, device)
-        return _run_on(
-            config,
-            run_dir,
-            checkpoint=checkpoint,
-            data_dir=data_dir,
-            progress=progress,
-            log=log if ctx.is_main else (lambda _msg: None),
-            images=images,
-            tensorboard=tensorboard,
-            ctx=ctx,
-            device=device,
-            probes=probes,
-        )
+        log = log if ctx.is_main else (lambda _msg: None)
+        new = checkpoint is None
+        if new:
+            _on_main(ctx, device, lambda: check_run_dir(run_dir, overwrite=overwrite))
+        if images is None:
+            images = load_images(config, data_dir, ctx=ctx, log=log)
+        check_batch_size(t.batch_size, len(images), ctx.world_size)
+        if not new:
+            check_same_images(run_dir, checkpoint, images, config.data.dataset)
+        created, prepared = first_missing(run_dir), False
+
+        def write_config() -> None:
+            nonlocal prepared
+            if new:
+                prepare_run_dir(run_dir, overwrite=overwrite)
+                prepared = True
+            (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+
+        try:
+            _on_main(ctx, device, write_config)
+            return _run_on(
+                config,
+                run_dir,
+                checkpoint=checkpoint,
+                progress=progress,
+                log=log,
+                images=images,
+                tensorboard=tensorboard,
+                ctx=ctx,
+                device=device,
+                probes=probes,
+            )
+        except BaseException:
+            if prepared and not (run_dir / "checkpoints" / "last.pt").exists():
+                with contextlib.suppress(OSError):  # the error that stopped it is the news
+                    discard_new_run(run_dir, created)
+            raise
     finally:
         distributed.teardown(ctx)
+
+
+def _on_main(ctx: DistContext, device: torch.device, action: Callable[[], None]) -> None:
+    """Run ``action`` on rank 0; its InfoGANError is raised on every rank."""
+    problem = None
+    if ctx.is_main:
+        try:
+            action()
+        except InfoGANError as exc:
+            if not ctx.enabled:
+                raise
+            problem = str(exc)
+    _raise_shared(ctx, problem, device)
 
 
 def _raise_shared(ctx: DistContext, problem: str | None, device: torch.device) -> None:
@@ -211,24 +213,15 @@ def _run_on(
     run_dir: Path,
     *,
     checkpoint: dict | None,
-    data_dir: Path | str | None,
     progress: bool,
     log: Callable[[str], None],
-    images: torch.Tensor | None,
+    images: torch.Tensor,
     tensorboard: bool,
     ctx: DistContext,
     device: torch.device,
     probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
     t = config.train
-    _builder, size = ARCHITECTURES[config.model.arch]
-    if images is None:
-        if ctx.is_main:
-            # one download, then every rank reads the verified files
-            prepare_dataset(config.data, data_dir, log=log)
-        ctx.barrier()
-        log(f"loading {describe_dataset(config.data.dataset)} ({size}x{size})")
-        images = load_dataset(config.data, data_dir, image_size=size, log=log)
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
     images = images.to(device).contiguous(memory_format=memory_format)
 
@@ -334,15 +327,19 @@ def _run_on(
                 progress=progress,
                 dist_ctx=ctx,
             )
-    except TrainingInterrupted:
+    except TrainingInterrupted as exc:
         if ctx.is_main:
             writer.write_checkpoint()
         ctx.barrier()
+        exc.run_dir = run_dir
         raise
     except DivergenceError as exc:
         last = writer.last_checkpoint_step
-        kept = f"last good checkpoint: step {last}" if last is not None else "no checkpoint yet"
-        raise DivergenceError(f"{exc}; {kept} in {run_dir / 'checkpoints'}") from None
+        if last is None:  # and the new run's files go (see _run)
+            raise DivergenceError(f"{exc}; no checkpoint yet, so nothing was kept") from None
+        raise DivergenceError(
+            f"{exc}; last good checkpoint: step {last} in {run_dir / 'checkpoints'}"
+        ) from None
     elapsed = time.time() - started
     steps = state.step - first_step
     summary = {

@@ -3,17 +3,22 @@
 ``RUN_DIR/config.json`` (the resolved config), ``metrics.csv`` (one row per step, columns
 :data:`CSV_COLUMNS`), ``images/{fixed,varying_c1,varying_c2}/STEP.png``,
 ``checkpoints/step_NNNNNN.pt`` and ``checkpoints/last.pt``, ``run.json`` (the summary of
-a finished run). This module needs no torch.
+a finished run); later ``eval.json`` (``infogan eval``), ``report.html`` and ``figures/``
+(the report) and ``tensorboard/``. A new run goes only into a new or empty folder, or one
+without any of these names; ``--overwrite`` replaces a real run and removes exactly these.
+This module needs no torch.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 from pathlib import Path
 
-from infogan.errors import RunDirError
+from infogan.config import RunConfig
+from infogan.errors import ConfigError, RunDirError
 from infogan.fileio import atomic_open
 
 METRIC_NAMES = (
@@ -28,22 +33,71 @@ METRIC_NAMES = (
 )
 CSV_COLUMNS = ("step", "epoch", *METRIC_NAMES)
 GRID_NAMES = ("fixed", "varying_c1", "varying_c2")
+#: everything a run and the commands that follow it write into its directory (eval.txt:
+#: the quick start's copy of ``infogan eval``'s table): what --overwrite removes, and all
+RUN_FILES = ("config.json", "metrics.csv", "run.json", "eval.json", "eval.txt", "report.html")
+RUN_FOLDERS = ("images", "checkpoints", "figures", "tensorboard")
 
 
-def prepare_run_dir(run_dir: Path, *, overwrite: bool = False) -> Path:
-    """Create ``run_dir`` for a new run; refuse to mix a new run into an old one."""
+def is_run_dir(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds an infogan run, finished or not: its config.json is a run
+    configuration (a preset, the model and training sections, every field known), or its
+    metrics.csv starts with infogan's header."""
+    try:
+        raw = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+        if isinstance(raw, dict) and {"preset", "model", "train"} <= set(raw):
+            RunConfig.from_dict(raw)
+            return True
+    except (OSError, ValueError, TypeError, ConfigError):
+        pass
+    try:
+        with open(Path(run_dir) / "metrics.csv", newline="") as fh:
+            return tuple(next(csv.reader(fh), ())) == CSV_COLUMNS
+    except (OSError, ValueError, csv.Error):
+        return False
+
+
+def run_entries(run_dir: Path) -> list[str]:
+    """The names of :data:`RUN_FILES` and :data:`RUN_FOLDERS` present in ``run_dir``."""
+    return [n for n in (*RUN_FILES, *RUN_FOLDERS) if os.path.lexists(Path(run_dir) / n)]
+
+
+def check_run_dir(run_dir: Path, *, overwrite: bool = False) -> None:
+    """A :class:`RunDirError` if a new run may not go into ``run_dir``; writes nothing.
+
+    A new run goes into a missing folder or one holding none of the names a run writes;
+    an infogan run there is replaced only with ``overwrite``; a folder holding some of
+    those names that is not a run is refused either way (its files are the user's).
+    """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: exists and is not a directory")
-    if (run_dir / "config.json").exists() or (run_dir / "metrics.csv").exists():
-        if not overwrite:
-            raise RunDirError(
-                f"{run_dir}: already holds a run; pick another --run-dir or pass --overwrite"
-            )
-        for name in ("images", "checkpoints"):
-            shutil.rmtree(run_dir / name, ignore_errors=True)
-        for name in ("metrics.csv", "config.json", "run.json"):
-            (run_dir / name).unlink(missing_ok=True)
+    present = run_entries(run_dir) if run_dir.is_dir() else []
+    if present and not is_run_dir(run_dir):
+        raise RunDirError(
+            f"{run_dir}: not an infogan run directory, but it holds {', '.join(present)}, "
+            "which a run would write; pick an empty or new folder"
+        )
+    if present and not overwrite:
+        raise RunDirError(
+            f"{run_dir}: already holds a run; pick another --run-dir or pass --overwrite"
+        )
+    existing = run_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunDirError(f"{run_dir}: run directory is not writable ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunDirError(f"{run_dir}: run directory is not writable (permission denied)")
+
+
+def prepare_run_dir(run_dir: Path, *, overwrite: bool = False) -> Path:
+    """Create ``run_dir`` for a new run (after :func:`check_run_dir`); with ``overwrite``,
+    remove the run already there first."""
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir, overwrite=overwrite)
+    if run_dir.is_dir():
+        remove_run_files(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"
@@ -52,6 +106,45 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool = False) -> Path:
     except OSError as exc:
         raise RunDirError(f"{run_dir}: run directory is not writable ({exc.strerror})") from None
     return run_dir
+
+
+def remove_run_files(run_dir: Path) -> None:
+    """Remove what a run wrote into ``run_dir`` (:func:`run_entries`), nothing else."""
+    for name in run_entries(run_dir):
+        path = Path(run_dir) / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def first_missing(path: Path) -> Path | None:
+    """The outermost of ``path`` and its parents that does not exist (None: ``path`` does):
+    what making ``path`` creates."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def discard_new_run(run_dir: Path, created: Path | None) -> None:
+    """Undo a new run that failed before its first checkpoint: remove its files and the
+    folders making ``run_dir`` created (``created``: :func:`first_missing` before), if
+    they are empty; a folder that was there before keeps everything else it holds."""
+    remove_run_files(run_dir)
+    if created is None:
+        return
+    folder = Path(run_dir)
+    while True:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        if folder == created or folder == folder.parent:
+            return
+        folder = folder.parent
 
 
 def truncate_metrics(path: Path, step: int) -> None:

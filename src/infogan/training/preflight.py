@@ -1,0 +1,103 @@
+"""What a run checks before it writes anything: the run to resume (its checkpoint, its
+configuration, the steps its length leaves), the training images (read here) and, on a
+resume, that they are still the images the run was trained on. A refusal here leaves the
+run directory as it was."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from infogan.checkpoint import load_checkpoint
+from infogan.config import RunConfig, TrainConfig
+from infogan.data import describe_dataset, load_dataset, prepare_dataset
+from infogan.distributed import DistContext
+from infogan.errors import CheckpointError, ConfigError, DataError, RunDirError
+from infogan.models import ARCHITECTURES
+
+
+def read_resumable(
+    run_dir: Path,
+    *,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    device: str | None = None,
+) -> tuple[dict, RunConfig]:
+    """The checkpoint of the run in ``run_dir`` and the config to continue it with (its
+    own, with the length and device changed: ``epochs`` without ``max_steps`` makes the
+    length that many epochs); an error if it cannot resume or has no steps left."""
+    if not (run_dir / "config.json").is_file():
+        raise RunDirError(f"{run_dir}: not a run directory (no config.json); nothing to resume")
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if not ckpt_path.is_file():
+        raise RunDirError(
+            f"{run_dir}: no checkpoint yet (checkpoints/last.pt); cannot resume: train it "
+            "again with --overwrite"
+        )
+    state = load_checkpoint(ckpt_path)
+    try:
+        saved = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (ValueError, ConfigError) as exc:
+        raise RunDirError(f"{run_dir / 'config.json'}: unreadable ({exc})") from None
+    config = RunConfig.from_dict(state["config"])
+    if (config.preset, config.model, config.latent) != (saved.preset, saved.model, saved.latent):
+        raise CheckpointError(
+            f"{ckpt_path}: checkpoint of preset {config.preset!r} ({config.model.arch}), "
+            f"but the run is {saved.preset!r} ({saved.model.arch})"
+        )
+    for key in ("order", "position", "rng_state", "opt_g", "opt_d", "epoch"):
+        if key not in state:
+            raise CheckpointError(f"{ckpt_path}: checkpoint lacks {key!r}; cannot resume")
+    config = config.with_train(epochs=epochs, max_steps=max_steps, device=device)
+    if epochs is not None and max_steps is None:
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, max_steps=None)
+        )
+    config = config.validate()
+    _check_steps_left(run_dir, state, config.train)
+    return state, config
+
+
+def _check_steps_left(run_dir: Path, state: dict, t: TrainConfig) -> None:
+    """A RunDirError if the run already has the steps its length (``t``: max_steps and
+    epochs, an epoch being the checkpoint's data order over the batch) asks for."""
+    step, order = int(state.get("step", 0)), state["order"]
+    limit, total = f"--max-steps {t.max_steps}", t.max_steps or math.inf
+    if order is not None and t.epochs * (len(order) // t.batch_size) < total:
+        total = t.epochs * (len(order) // t.batch_size)
+        limit = f"--epochs {t.epochs} ({total:,} steps)"
+    if step >= total:
+        where = f"trained for its {limit}" if step == total else f"past {limit} (at step {step:,})"
+        raise RunDirError(
+            f"{run_dir}: already {where}; pass a larger --max-steps or --epochs to train on"
+        )
+
+
+def load_images(
+    config: RunConfig, data_dir: Path | str | None, *, ctx: DistContext, log: Callable[[str], None]
+) -> torch.Tensor:
+    """The config's training images (N, C, S, S): fetched once, on rank 0, and read by
+    every rank from the verified files."""
+    _builder, size = ARCHITECTURES[config.model.arch]
+    if ctx.is_main:
+        prepare_dataset(config.data, data_dir, log=log)
+    ctx.barrier()
+    log(f"loading {describe_dataset(config.data.dataset)} ({size}x{size})")
+    return load_dataset(config.data, data_dir, image_size=size, log=log)
+
+
+def check_same_images(run_dir: Path, state: dict, images: torch.Tensor, dataset: str) -> None:
+    """A DataError if the checkpoint's data order does not cover ``images`` exactly: the
+    dataset (a folder, say) changed since the run was trained."""
+    order = state["order"]
+    if order is not None and len(order) != len(images):
+        raise DataError(
+            f"{run_dir}: the dataset changed since this run was trained ({len(order):,} "
+            f"images then, {len(images):,} now in {describe_dataset(dataset)}); resume needs "
+            "the same images: restore them or start a new run"
+        )
