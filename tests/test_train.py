@@ -12,7 +12,7 @@ from PIL import Image
 
 from infogan.api import load_model
 from infogan.config import SEED64
-from infogan.errors import RunDirError
+from infogan.errors import ConfigError, RunDirError
 from infogan.models import build_models
 from infogan.training.build import build_training, load_optimizer_state, make_adam
 from infogan.training.run import train
@@ -320,3 +320,16 @@ def test_a_config_file_of_another_preset_does_not_relabel_the_run(tmp_path, main
     for argv in (["--config", other], ["--preset", "quick28", "--config", other]):
         got = config(*argv)  # the file's own preset, as the starting point or named again
         assert got == get_preset("quick28").with_train(seed=4)
+
+
+def test_train_takes_a_presets_name(tmp_path):
+    """train("start28", ...) is start28: its batch of 128 is what ten digits cannot fill;
+    a name that is no preset, or another type, is one line; nothing is written."""
+    digits = torch.zeros(10, 1, 28, 28)
+    with pytest.raises(ConfigError, match="--batch-size 128 is larger than the dataset"):
+        train("start28", tmp_path / "a", images=digits, progress=False, log=lambda _m: None)
+    with pytest.raises(ConfigError, match="unknown preset 'start29'"):
+        train("start29", tmp_path / "b", images=digits)
+    with pytest.raises(ConfigError, match="train takes a RunConfig or a preset's name, got 42"):
+        train(42, tmp_path / "c", images=digits)
+    assert not any(tmp_path.iterdir())

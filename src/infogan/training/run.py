@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from infogan import __version__, distributed
-from infogan.config import RunConfig
+from infogan.config import RunConfig, get_preset
 from infogan.data import resolve_data_config
 from infogan.distributed import DistContext
-from infogan.errors import InfoGANError, RunDirError
+from infogan.errors import ConfigError, InfoGANError, RunDirError
 from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
@@ -52,7 +52,7 @@ from infogan.training.writer import RunWriter
 
 
 def train(
-    config: RunConfig,
+    config: RunConfig | str,
     run_dir: Path | str,
     *,
     data_dir: Path | str | None = None,
@@ -63,13 +63,18 @@ def train(
     tensorboard: bool = False,
     probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
-    """Train ``config`` into a new run directory ``run_dir``; returns the run directory.
+    """Train ``config`` (a preset's name or a config) into a new run directory
+    ``run_dir``; returns the run directory.
 
     ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
     ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
     ``probes`` make extra callbacks from the built networks (on the main process),
     e.g. to measure the model as it trains.
     """
+    if isinstance(config, str):
+        config = get_preset(config)
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"train takes a RunConfig or a preset's name, got {config!r:.60}")
     # fix what the dataset's name leaves open (a folder's path, the channel count)
     config = resolve_data_config(config.validate(), images=images)
     return _run(
@@ -363,7 +368,12 @@ def _run_on(
         (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     ctx.barrier()  # the other ranks return once rank 0's files are complete
     log(
-        f"done: {state.step} step{'s' if state.step != 1 else ''}, {elapsed / 60:.1f} min "
+        f"done: {state.step} step{'s' if state.step != 1 else ''}, {_duration(elapsed)} "
         f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"
     )
     return run_dir
+
+
+def _duration(seconds: float) -> str:
+    """ "42 s" under a minute, "3.5 min" above."""
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
