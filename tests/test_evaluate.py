@@ -328,3 +328,5 @@ def test_evaluate_refuses_more_digits_than_there_are(tiny_run, mnist_dir):
         evaluate(model, data_dir=mnist_dir, per_category=10_001, progress=False)
     with pytest.raises(ConfigError, match=r"at most 10,000, the size of the test set; got 20,000"):
         evaluate(model, data_dir=mnist_dir, test_digits=20_000, progress=False)
+    with pytest.raises(ConfigError, match=r"at most 100,000 images .*got 1,000,000 x 9"):
+        evaluate(model, data_dir=mnist_dir, sweep_draws=1_000_000, progress=False)

@@ -154,7 +154,10 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         help=f"use only the first N real test digits (default: all {TEST_SET_SIZE:,})",
     )
     ev.add_argument(
-        "--sweep-draws", type=int, default=100, help="noise draws per continuous sweep (100)"
+        "--sweep-draws",
+        type=int,
+        default=100,
+        help="noise draws per continuous sweep (100; draws x values at most 100,000)",
     )
     ev.add_argument(
         "--sweep-values", type=int, default=9, help="code values from -1 to 1 per sweep (9)"

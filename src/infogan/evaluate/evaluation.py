@@ -49,6 +49,7 @@ from infogan.evaluate.classifier import NUM_CLASSES, get_classifier, judge
 from infogan.evaluate.sampling import (
     check_per_category,
     check_seed,
+    check_sweep,
     sample_prior,
     sweep_code,
     use_channels_last,
@@ -155,6 +156,7 @@ def evaluate(
     check_seed(seed)
     if not isinstance(sweep_values, int) or sweep_values < 2:
         raise ConfigError(f"--sweep-values must be an integer >= 2, got {sweep_values}")
+    check_sweep(sweep_draws, sweep_values)
     started = time.perf_counter()
     lat = model.config.latent
     size = model.config.data.image_size

@@ -22,6 +22,8 @@ GENERATE_BATCH = 500
 #: the most digits per categorical code one call draws: every image is held in memory
 #: (10,000 x 10 codes of 64x64 float32: 1.6 GB; a billion would need terabytes)
 MAX_PER_CATEGORY = 10_000
+#: the most images one sweep of a continuous code draws, for the same reason
+MAX_SWEEP_IMAGES = 100_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,16 @@ def check_seed(seed: int) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise ConfigError(f"--seed must be in [0, 2^63), got {seed}")
     return seed
+
+
+def check_sweep(draws: int, values: int) -> None:
+    """A ConfigError unless a sweep of ``draws`` x ``values`` images fits the bound that
+    every image a sweep draws is held in memory: at most :data:`MAX_SWEEP_IMAGES`."""
+    if draws * values > MAX_SWEEP_IMAGES:
+        raise ConfigError(
+            f"--sweep-draws x --sweep-values must be at most {MAX_SWEEP_IMAGES:,} images (every "
+            f"one is held in memory), got {draws:,} x {values:,}"
+        )
 
 
 def check_per_category(per_category: int) -> int:
@@ -146,6 +158,7 @@ def sweep_code(
         raise ConfigError(f"continuous code index {which} out of range")
     if draws < 1 or values < 2:
         raise ConfigError("a sweep needs at least 1 draw and 2 values")
+    check_sweep(draws, values)
     check_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(draws, lat.noise_dim, generator=gen)
