@@ -333,3 +333,14 @@ def test_train_takes_a_presets_name(tmp_path):
     with pytest.raises(ConfigError, match="train takes a RunConfig or a preset's name, got 42"):
         train(42, tmp_path / "c", images=digits)
     assert not any(tmp_path.iterdir())
+
+
+def test_sync_bn_in_one_process_says_it_changes_nothing(tmp_path, digits_28, tiny_config):
+    lines: list[str] = []
+    config = tiny_config("paper28", steps=1, sync_bn=True)
+    train(config, tmp_path / "run", images=digits_28[0][:16], progress=False, log=lines.append)
+    assert any(line.startswith("note: --sync-bn shares BatchNorm") for line in lines), lines
+    lines.clear()
+    train(tiny_config("paper28", steps=1), tmp_path / "b", images=digits_28[0][:16],
+          progress=False, log=lines.append)  # fmt: skip
+    assert not any("--sync-bn" in line for line in lines)

@@ -152,6 +152,11 @@ def _run(
     device = distributed.setup(ctx, resolve_device(t.device))
     try:
         log = log if ctx.is_main else (lambda _msg: None)
+        if t.sync_bn and not ctx.enabled:
+            log(
+                "note: --sync-bn shares BatchNorm statistics between torchrun's processes; "
+                "this run has one, so it changes nothing"
+            )
         new = checkpoint is None
         if new:
             _on_main(ctx, device, lambda: check_run_dir(run_dir, overwrite=overwrite))
