@@ -240,6 +240,32 @@ def test_eval_json_path(tmp_path):
     assert eval_json_path(run) == run / "eval.json"
     assert eval_json_path(run / "checkpoints" / "last.pt") == run / "eval.json"
     assert eval_json_path(tmp_path / "loose.pt") == tmp_path / "eval.json"
+    # an older checkpoint of a run keeps its own, beside it: the run's stays the run's
+    older = run / "checkpoints" / "step_000010.pt"
+    assert eval_json_path(older) == run / "checkpoints" / "step_000010.eval.json"
+
+
+def test_an_older_checkpoints_evaluation_leaves_the_runs_alone(tmp_path, tiny_run, mnist_dir):
+    """Evaluating checkpoints/step_N.pt writes step_N.eval.json; the run's eval.json (and
+    what reads it: by-digit grids, the explorer, the API) still describes the run."""
+    from infogan.evaljson import read_evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    last = load_model(run).step
+    older = run / "checkpoints" / "step_000001.pt"
+    shutil.copyfile(run / "checkpoints" / "last.pt", older)  # as the run would keep one
+    (run / "eval.json").write_text(json.dumps({"step": last, "category_to_digit": list(range(10))}))
+    quick = dict(data_dir=mnist_dir, per_category=2, test_digits=50, sweep_draws=2, progress=False)
+    _result, path = evaluate_run(older, **quick)
+    assert path == run / "checkpoints" / "step_000001.eval.json"
+    assert json.loads((run / "eval.json").read_text())["step"] == last  # untouched
+    assert read_evaluation(run, last)[1] is None and read_evaluation(older, last)[1] is None
+    stale, why = read_evaluation(older, last + 1)
+    assert stale == {} and why == (
+        f"{path}: measured step {last}, the model is at step {last + 1}; run "
+        f"`infogan eval {older}` again"
+    )
 
 
 # --- the commands ----------------------------------------------------------------

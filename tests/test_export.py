@@ -232,8 +232,8 @@ def test_an_evaluation_of_another_step_is_left_out_with_a_warning(
     done = main_run("export", run, "--out", tmp_path / "at-3")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote {tmp_path / 'at-3'}: ")
-    assert f"warning: {run / 'eval.json'} is from step 2, the model is at step 3; " in done.stderr
-    assert f"run `infogan eval {run}` again" in done.stderr
+    assert f"warning: {run / 'eval.json'}: measured step 2, the model is at step 3; " in done.stderr
+    assert f"run `infogan eval {run}` again, then export, to include it" in done.stderr
     assert not (tmp_path / "at-3" / "eval.json").exists()
     card = (tmp_path / "at-3" / "README.md").read_text()
     assert "exported before it was evaluated" in card and "unsupervised accuracy |" not in card

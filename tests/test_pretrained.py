@@ -122,6 +122,9 @@ def test_q_predict_refuses_images_of_another_shape(shape):
 
 def test_generate_takes_lists_arrays_and_tensors_alike():
     model = InfoGANModel.from_pretrained()
+    # one digit's codes and noise may come flat
+    one = model.generate([3], [[0.5, 0.0]], noise=torch.ones(1, 62))
+    assert torch.equal(one, model.generate(3, [0.5, 0.0], noise=torch.ones(62)))
     lists = model.generate([3, 8], [[0.5, -1.0], [0.0, 1.0]], seed=2)
     arrays = model.generate(np.array([3, 8]), np.array([[0.5, -1.0], [0.0, 1.0]]), seed=2)
     tensors = model.generate(torch.tensor([3, 8]), torch.tensor([[0.5, -1], [0, 1.0]]), seed=2)

@@ -179,6 +179,8 @@ def _numbers(values, what: str) -> torch.Tensor:
 def _rows(values, what: str, rows: int, width: int) -> torch.Tensor:
     """``values`` as a (rows, width) float32 tensor: one row per generated digit."""
     out = _numbers(values, what)
+    if rows == 1 and tuple(out.shape) == (width,):  # one digit's row, given flat
+        out = out.reshape(1, width)
     if tuple(out.shape) != (rows, width):
         raise ConfigError(
             f"{what} must be {rows} x {width} (a row of {width} values per category code), "
@@ -228,17 +230,8 @@ def read_checkpoint(path: Path | str) -> tuple[Path, dict, RunConfig]:
 
 
 def _evaluation_beside(checkpoint: Path, step: int) -> dict:
-    """The eval.json of the run a checkpoint belongs to, or {}: also where it measured
-    another step (the run went on, or this is an older step_N.pt)."""
-    import json
+    """The evaluation of a checkpoint (:func:`infogan.evaljson.read_evaluation`), or {}:
+    also where it measured another step (the run went on, or this is an older step_N.pt)."""
+    from infogan.evaljson import read_evaluation
 
-    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
-    if run_dir is None or not (run_dir / "eval.json").is_file():
-        return {}
-    try:
-        value = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return {}
-    if not isinstance(value, dict) or value.get("step", step) != step:
-        return {}
-    return value
+    return read_evaluation(checkpoint, step)[0]

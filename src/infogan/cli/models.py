@@ -248,28 +248,19 @@ def _checked_seed(args: argparse.Namespace) -> int:
     return check_seed(0 if args.seed is None else args.seed)
 
 
-def _codes_by_digit(run: Path, num_codes: int, step: int) -> list[int]:
-    """The categorical codes in the order of the digits eval.json matched them to, where
-    it measured the model's ``step``."""
-    import json
+def _codes_by_digit(model: Path, num_codes: int, step: int) -> list[int]:
+    """The categorical codes in the order of the digits the evaluation of ``model`` (at
+    ``step``) matched them to."""
+    from infogan.evaljson import eval_json_path, read_evaluation
 
-    from infogan.evaluate.evaluation import eval_json_path
-
-    path = eval_json_path(run)
-    if not path.is_file():
-        raise ConfigError(f"--categories by-digit needs {path}: run `infogan eval {run}` first")
-    try:
-        evaluation = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError is one too
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(evaluation, dict) or "category_to_digit" not in evaluation:
+    path = eval_json_path(model)
+    evaluation, problem = read_evaluation(model, step)
+    if problem is not None:
+        raise ConfigError(problem)
+    if not evaluation:
+        raise ConfigError(f"--categories by-digit needs {path}: run `infogan eval {model}` first")
+    if "category_to_digit" not in evaluation:
         raise ConfigError(f"{path}: not an infogan eval.json (no category_to_digit)")
-    measured = evaluation.get("step", step)
-    if measured != step:
-        raise ConfigError(
-            f"{path}: measured step {measured}, the model is at step {step}; run "
-            f"`infogan eval {run}` again"
-        )
     mapping = evaluation["category_to_digit"]
     one_to_one = (
         isinstance(mapping, list)
@@ -280,7 +271,7 @@ def _codes_by_digit(run: Path, num_codes: int, step: int) -> list[int]:
         shown = repr(mapping) if len(repr(mapping)) <= 80 else repr(mapping)[:77] + "..."
         raise ConfigError(
             f"{path}: category_to_digit must match the {num_codes} codes one to one to "
-            f"the digits 0-{num_codes - 1}, got {shown}; run `infogan eval {run}` again"
+            f"the digits 0-{num_codes - 1}, got {shown}; run `infogan eval {model}` again"
         )
     return sorted(range(num_codes), key=lambda code: mapping[code])
 

@@ -45,6 +45,7 @@ from infogan.data import (
     to_training_tensor,
 )
 from infogan.errors import ConfigError, DataError, RunDirError
+from infogan.evaljson import eval_json_path, run_dir_of
 from infogan.evaluate.classifier import NUM_CLASSES, get_classifier, judge
 from infogan.evaluate.sampling import (
     check_per_category,
@@ -58,7 +59,6 @@ from infogan.fileio import atomic_open
 
 FORMAT = "infogan-eval"
 FORMAT_VERSION = 1
-EVAL_NAME = "eval.json"
 Q_BATCH = 500
 
 Log = Callable[[str], None]
@@ -256,16 +256,6 @@ def evaluate(
     }
 
 
-def eval_json_path(run_or_checkpoint: Path | str) -> Path:
-    """Where ``eval.json`` goes: the run directory, or beside a loose checkpoint file."""
-    path = Path(run_or_checkpoint)
-    if path.is_dir():
-        return path / EVAL_NAME
-    if path.parent.name == "checkpoints":
-        return path.parent.parent / EVAL_NAME
-    return path.parent / EVAL_NAME
-
-
 def _json_ready(value: Any) -> Any:
     """NaN and infinities become null (JSON has no NaN); numpy scalars become numbers."""
     if isinstance(value, dict):
@@ -306,7 +296,6 @@ def evaluate_run(
     """
     from infogan.api import PRETRAINED
     from infogan.export import is_exported, refresh_card
-    from infogan.web.explorer import run_dir_of
 
     source = Path(run_or_checkpoint)
     exported = is_exported(source)

@@ -34,6 +34,7 @@ import torch
 from infogan.config import RunConfig, get_preset
 from infogan.data import sha256_of
 from infogan.errors import CheckpointError, ConfigError, RunDirError
+from infogan.evaljson import EVAL_NAME, read_evaluation, run_dir_of
 from infogan.export import weights
 from infogan.export.weights import STORAGES
 
@@ -41,7 +42,6 @@ CONFIG_FORMAT = "infogan-model-config"
 CONFIG_FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-EVAL_NAME = "eval.json"
 CARD_NAME = "README.md"
 FIGURES = {"samples": "samples.png", "c1": "sweep_c1.png", "c2": "sweep_c2.png"}
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
@@ -107,7 +107,6 @@ def export_model(
     """
     from infogan.api import InfoGANModel, find_checkpoint, read_checkpoint, sampling_generator
     from infogan.export.card import draw_figures, write_card
-    from infogan.web.explorer import run_dir_of
 
     if storage not in STORAGES:
         raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {storage!r}")
@@ -125,7 +124,7 @@ def export_model(
         raise RunDirError(f"{out}: not empty; pick another --out or pass --overwrite")
     _checkpoint, state, config = read_checkpoint(source)
     run_dir = run_dir_of(source)
-    evaluation = _evaluation_at_step(run_dir, int(state["step"]), log)
+    evaluation = _evaluation_at_step(Path(source), int(state["step"]), log)
     summary = _read_json(run_dir / "run.json")
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -197,20 +196,13 @@ def _refuse_out_overlapping_source(checkpoint: Path, out: Path) -> None:
         raise RunDirError(f"--out {out}: is, holds or lies inside {what}; pick a folder outside it")
 
 
-def _evaluation_at_step(run_dir: Path, step: int, log: Callable[[str], None]) -> dict[str, Any]:
-    """The run's eval.json if it was measured at ``step``, else {} (and a warning when
-    there is one from another step)."""
-    path = run_dir / EVAL_NAME
-    evaluation = _read_json(path)
-    if not evaluation or evaluation.get("step") == step:
-        return evaluation
-    measured = evaluation.get("step")
-    at = f"is from step {measured}" if measured is not None else "records no step"
-    log(
-        f"warning: {path} {at}, the model is at step {step}; exported without it "
-        f"(run `infogan eval {run_dir}` again, then export, to include it)"
-    )
-    return {}
+def _evaluation_at_step(source: Path, step: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """The evaluation of ``source`` (a run or checkpoint) if it measured ``step``, else {}
+    (and a warning when there is one of another step)."""
+    evaluation, problem = read_evaluation(source, step)
+    if problem is not None:
+        log(f"warning: {problem}, then export, to include it; exported without it")
+    return evaluation
 
 
 def _remove_dead_staging(out: Path) -> None:

@@ -9,7 +9,6 @@ encodes, and may run anywhere.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from PIL import Image
 from infogan.api import InfoGANModel, load_model
 from infogan.data import IDX_DATASETS
 from infogan.errors import CheckpointError
+from infogan.evaljson import eval_json_path, read_evaluation
 from infogan.grids import make_grid, to_uint8
 from infogan.web.params import ChoiceParam, FloatParam, IntParam, Param, describe
 
@@ -30,37 +30,19 @@ GRID_PADDING = 2  # pixels between tiles, at scale 1
 SEED_LIMIT = 2**31
 
 
-def run_dir_of(path: Path | str) -> Path:
-    """The run directory behind a run directory or a checkpoint file."""
-    path = Path(path)
-    if path.is_dir():
-        return path
-    parent = path.parent
-    return parent.parent if parent.name == "checkpoints" else parent
-
-
 def load_digit_mapping(
-    run_dir: Path, num_categories: int, step: int
+    model: Path | str, num_categories: int, step: int
 ) -> tuple[list[int] | None, str | None]:
-    """``eval.json``'s ``category_to_digit`` if the evaluation wrote one for the model's
-    ``step``, and a warning if the file is there but unusable. The explorer works without
-    it."""
-    path = run_dir / "eval.json"
-    if not path.is_file():
-        return None, None
-    try:
-        evaluation = json.loads(path.read_text(encoding="utf-8"))
-        mapping = evaluation.get("category_to_digit")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
-        return None, f"{path}: unreadable ({exc}); labelling buttons by code index"
+    """The evaluation's ``category_to_digit`` for ``model`` (at ``step``) if it wrote one,
+    and a warning if it is there but unusable or of another step. The explorer works
+    without it."""
+    evaluation, problem = read_evaluation(model, step)
+    if problem is not None:
+        return None, f"{problem}; labelling buttons by code index"
+    mapping = evaluation.get("category_to_digit")
     if mapping is None:
         return None, None
-    evaluated = evaluation.get("step", step)
-    if evaluated != step:
-        return None, (
-            f"{path} is from step {evaluated}, the model is at step {step}; labelling "
-            "buttons by code index (run infogan eval again)"
-        )
+    path = eval_json_path(model)
     valid = (
         isinstance(mapping, list)
         and len(mapping) == num_categories
@@ -147,7 +129,7 @@ class Explorer:
         warnings."""
         model = load_model(path)
         k = model.config.latent.num_categories
-        mapping, warning = load_digit_mapping(run_dir_of(path), k, model.step)
+        mapping, warning = load_digit_mapping(path, k, model.step)
         explorer = cls(model, source=Path(path), digit_mapping=mapping)
         return explorer, [warning] if warning else []
 
