@@ -17,13 +17,17 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
+import infogan.report.draw as draw
+import infogan.report.figures as figures
 from infogan.api import load_model
 from infogan.config import SEED64, get_preset
 from infogan.errors import ConfigError, RunDirError
 from infogan.grids import make_grid
-from infogan.report import load_run, train_comparison, write_report
+from infogan.report import html, load_run, train_comparison, write_report
 from infogan.report.build import grid_columns
+from infogan.report.columns import columns_for
 from infogan.report.compare import plain_gan
+from infogan.report.draw import reorder_columns
 from infogan.report.figures import (
     GridPanel,
     evenly_spaced,
@@ -33,7 +37,14 @@ from infogan.report.figures import (
     tile_centers,
     wants_log_scale,
 )
-from infogan.report.traversal import posterize
+from infogan.report.tables import epochs_trained, evaluation_headline, flatten
+from infogan.report.traversal import (
+    GREY_STEP,
+    annotate_frame,
+    header_height,
+    posterize,
+    traversal_grids,
+)
 from infogan.web.explorer import Explorer
 
 STEPS = 4  # of each arm, batch 8, grids every 2 steps
@@ -78,6 +89,7 @@ class _Page(HTMLParser):
         super().__init__()
         self.images, self.links, self.ids, self.text = [], [], set(), []
         self.open_tags = []
+        self.glue = False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -87,7 +99,8 @@ class _Page(HTMLParser):
             self.links.append(attrs["href"])
         if "id" in attrs:
             self.ids.add(attrs["id"])
-        if tag not in ("img", "meta"):
+        self.glue = tag == "wbr"  # a possible line break, no text: "train.<wbr>lr_g"
+        if tag not in ("img", "meta", "wbr"):  # void elements: no end tag
             self.open_tags.append(tag)
 
     def handle_endtag(self, tag):
@@ -95,7 +108,11 @@ class _Page(HTMLParser):
         self.open_tags.pop()
 
     def handle_data(self, data):
-        self.text.append(data)
+        if self.glue and self.text:
+            self.text[-1] += data
+        else:
+            self.text.append(data)
+        self.glue = False
 
 
 def _parse(html_path: Path) -> _Page:
@@ -179,6 +196,126 @@ def test_baseline_free_report_of_the_gan_arm(comparison):
     assert "plain GAN" in text and "GAN vs InfoGAN" not in text
 
 
+def test_captions_say_what_to_look_for_and_what_a_plain_gan_shows(comparison):
+    gan = " ".join(_parse(comparison.gan / "report.html").text)
+    info = " ".join(_parse(comparison.infogan / "report.html").text)
+    for claim in (  # stated as facts before, whatever the run showed
+        "should drop fast",
+        "In a trained InfoGAN",
+        "D keeps separating real from fake",
+        "iterations: the columns separate into categories early",
+    ):
+        assert claim not in gan and claim not in info, claim
+    assert "In a working InfoGAN" not in gan
+    for shown in (
+        "A plain GAN never trains Q",
+        "A plain GAN is not rewarded for using the code",
+        "nothing ties them to the columns",
+    ):
+        assert shown in gan, shown
+    assert "In a working InfoGAN the information loss drops fast" in info
+    assert "In a working InfoGAN the columns separate into categories early" in info
+    assert "What to look for: D(x) above 0.5" in gan and "What to look for" in info
+
+
+def test_overview_states_the_measured_start_of_the_categorical_loss(comparison):
+    for arm in (comparison.gan, comparison.infogan):
+        run = load_run(arm)
+        start = run.metrics["info_cat"][: max(1, len(run.steps) // 20)].mean()
+        text = " ".join(_parse(arm / "report.html").text)
+        assert f"The categorical cross-entropy starts at {start:.2f} (mean of the first 5%" in text
+        assert "starts near H(c)" not in text
+
+
+def test_the_comparison_is_named_and_linked_from_the_top(comparison):
+    page = _parse(comparison.infogan / "report.html")
+    text = " ".join(page.text)
+    assert "compared with the baseline gan (plain GAN)" in text  # the subtitle
+    assert "This report compares the run with the baseline gan (plain GAN)" in text
+    assert "#comparison" in page.links and "comparison" in page.ids
+    assert "Left: the plain GAN (gan); right: InfoGAN (infogan)." in text
+    assert "compared with the baseline" not in " ".join(_parse(comparison.gan / "report.html").text)
+
+
+def test_pages_fit_a_narrow_screen():
+    spec = html.FigureSpec("figures/grid_random.png", "grid", "caption", max_width=760)
+    assert 'style="max-width: min(760px, 100%)"' in html.figure(spec)  # never the viewport's
+    assert "td.long { overflow-wrap: anywhere; }" in html.STYLE  # paths, digests wrap
+    digest = "7d84bcd819adbc207a2f0ec4cbf4b96aef5319343c2b8ee88f8d4cb10328626c"
+    cells = html.table([("classifier.digest", digest), ("preset", "start28")])
+    assert f'<td class="num long">{digest}</td>' in cells  # and short values do not break
+    assert '<td class="num">start28</td>' in cells and "classifier.<wbr>digest" in cells
+    page = html.page("t", "s", [html.Section("configuration", "Configuration", "")])
+    assert '<section id="configuration" class="configuration">' in page
+    assert ".configuration table {" in html.STYLE  # the selector matches that section
+
+
+def test_configuration_is_flattened_as_config_json_writes_it():
+    raw = {"a": ({"code": 2, "t": ()},), "b": (), "c": True, "d": None, "e": [1, 2.5], "f": False}
+    assert list(flatten(raw)) == [
+        ("a[0].code", "2"),
+        ("a[0].t", "none"),
+        ("b", "none"),
+        ("c", "true"),
+        ("d", "null"),
+        ("e", "1, 2.5"),
+        ("f", "false"),
+    ]
+    start = dict(flatten(get_preset("start28").to_dict()))
+    assert start["train.readings[0].code"] == "2" and start["model.separate_q"] == "true"
+    assert not any(v.startswith(("(", "{")) or v in ("True", "False") for v in start.values())
+    assert dict(flatten(plain_gan(get_preset("start28")).to_dict()))["train.readings"] == "none"
+
+
+def test_epochs_trained_is_the_share_of_the_training_set(comparison):
+    run = load_run(comparison.infogan)
+    configured = run.config.train.epochs
+    # 4 steps of 8 out of 60,000 // 8 = 7,500 steps an epoch
+    assert epochs_trained(run) == f"0.00053 of {configured} configured"
+    text = " ".join(_parse(comparison.infogan / "report.html").text)
+    assert "epochs trained" in text and f"0.00053 of {configured} configured" in text
+
+
+def test_the_evaluation_headline_gives_each_number_its_scale():
+    result = {
+        "unsupervised_accuracy": 0.9512,
+        "generated_accuracy": 0.1,
+        "generated_accuracy_q_matching": 0.1234,
+        "frechet_distance": 1104.8398,
+        "frechet_distance_train_vs_test": 1.093,
+        "inception_score": 1.000003,
+        "inception_score_test_digits": 9.7741,
+        "inception_score_max": 10.0,
+        "info_bound_nats": 0.68457,
+        "entropy_nats": 2.302585,
+        "continuous": [
+            {"code": "c1", "controls": "rotation", "spearman": {"rotation": 0.7584, "width": 0.03}},
+            {"code": "c2", "controls": "none", "spearman": {"rotation": 0.1, "width": -0.052}},
+        ],
+    }
+    assert dict(evaluation_headline(result)) == {
+        "unsupervised test accuracy (Q's code on test digits)": "95.1%",
+        "generated-category accuracy (classifier, matched)": "10.0%",
+        "generated digits that follow Q's matching": "12.3%",
+        "Fréchet distance to test digits (classifier features)": (
+            "1104.84 (real training vs test digits: 1.09; lower is better)"
+        ),
+        "inception-score analogue": "1.00 of 10 (real test digits: 9.77)",
+        "information bound L_I (nats)": "0.685 of at most H(c) = 2.303",
+        "c1 controls": "rotation (rho +0.76)",
+        "c2 controls": "no clear factor (rho rotation +0.10, width -0.05)",
+    }
+
+
+def test_the_entropy_line_is_named_in_the_legend_not_on_the_curve(comparison):
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    figures._information_parts(ax, load_run(comparison.gan))  # its categorical CE is ln 10
+    assert "H(c) = ln 10 = 2.30" in ax.get_legend_handles_labels()[1]
+    assert len(ax.texts) == 0  # no label drawn over the line
+
+
 def test_comparison_arms_differ_only_in_the_information_term(comparison):
     gan = json.loads((comparison.gan / "config.json").read_text())
     info = json.loads((comparison.infogan / "config.json").read_text())
@@ -201,8 +338,9 @@ def test_progression_uses_the_saved_grids(comparison):
 def test_traversal_gifs_loop_over_three_rows_of_every_code(comparison):
     for which in ("c1", "c2"):
         with Image.open(comparison.infogan / "figures" / f"traversal_{which}.gif") as gif:
-            # three rows under the header, 28x28 tiles drawn at twice their size
-            assert gif.size == (2 * (10 * 30 + 2), 2 * (3 * 30 + 2) + 56)
+            # three rows under the header (a column title and "code k" labels, one line
+            # each: the run is not evaluated), 28x28 tiles drawn at twice their size
+            assert gif.size == (2 * (10 * 30 + 2), 2 * (3 * 30 + 2) + header_height(1, 1))
             assert gif.info["loop"] == 0  # loops forever
 
 
@@ -249,7 +387,9 @@ def test_report_follows_what_the_run_has(comparison, tmp_path):
     for name in ("grid_random", "grid_c1", "grid_c2"):  # drawn in the matched digits' order
         _check_png(report.figures[name], curves=False)
     text = " ".join(page.text)
-    for shown in ("0.9512", "3.25", "2.28", "c1 controls", "rotation", "3, 1, 4, 0, 5"):
+    for shown in ("95.1%", "3.25", "2.280 of at most H(c) = 2.303", "rotation (rho +0.80)"):
+        assert shown in text, shown  # the headline, with each number's scale
+    for shown in ("0.9512", "3, 1, 4, 0, 5"):  # All fields
         assert shown in text, shown
     assert "continuous[0].spearman.rotation" in text and "[10 values]" in text
     assert "No run.json: the run has not finished" in text
@@ -259,7 +399,7 @@ def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
     run = _copy_run(comparison.infogan, tmp_path / "run")
     model = load_model(run)
     plain = grid_columns(load_run(run).evaluation, model)
-    assert plain.order == list(range(10)) and plain.labels == [str(c) for c in range(10)]
+    assert plain.order == list(range(10)) and plain.labels == [f"code {c}" for c in range(10)]
     assert plain.title.startswith("categorical code")
 
     mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]  # code -> digit
@@ -267,8 +407,10 @@ def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
     cols = grid_columns(load_run(run).evaluation, model)
     assert cols.order == [3, 1, 6, 0, 2, 4, 7, 9, 8, 5]
     assert [mapping[code] for code in cols.order] == list(range(10))  # column k: digit k
-    assert cols.labels == [f"{mapping[code]} (c{code})" for code in cols.order]
-    assert cols.labels[:2] == ["0 (c3)", "1 (c1)"] and cols.title.startswith("digit")
+    # the digit above its code: "code k" is never "c1", the name of a continuous code
+    assert cols.labels == [f"{mapping[code]}\ncode {code}" for code in cols.order]
+    assert cols.labels[:2] == ["0\ncode 3", "1\ncode 1"] and cols.title.startswith("digit")
+    assert cols.text(0) == "0 (code 3)" and "only" not in cols.title  # agreement not measured
 
     (run / "eval.json").write_text(json.dumps({"category_to_digit": [0] * 10}))
     assert grid_columns(load_run(run).evaluation, model).order == list(range(10))  # not one-to-one
@@ -277,6 +419,73 @@ def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
     assert grid_columns(load_run(run).evaluation, model).title.startswith(
         "class"
     )  # garments, not digits
+
+
+def test_columns_warn_where_the_generator_does_not_follow_qs_matching():
+    """A short run: Q reads digits from real images, G draws the same blob for every code
+    (12% of generated digits follow the matching). The labels stay, with a warning."""
+    mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]
+    low = columns_for({"category_to_digit": mapping, "generated_accuracy_q_matching": 0.12}, 10)
+    assert low.order == [3, 1, 6, 0, 2, 4, 7, 9, 8, 5]  # still Q's matching, as the explorer's
+    assert low.title.splitlines()[1] == "(the generated digits follow it for only 12%)"
+    assert "follow this matching for only 12%" in low.caption
+    high = columns_for({"category_to_digit": mapping, "generated_accuracy_q_matching": 0.5}, 10)
+    assert "only" not in high.title and "only" not in high.caption
+
+
+def test_every_figure_of_a_run_uses_the_same_columns(comparison, tmp_path, monkeypatch):
+    """Once evaluated, the final grids, the progression, the GIFs and the comparison all
+    show the codes in digit order under the same labels and axis title."""
+    run = _copy_run(comparison.infogan, tmp_path / "run")
+    mapping = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]
+    evaluation = {"step": STEPS, "category_to_digit": mapping, "generated_accuracy_q_matching": 0.1}
+    (run / "eval.json").write_text(json.dumps(evaluation))
+    cols = columns_for(evaluation, 10)
+    seen = {}
+    plot, gif = figures.plot_grid_panels, draw.save_traversal_gif
+
+    def spy_plot(panels, path, **kw):
+        seen[path.stem] = (kw["col_labels"], kw["col_title"])
+        return plot(panels, path, **kw)
+
+    def spy_gif(model, which, path, **kw):
+        seen[path.stem] = (kw["labels"], kw["column_title"], kw["order"])
+        return gif(model, which, path, **kw)
+
+    monkeypatch.setattr(figures, "plot_grid_panels", spy_plot)
+    monkeypatch.setattr(draw, "save_traversal_gif", spy_gif)
+    write_report(run, baseline=comparison.gan, traversal_frames=2)
+    grids = {"grid_random", "grid_c1", "grid_c2", "progression", "compare_grids"}
+    assert set(seen) == grids | {"traversal_c1", "traversal_c2"}
+    for name in grids:
+        assert seen[name] == (cols.labels, cols.title), name
+    for name in ("traversal_c1", "traversal_c2"):
+        assert seen[name] == (cols.labels, f"columns: {cols.title}", cols.order), name
+
+
+def test_reordered_columns_of_a_saved_grid_by_hand():
+    tiles = torch.linspace(-1, 1, 6).repeat_interleave(4).reshape(6, 1, 2, 2)  # 2 rows x 3
+    grid = make_grid(tiles, nrow=3)  # tile values 0, 51, 102 / 153, 204, 255
+    moved = make_grid(tiles.reshape(2, 3, 1, 2, 2)[:, [2, 0, 1]].flatten(0, 1), nrow=3)
+    np.testing.assert_array_equal(reorder_columns(grid, [2, 0, 1]), moved)
+    np.testing.assert_array_equal(reorder_columns(grid, [0, 1, 2]), grid)
+
+
+def test_traversal_frames_follow_the_column_order_and_labels(comparison):
+    model = load_model(comparison.infogan)
+    noise = torch.randn(
+        2, model.config.latent.noise_dim, generator=torch.Generator().manual_seed(1)
+    )
+    order = [3, 1, 6, 0, 2, 4, 7, 9, 8, 5]
+    (by_code,) = traversal_grids(model, 0, [0.5], noise)
+    (by_digit,) = traversal_grids(model, 0, [0.5], noise, order)
+    difference = np.abs(by_digit.astype(int) - reorder_columns(by_code, order).astype(int))
+    assert difference.max() <= GREY_STEP  # the same images, a column each in the new order
+    labels = [f"{d}\ncode {c}" for d, c in enumerate(order)]
+    frame = annotate_frame(
+        by_digit, labels=labels, label="c1", value=0.5, low=-2, high=2, column_title="a\nb"
+    )
+    assert frame.size == (2 * by_digit.shape[1], 2 * by_digit.shape[0] + header_height(2, 2))
 
 
 def test_an_evaluation_of_another_iteration_is_left_out(comparison, tmp_path):
@@ -297,8 +506,8 @@ def test_an_evaluation_of_another_iteration_is_left_out(comparison, tmp_path):
     explorer, warnings = Explorer.load(run)
     assert explorer.digit_mapping is None
     assert warnings == [
-        f"{run / 'eval.json'} is from step {last - 1}, the model is at step {last}; labelling "
-        "buttons by code index (run infogan eval again)"
+        f"{run / 'eval.json'}: measured step {last - 1}, the model is at step {last}; run "
+        f"`infogan eval {run}` again; labelling buttons by code index"
     ]
     page = _parse(write_report(run, traversal_frames=2).html)
     assert f"is now at {last:,}: run infogan eval" in " ".join(page.text)
@@ -432,7 +641,7 @@ def test_cli_compare_trains_both_arms_and_refuses_to_mix_runs(comparison, main_e
     assert (comparison.gan / "report.html").is_file()
     root = comparison.infogan.parent
     line = main_error("compare", "--max-steps", "2", "--run-dir", root)
-    assert "already holds a run" in line
+    assert "holds a run with other settings than this comparison's" in line
 
 
 @pytest.mark.parametrize("preset", ["start28", "quick28", "tilt64", "seed64", "paper28"])

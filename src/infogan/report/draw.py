@@ -10,7 +10,6 @@ shows the figures is :mod:`infogan.report.page`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,12 @@ import infogan.report.figures as fig
 from infogan.api import InfoGANModel
 from infogan.grids import make_grid
 from infogan.latent import LatentBatch
+from infogan.report.columns import Columns, columns_for
 from infogan.report.rundata import RunData
 from infogan.report.traversal import save_traversal_gif
 
 PROGRESSION_PANELS = 6
 TRAVERSAL_ROWS = 3
-CODE_ORDER_TITLE = "categorical code c (one value per column)"
 
 
 def report_noise(model: InfoGANModel, rows: int = 10) -> torch.Tensor:
@@ -40,30 +39,18 @@ def report_noise(model: InfoGANModel, rows: int = 10) -> torch.Tensor:
     return torch.randn(rows, model.config.latent.noise_dim, generator=gen)
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Which categorical code each grid column shows, its label and the axis title."""
-
-    order: list[int]
-    labels: list[str]
-    title: str
-
-
 def grid_columns(evaluation: dict[str, Any], model: InfoGANModel) -> Columns:
-    """Code order, or, once ``infogan eval`` has matched every code to its own class
-    (eval.json's ``category_to_digit``), class order: column k shows the code matched
-    to class k, labelled with both."""
-    k = model.config.latent.num_categories
-    mapping = evaluation.get("category_to_digit")
-    if not isinstance(mapping, list) or sorted(mapping) != list(range(k)):
-        return Columns(list(range(k)), [str(c) for c in range(k)], CODE_ORDER_TITLE)
-    order = sorted(range(k), key=lambda code: mapping[code])
-    noun = "digit" if evaluation.get("dataset", "mnist") == "mnist" else "class"
-    return Columns(
-        order,
-        [f"{mapping[c]} (c{c})" for c in order],
-        f"{noun} (categorical code c), as matched by infogan eval",
-    )
+    """The columns of every grid of ``model``'s report (:func:`columns_for`)."""
+    return columns_for(evaluation, model.config.latent.num_categories)
+
+
+def reorder_columns(grid: np.ndarray, order: list[int], padding: int = 2) -> np.ndarray:
+    """A saved grid (``len(order)`` tiles a row, ``padding`` px between) with its tile
+    columns rearranged: column j of the result is column ``order[j]`` of ``grid``."""
+    k = len(order)
+    step = (grid.shape[1] - padding) // k  # a tile and the padding after it
+    tiles = [grid[:, padding + c * step : padding + (c + 1) * step] for c in order]
+    return np.concatenate([grid[:, :padding], *tiles], axis=1)
 
 
 def code_grid(
@@ -86,7 +73,8 @@ def _codes_at_zero(model: InfoGANModel, *, varied: int | None = None) -> str:
 def run_figures(
     run: RunData, model: InfoGANModel, out: Path, *, traversal_frames: int
 ) -> dict[str, Path]:
-    """Draw the run's own figures into ``out``; figure name -> file."""
+    """Draw the run's own figures into ``out``; figure name -> file. Every grid's columns
+    follow :func:`grid_columns`: the same order and labels in each figure."""
     paths = {
         "loss_curves": fig.plot_losses([run], out / "loss_curves.png"),
         "d_probabilities": fig.plot_probabilities(run, out / "d_probabilities.png"),
@@ -104,8 +92,8 @@ def run_figures(
         row_title="noise vector z (one per row)",
     )
     for which in range(model.config.latent.num_continuous):
-        paths[f"grid_c{which + 1}"] = _varying_grid(run, model, which, out)
-    paths["progression"] = _progression(run, out)
+        paths[f"grid_c{which + 1}"] = _varying_grid(run, model, which, cols, out)
+    paths["progression"] = _progression(run, cols, out)
     for which in range(model.config.latent.num_continuous):
         paths[f"traversal_c{which + 1}"] = save_traversal_gif(
             model,
@@ -113,16 +101,19 @@ def run_figures(
             out / f"traversal_c{which + 1}.gif",
             noise=noise[:TRAVERSAL_ROWS],
             frames=traversal_frames,
+            order=cols.order,
+            labels=cols.labels,
+            column_title=f"columns: {cols.title}",
         )
     return paths
 
 
-def _varying_grid(run: RunData, model: InfoGANModel, which: int, out: Path) -> Path:
+def _varying_grid(run: RunData, model: InfoGANModel, which: int, cols: Columns, out: Path) -> Path:
     name = f"c{which + 1}"
     return sweep_figure(
         model,
         which,
-        grid_columns(run.evaluation, model),
+        cols,
         out / f"grid_{name}.png",
         title=f"{run.name}, iteration {model.step}: {name} varied from -1 (top) to +1 (bottom)",
     )
@@ -147,20 +138,22 @@ def sweep_figure(
     )
 
 
-def _progression(run: RunData, out: Path) -> Path:
+def _progression(run: RunData, cols: Columns, out: Path) -> Path:
+    """The saved fixed-noise grids (drawn in code order during training), in ``cols``' order."""
     steps = fig.evenly_spaced(run.grid_steps["fixed"], PROGRESSION_PANELS)
     panels = []
     for step in steps:
         with Image.open(run.grid_path("fixed", step)) as img:
-            panels.append(fig.GridPanel(np.asarray(img.convert("L")), f"iteration {step}"))
+            grid = reorder_columns(np.asarray(img.convert("L")), cols.order)
+        panels.append(fig.GridPanel(grid, f"iteration {step}"))
     k = run.config.latent.num_categories
     return fig.plot_grid_panels(
         panels,
         out / "progression.png",
         title=f"{run.name}: the fixed-noise grid through training "
         "(row = one fixed noise vector, column = categorical code)",
-        col_labels=[str(c) for c in range(k)],
-        col_title="categorical code c",
+        col_labels=cols.labels,
+        col_title=cols.title,
         row_labels=[f"z{r + 1}" for r in range(k)],  # the fixed noise has one row per category
         row_title="fixed noise vector",
         panel_inches=4.8,
@@ -170,19 +163,21 @@ def _progression(run: RunData, out: Path) -> Path:
 def comparison_figures(
     run: RunData, model: InfoGANModel, base: RunData, base_model: InfoGANModel, out: Path
 ) -> dict[str, Path]:
-    """Draw the baseline and the run side by side into ``out``; figure name -> file."""
+    """Draw the baseline and the run side by side into ``out``; figure name -> file.
+    Both panels' columns follow the run's :func:`grid_columns`, as its other figures do."""
     noise = model.fixed_noise.cpu() if model.fixed_noise is not None else report_noise(model)
     batch = model.code.grid_fixed(noise)
+    cols = grid_columns(run.evaluation, model)
     panels = [
-        fig.GridPanel(code_grid(m, batch), f"{r.kind}: {r.name} (iteration {m.step})")
+        fig.GridPanel(code_grid(m, batch, cols.order), f"{r.kind}: {r.name} (iteration {m.step})")
         for r, m in ((base, base_model), (run, model))
     ]
     grids = fig.plot_grid_panels(
         panels,
         out / "compare_grids.png",
         title="The same fixed noise through both generators (continuous codes at 0)",
-        col_labels=[str(c) for c in range(model.config.latent.num_categories)],
-        col_title="categorical code c",
+        col_labels=cols.labels,
+        col_title=cols.title,
         row_labels=[f"z{r + 1}" for r in range(noise.shape[0])],
         row_title="fixed noise vector",
         panel_inches=5.6,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ LOSS_PANELS = (  # metric, title, formula, colour when one run is drawn
     ("g_loss", "generator loss", "BCE(D(G(z, c)), 1), non-saturating", "#ff7f0e"),
     ("info_loss", "information loss", "CE(c_d, Q) + MSE(c_c, Q)", "#2ca02c"),
 )
+TEXT_LINE_INCHES = 0.2  # one line of a grid figure's 9-10 pt labels
 PROBABILITY_SERIES = (
     ("d_real", "D(x), real batch", "#1f77b4"),
     ("d_fake_before", "D(G(z)) before the G update", "#d62728"),
@@ -158,7 +160,7 @@ def plot_losses(runs: Sequence[RunData], path: Path) -> Path:
         ax.set_ylabel("loss (log scale)" if log else "loss")
         ax.set_xlim(0, max(int(run.steps[-1]) for run in runs))
         ax.grid(True, which="major", alpha=0.3)
-        # the information panel's top right holds the H(c) label: keep clear of its line
+        # the information panel's legend is tall: let matplotlib find it a clear place
         corner = "best" if key == "info_loss" else "upper right"
         ax.legend(fontsize=8, loc=corner, framealpha=0.9)
     names = " vs ".join(run.name for run in runs)
@@ -175,15 +177,13 @@ def _information_parts(ax: Axes, run: RunData) -> None:
         smooth = moving_average(run.metrics[key], window)
         ax.plot(run.steps, smooth, color=color, linewidth=1.2, linestyle="--", label=label)
     entropy = math.log(run.config.latent.num_categories)
-    ax.axhline(entropy, color="0.4", linewidth=0.8, linestyle=":")
-    ax.annotate(
-        f"H(c) = ln {run.config.latent.num_categories} = {entropy:.2f}",
-        xy=(run.steps[-1], entropy),
-        xytext=(0, 3),
-        textcoords="offset points",
-        ha="right",
-        fontsize=8,
-        color="0.3",
+    # named in the legend, not beside the line: a plain GAN's categorical CE sits on it
+    ax.axhline(
+        entropy,
+        color="0.4",
+        linewidth=0.8,
+        linestyle=":",
+        label=f"H(c) = ln {run.config.latent.num_categories} = {entropy:.2f}",
     )
 
 
@@ -240,8 +240,13 @@ def plot_grid_panels(
     under each panel."""
     lines = math.ceil(len(panels) / per_row)
     across = math.ceil(len(panels) / lines)  # 4 panels: 2 + 2, not 3 + 1
+    col_title = _wrap(col_title, panel_inches)
+    # room for every text line above the grids beyond the one title and one label line
+    # that the panel's 0.9 inch allows: the square grids would shrink (or overlap) instead
+    label_lines = max(label.count("\n") + 1 for label in col_labels)
+    extra = TEXT_LINE_INCHES * (col_title.count("\n") + lines * (label_lines - 1))
     fig = Figure(
-        figsize=(panel_inches * across + 1.2, (panel_inches + 0.9) * lines + 0.4),
+        figsize=(panel_inches * across + 1.2, (panel_inches + 0.9) * lines + 0.4 + extra),
         layout="constrained",
     )
     axes = np.atleast_1d(fig.subplots(lines, across, squeeze=False).ravel())
@@ -258,6 +263,12 @@ def plot_grid_panels(
             ax.set_yticklabels([])
     fig.suptitle(title, fontsize=13)
     return _save(fig, path)
+
+
+def _wrap(text: str, inches: float, fontsize: float = 10) -> str:
+    """``text``'s lines broken to fit ``inches`` (about 0.55 em a character)."""
+    width = max(20, int(inches * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, width) for line in text.splitlines())
 
 
 def _grid_axes(

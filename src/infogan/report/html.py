@@ -35,10 +35,11 @@ figcaption { color: var(--muted); font-size: 14px; margin-top: 6px; }
 .tables { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
 .tables > div { flex: 1 1 340px; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
-.config table { width: auto; min-width: 50%; }
+.configuration table { width: auto; min-width: 50%; }
 caption { text-align: left; font-weight: 600; padding: 0 0 6px; }
 th, td { text-align: left; padding: 4px 10px 4px 0; border-bottom: 1px solid var(--line);
-         vertical-align: top; }
+         vertical-align: top; overflow-wrap: break-word; }
+td.long { overflow-wrap: anywhere; }  /* paths, digests: wrap them on a narrow screen */
 td.num { font-variant-numeric: tabular-nums; }
 th { color: var(--muted); font-weight: 600; }
 details { margin-top: 12px; }
@@ -48,6 +49,9 @@ summary { cursor: pointer; color: var(--accent); margin-bottom: 6px; }
 """
 
 
+LONG_WORD = 20  # characters: a value with a longer word may break anywhere in it
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """An image beside the page and what to look for in it."""
@@ -55,11 +59,12 @@ class FigureSpec:
     src: str  # path relative to the page
     alt: str
     caption: str
-    max_width: int | None = None  # CSS pixels; None: as wide as the section
+    max_width: int | None = None  # CSS pixels (never wider than the page); None: as wide as it
 
 
 def figure(spec: FigureSpec) -> str:
-    width = f' style="max-width: {spec.max_width}px"' if spec.max_width else ""
+    # min(): an inline max-width would otherwise override the stylesheet's 100%
+    width = f' style="max-width: min({spec.max_width}px, 100%)"' if spec.max_width else ""
     return (
         f'<figure><a href="{escape(spec.src)}"><img src="{escape(spec.src)}" '
         f'alt="{escape(spec.alt)}" loading="lazy"{width}></a>'
@@ -72,12 +77,13 @@ def figure_row(specs: Sequence[FigureSpec]) -> str:
 
 
 def table(rows: Sequence[Sequence[str]], *, caption: str = "", headers: Sequence[str] = ()) -> str:
-    """A table of text cells; cells after the first are set as numbers."""
+    """A table of text cells; cells after the first are set as numbers. On a narrow screen
+    a dotted key breaks after its dots and a long value (a path, a digest) anywhere."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
         + "".join(
-            f"<th>{escape(cell)}</th>" if i == 0 else f'<td class="num">{escape(cell)}</td>'
+            f"<th>{escape(cell).replace('.', '.<wbr>')}</th>" if i == 0 else _value(cell)
             for i, cell in enumerate(row)
         )
         + "</tr>"
@@ -86,6 +92,11 @@ def table(rows: Sequence[Sequence[str]], *, caption: str = "", headers: Sequence
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
     thead = f"<thead><tr>{head}</tr></thead>" if headers else ""
     return f"<div><table>{cap}{thead}<tbody>{body}</tbody></table></div>"
+
+
+def _value(text: str) -> str:
+    long = max((len(word) for word in text.split()), default=0) > LONG_WORD
+    return f'<td class="num{" long" if long else ""}">{escape(text)}</td>'
 
 
 def tables(parts: Sequence[str]) -> str:
@@ -97,8 +108,12 @@ def details(summary: str, body: str) -> str:
     return f"<details><summary>{escape(summary)}</summary>{body}</details>"
 
 
-def paragraph(text: str, *, note: bool = False) -> str:
-    return f'<p class="note">{escape(text)}</p>' if note else f"<p>{escape(text)}</p>"
+def paragraph(text: str, *, note: bool = False, link: tuple[str, str] | None = None) -> str:
+    """``text``, then ``link`` (its text, its target) and a full stop where one is given."""
+    body = escape(text)
+    if link is not None:
+        body += f' <a href="{escape(link[1])}">{escape(link[0])}</a>.'
+    return f'<p class="note">{body}</p>' if note else f"<p>{body}</p>"
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,26 @@
 """The content of ``report.html``: its tables, observations and sections.
 
 :func:`render_page` turns a run's logs (and optionally a baseline run's) plus
-the paths of the figures drawn by :mod:`infogan.report.draw` into the HTML page;
-the HTML building blocks themselves are in :mod:`infogan.report.html`.
+the paths of the figures drawn by :mod:`infogan.report.draw` into the HTML page.
+Captions say what to look for (in a working InfoGAN, or what a plain GAN shows on a
+plain GAN's page) and state only what the run's own numbers show. The tables' rows
+are in :mod:`infogan.report.tables`, the HTML building blocks in
+:mod:`infogan.report.html`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import infogan.report.figures as fig
 import infogan.report.html as html
 from infogan.config import continuous_loss_name
+from infogan.report.columns import Columns, columns_for
 from infogan.report.rundata import EVALUATION_FILE, RunData
+from infogan.report.tables import duration, evaluation_headline, flatten, run_rows
 
-EVALUATION_HEADLINE = (
-    ("unsupervised_accuracy", "unsupervised test accuracy (Q's code, matched to labels)"),
-    ("generated_accuracy", "generated-category accuracy (classifier, matched)"),
-    ("frechet_distance", "Fréchet distance to test digits (classifier features)"),
-    ("inception_score", "inception-score analogue"),
-    ("info_bound_nats", "information bound L_I (nats)"),
-    ("entropy_nats", "H(c) (nats)"),
-)
+COMPARISON_TITLE = "6. GAN vs InfoGAN"
 AT_A_GLANCE = (
     ("d_loss", "D loss"),
     ("g_loss", "G loss"),
@@ -37,71 +33,17 @@ AT_A_GLANCE = (
 )
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        if len(value) <= 12 and all(isinstance(v, int | float) for v in value):
-            return ", ".join(_fmt(v) for v in value)
-        return f"[{len(value)} values]"
-    return str(value)
-
-
-def _flatten(raw: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(dotted key, text) for every leaf; lists of objects are numbered."""
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for i, item in enumerate(value):
-                yield from _flatten(item, f"{prefix}{key}[{i}].")
-        else:
-            yield f"{prefix}{key}", _fmt(value)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _run_rows(run: RunData) -> list[tuple[str, str]]:
-    s = run.summary
-    t = run.config.train
-    rows = [
-        ("preset", run.config.preset),
-        (
-            "objective",
-            run.kind + (f" (lambda_cat {t.lambda_cat:g}, lambda_cont {t.lambda_cont:g})"),
-        ),
-        ("iterations logged", f"{int(run.steps[-1]):,}"),
-        ("batch size", str(t.batch_size)),
-    ]
-    if s:
-        rows += [
-            ("epochs", _fmt(s.get("epochs"))),
-            ("images seen", f"{s.get('images_seen', 0):,}"),
-            ("duration", _duration(float(s.get("seconds", 0.0)))),
-            ("throughput", f"{_fmt(s.get('images_per_second'))} images/s"),
-            ("device", _fmt(s.get("device"))),
-            ("hardware", _fmt(s.get("hardware"))),
-            ("torch / infogan", f"{s.get('torch')} / {s.get('infogan')}"),
-            ("finished at", _fmt(s.get("finished_at"))),
-        ]
-    return rows
+def _head_tail(run: RunData, key: str) -> tuple[float, float]:
+    """``key``'s mean over the first 5% and over the last 10% of the run."""
+    n = len(run.steps)
+    values = run.metrics[key]
+    return float(values[: max(1, n // 20)].mean()), float(values[-max(1, n // 10) :].mean())
 
 
 def _glance_rows(run: RunData) -> list[tuple[str, str, str]]:
     """Each metric's mean over the first 5% and the last 10% of the run."""
-    n = len(run.steps)
-    head, tail = max(1, n // 20), max(1, n // 10)
     return [
-        (label, f"{run.metrics[key][:head].mean():.3f}", f"{run.metrics[key][-tail:].mean():.3f}")
-        for key, label in _glance_labels(run)
+        (label, *(f"{v:.3f}" for v in _head_tail(run, key))) for key, label in _glance_labels(run)
     ]
 
 
@@ -112,25 +54,27 @@ def _glance_labels(run: RunData) -> list[tuple[str, str]]:
 
 
 def _observations(run: RunData) -> list[str]:
-    """Sentences that read the curves the way SPEC section 6 asks."""
+    """Sentences that read the curves the way SPEC section 6 asks, from the measured values."""
     n = len(run.steps)
-    tail = max(1, n // 10)
     m = run.metrics
-    entropy = math.log(run.config.latent.num_categories)
+    k = run.config.latent.num_categories
+    entropy = math.log(k)
+    start, end = _head_tail(run, "info_cat")
     smooth = fig.moving_average(m["info_cat"], fig.smoothing_window(n))
     reached = fig.first_step_below(run.steps, smooth, 0.1 * entropy)
-    gap = m["d_fake_after"][-tail:].mean() - m["d_fake_before"][-tail:].mean()
+    d_real, before = _head_tail(run, "d_real")[1], _head_tail(run, "d_fake_before")[1]
+    after = _head_tail(run, "d_fake_after")[1]
     lines = [
-        f"The categorical cross-entropy starts near H(c) = ln {run.config.latent.num_categories}"
-        f" = {entropy:.2f}; its moving average "
+        f"The categorical cross-entropy starts at {start:.2f} (mean of the first 5% of "
+        f"iterations; a uniform guess scores H(c) = ln {k} = {entropy:.2f}) and averages "
+        f"{end:.2f} over the last 10%; its moving average "
         + (
-            f"falls below 10% of that ({0.1 * entropy:.2f}) at iteration {reached}."
+            f"falls below 10% of H(c) ({0.1 * entropy:.2f}) at iteration {reached}."
             if reached is not None
-            else f"has not fallen below 10% of that ({0.1 * entropy:.2f}) yet."
+            else f"has not fallen below 10% of H(c) ({0.1 * entropy:.2f})."
         ),
-        f"Over the last 10% of iterations D(x) averages {m['d_real'][-tail:].mean():.2f} and "
-        f"D(G(z)) {m['d_fake_before'][-tail:].mean():.2f} before the G update, "
-        f"{m['d_fake_after'][-tail:].mean():.2f} after it ({gap:+.2f}).",
+        f"Over the last 10% of iterations D(x) averages {d_real:.2f} and "
+        f"D(G(z)) {before:.2f} before the G update, {after:.2f} after it ({after - before:+.2f}).",
     ]
     if run.is_plain_gan:
         lines.append(
@@ -140,16 +84,23 @@ def _observations(run: RunData) -> list[str]:
     return lines
 
 
-def _overview(run: RunData) -> str:
+def _overview(run: RunData, base: RunData | None) -> str:
     parts = [
-        html.table(_run_rows(run), caption="Run"),
+        html.table(run_rows(run), caption="Run"),
         html.table(
             _glance_rows(run),
             caption="Metrics at a glance (mean)",
             headers=("metric", "first 5%", "last 10%"),
         ),
     ]
-    body = "".join(html.paragraph(line) for line in _observations(run))
+    body = ""
+    if base is not None:
+        body += html.paragraph(
+            f"This report compares the run with the baseline {base.name} ({base.kind}) on "
+            "the same noise: see",
+            link=(COMPARISON_TITLE, "#comparison"),
+        )
+    body += "".join(html.paragraph(line) for line in _observations(run))
     if not run.summary:
         body += html.paragraph(
             "No run.json: the run has not finished (or was interrupted); the report shows "
@@ -157,14 +108,6 @@ def _overview(run: RunData) -> str:
             note=True,
         )
     return body + html.tables(parts)
-
-
-def _evaluation_headline(result: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [(label, _fmt(result[key])) for key, label in EVALUATION_HEADLINE if key in result]
-    for code in result.get("continuous", []):
-        if isinstance(code, dict) and "code" in code and "controls" in code:
-            rows.append((f"{code['code']} controls", str(code["controls"])))
-    return rows
 
 
 def _evaluation(run: RunData) -> html.Section | None:
@@ -179,18 +122,19 @@ def _evaluation(run: RunData) -> html.Section | None:
         f"From {EVALUATION_FILE} (infogan eval)"
         + (f", at iteration {result['step']:,}." if isinstance(result.get("step"), int) else ".")
     )
-    body = intro + html.table(_evaluation_headline(result), caption="Headline metrics")
-    body += html.details("All fields", html.table(list(_flatten(result))))
+    body = intro + html.table(evaluation_headline(result), caption="Headline metrics")
+    body += html.details("All fields", html.table(list(flatten(result))))
     return html.Section("evaluation", "Evaluation", body)
 
 
 def _configuration(run: RunData, base: RunData | None) -> html.Section:
-    mine = dict(_flatten(run.config.to_dict()))
+    mine = dict(flatten(run.config.to_dict()))
     if base is None:
         body = html.table(list(mine.items()), headers=("field", "value"))
     else:
-        theirs = dict(_flatten(base.config.to_dict()))
-        rows = [(k, theirs.get(k, ""), v) for k, v in mine.items()]
+        theirs = dict(flatten(base.config.to_dict()))
+        keys = list(mine) + [k for k in theirs if k not in mine]  # a field only one run has
+        rows = [(k, theirs.get(k, ""), mine.get(k, "")) for k in keys]
         differ = [k for k, base_value, value in rows if base_value != value]
         body = html.table(
             rows,
@@ -200,10 +144,14 @@ def _configuration(run: RunData, base: RunData | None) -> html.Section:
     return html.Section("configuration", "Configuration", body)
 
 
-def _figure_sections(run: RunData, paths: dict[str, Path]) -> list[html.Section]:
+def _figure_sections(run: RunData, paths: dict[str, Path], cols: Columns) -> list[html.Section]:
+    """The figures of the run, each with what to look for (in a working InfoGAN, or in a
+    plain GAN on a plain GAN's page) rather than what it is assumed to show."""
+
     def spec(name: str, alt: str, caption: str, max_width: int | None = None) -> html.FigureSpec:
         return html.FigureSpec(f"figures/{paths[name].name}", alt, caption, max_width)
 
+    plain = run.is_plain_gan
     k = run.config.latent.num_continuous
     varying = [
         spec(
@@ -219,7 +167,7 @@ def _figure_sections(run: RunData, paths: dict[str, Path]) -> list[html.Section]
             f"traversal_c{i + 1}",
             f"c{i + 1} traversal",
             f"c{i + 1} swept from -2 to +2 and back (the prior covers [-1, 1]); rows are the "
-            "first noise vectors of the random-noise grid, columns the categorical code.",
+            "first noise vectors of the random-noise grid, columns as in the grids above.",
         )
         for i in range(k)
     ]
@@ -227,18 +175,17 @@ def _figure_sections(run: RunData, paths: dict[str, Path]) -> list[html.Section]
         html.Section(
             "losses",
             "1. Loss curves",
-            html.paragraph(
-                "The information loss should drop fast and stay low: Q recovers the code "
-                "from the image. D and G losses need not fall; they trade off."
-            )
+            html.paragraph(_losses_text(run))
             + html.figure(spec("loss_curves", "loss curves", "Losses against iteration.")),
         ),
         html.Section(
             "probabilities",
             "2. Discriminator outputs",
             html.paragraph(
-                "D keeps separating real from fake (D(x) high, D(G(z)) low) while samples "
-                "improve; D(G(z)) after the G update sits above the value before it."
+                "What to look for: D(x) above 0.5 and D(G(z)) below it, D still telling real "
+                "from fake while the samples improve; D(G(z)) after the G update above the "
+                "value before it (the update fooled D a little more). The overview gives "
+                "this run's values."
             )
             + html.figure(
                 spec(
@@ -252,9 +199,15 @@ def _figure_sections(run: RunData, paths: dict[str, Path]) -> list[html.Section]
             "final",
             "3. The final model",
             html.paragraph(
-                "Each column is one value of the categorical code. In a trained InfoGAN a "
-                "column holds one digit whatever the noise."
+                "Each column is one value of the categorical code. "
+                + (
+                    "A plain GAN is not rewarded for using the code, so expect no column to "
+                    "hold one digit: the digits change with the noise (rows), not by column."
+                    if plain
+                    else "In a working InfoGAN a column holds one digit whatever the noise."
+                )
             )
+            + html.paragraph(cols.caption)
             + html.figure(
                 spec(
                     "grid_random",
@@ -270,13 +223,49 @@ def _figure_sections(run: RunData, paths: dict[str, Path]) -> list[html.Section]
             "progression",
             "4. Progression",
             html.paragraph(
-                "The same fixed noise at evenly spaced iterations: the columns separate into "
-                "categories early, before the digits look real."
+                "The same fixed noise at evenly spaced iterations, columns as in the final "
+                "grids. "
+                + (
+                    "In a plain GAN the digits change with training, but nothing ties them "
+                    "to the columns."
+                    if plain
+                    else "In a working InfoGAN the columns separate into categories early, "
+                    "before the digits look real."
+                )
             )
             + html.figure(spec("progression", "progression", "Iteration under each grid.")),
         ),
-        html.Section("traversals", "5. Latent traversals", html.figure_row(gifs)),
+        html.Section(
+            "traversals",
+            "5. Latent traversals",
+            (
+                html.paragraph(
+                    "A plain GAN is not rewarded for using c1 and c2: a sweep may change the "
+                    "digits, but nothing makes one code one factor."
+                )
+                if plain
+                else ""
+            )
+            + html.figure_row(gifs),
+        ),
     ]
+
+
+def _losses_text(run: RunData) -> str:
+    trade = "D and G losses need not fall; they trade off."
+    if not run.is_plain_gan:
+        return (
+            "In a working InfoGAN the information loss drops fast and stays low: Q recovers "
+            f"the code from the image. {trade}"
+        )
+    k = run.config.latent.num_categories
+    end = _head_tail(run, "info_cat")[1]
+    return (
+        "A plain GAN never trains Q, so the information loss only shows how little of the "
+        f"code an untrained Q reads back: the categorical CE averages {end:.2f} over the "
+        f"last 10% of iterations, against H(c) = ln {k} = {math.log(k):.2f} for a uniform "
+        f"guess. {trade}"
+    )
 
 
 def _side_by_side_rows(base: RunData, run: RunData) -> list[tuple[str, str, str]]:
@@ -286,7 +275,7 @@ def _side_by_side_rows(base: RunData, run: RunData) -> list[tuple[str, str, str]
         return f"{r.metrics[key][-max(1, len(r.steps) // 10) :].mean():.3f}"
 
     def seconds(r: RunData) -> str:
-        return _duration(float(r.summary["seconds"])) if "seconds" in r.summary else "unfinished"
+        return duration(float(r.summary["seconds"])) if "seconds" in r.summary else "unfinished"
 
     pair = (base, run)
     rows = [
@@ -304,10 +293,13 @@ def _comparison_section(run: RunData, base: RunData, paths: dict[str, Path]) -> 
     def src(name: str) -> str:
         return f"figures/{paths[name].name}"
 
+    def who(r: RunData) -> str:
+        return f"the plain GAN ({r.name})" if r.is_plain_gan else f"InfoGAN ({r.name})"
+
     body = html.paragraph(
         "The same noise with and without the information term. Once an InfoGAN has trained "
-        "long enough, its categorical code selects the digit (each column one digit); the "
-        "plain GAN's code has nothing to select, so its columns look alike."
+        "long enough, its categorical code selects the digit (each column one digit); "
+        "nothing ties a plain GAN's digits to its code, so its columns need not differ."
     )
     budgets = {(r.config.train.batch_size, int(r.steps[-1])) for r in (run, base)}
     if len(budgets) > 1:
@@ -324,8 +316,8 @@ def _comparison_section(run: RunData, base: RunData, paths: dict[str, Path]) -> 
         html.FigureSpec(
             src("compare_grids"),
             "GAN vs InfoGAN grids",
-            f"Left: {base.kind} {base.name}; right: {run.kind} {run.name}. Row r uses the same "
-            "noise vector in both.",
+            f"Left: {who(base)}; right: {who(run)}. Row r uses the same noise vector in both; "
+            f"the columns are those of {run.name}'s own grids, the same code values in both.",
         )
     )
     body += html.figure(
@@ -341,21 +333,24 @@ def _comparison_section(run: RunData, base: RunData, paths: dict[str, Path]) -> 
             ),
         )
     )
-    return html.Section("comparison", "6. GAN vs InfoGAN", body)
+    return html.Section("comparison", COMPARISON_TITLE, body)
 
 
 def render_page(run: RunData, base: RunData | None, paths: dict[str, Path]) -> str:
     """The whole ``report.html``: the run, its evaluation, figures, comparison and config."""
-    sections = [html.Section("overview", "Overview", _overview(run))]
+    sections = [html.Section("overview", "Overview", _overview(run, base))]
     evaluation = _evaluation(run)
     if evaluation is not None:
         sections.append(evaluation)
-    sections += _figure_sections(run, paths)
+    cols = columns_for(run.evaluation, run.config.latent.num_categories)
+    sections += _figure_sections(run, paths, cols)
     if base is not None:
         sections.append(_comparison_section(run, base, paths))
     sections.append(_configuration(run, base))
     subtitle = f"{run.kind} · preset {run.config.preset} · {int(run.steps[-1]):,} iterations"
     if run.summary:
-        subtitle += f" · {_duration(float(run.summary.get('seconds', 0.0)))}"
+        subtitle += f" · {duration(float(run.summary.get('seconds', 0.0)))}"
         subtitle += f" on {run.summary.get('hardware', run.summary.get('device', '?'))}"
+    if base is not None:
+        subtitle += f" · compared with the baseline {base.name} ({base.kind})"
     return html.page(f"Run report: {run.name}", subtitle, sections)

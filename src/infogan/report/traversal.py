@@ -1,8 +1,9 @@
 """Latent traversal animations: one continuous code swept while everything else stays put.
 
 Each frame is a grid (rows: noise vectors, columns: the categorical code's
-values) generated with the code at one value, under a caption and a small
-slider that marks the value and the prior's range [-1, 1]. Frames go from the
+values, in the order and with the labels of the report's other grids) generated
+with the code at one value, under a caption, a small slider that marks the value
+and the prior's range [-1, 1], and a line saying what the columns are. Frames go from the
 low end to the high end and back, and are written as a looping GIF with Pillow.
 """
 
@@ -20,7 +21,9 @@ from infogan.api import InfoGANModel
 from infogan.grids import make_grid
 from infogan.report.figures import tile_centers
 
-HEADER = 56  # pixels above the grid: caption, slider, column labels
+TOP = 40  # pixels above the grid for the caption and the slider
+TITLE_ROW = 17  # then the lines that say what the columns are
+LABEL_LINE = 15  # then each line of the column labels
 MIN_WIDTH = 600  # the header needs about this much room
 FRAME_MS = 90
 HOLD_MS = 700  # the two ends of the sweep stay on screen longer
@@ -35,16 +38,27 @@ def traversal_values(low: float, high: float, frames: int) -> np.ndarray:
     return np.linspace(low, high, frames)
 
 
+def header_height(title_lines: int, label_lines: int) -> int:
+    """Pixels above the grid for a column title and column labels of so many lines."""
+    return TOP + TITLE_ROW * title_lines + LABEL_LINE * label_lines + 4
+
+
 def traversal_grids(
-    model: InfoGANModel, which: int, values: Sequence[float], noise: torch.Tensor
+    model: InfoGANModel,
+    which: int,
+    values: Sequence[float],
+    noise: torch.Tensor,
+    order: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
-    """One uint8 grid per value: row r is ``noise[r]``, column k is category k.
+    """One uint8 grid per value: row r is ``noise[r]``, column j is category ``order[j]``
+    (category j without ``order``).
 
     Code ``which`` takes the value; the other continuous codes stay at 0.
     """
     lat = model.config.latent
     rows = noise.shape[0]
-    categories = torch.arange(lat.num_categories).repeat(rows)
+    order = list(range(lat.num_categories)) if order is None else list(order)
+    categories = torch.tensor(order).repeat(rows)
     repeated = noise.repeat_interleave(lat.num_categories, dim=0)  # (rows*K, noise_dim)
     grids = []
     for value in values:
@@ -65,27 +79,43 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 
 def annotate_frame(
-    grid: np.ndarray, *, columns: int, label: str, value: float, low: float, high: float
+    grid: np.ndarray,
+    *,
+    labels: Sequence[str],
+    label: str,
+    value: float,
+    low: float,
+    high: float,
+    column_title: str = "",
 ) -> Image.Image:
-    """The grid under a header: "label = value", a slider, and the ``columns`` labels.
+    """The grid under a header: "label = value", a slider, ``column_title`` and each
+    column's label from ``labels`` (both split into lines at newlines; a label's last
+    line is nearest the grid).
 
     Grids narrower than ``MIN_WIDTH`` (small images) are enlarged by a whole factor,
     pixel for pixel, so the header fits and the digits stay legible.
     """
     scale = max(1, math.ceil(MIN_WIDTH / grid.shape[1]))
     height, width = grid.shape[0] * scale, grid.shape[1] * scale
-    frame = Image.new("L", (width, height + HEADER), 255)
+    lines = [text.split("\n") for text in labels]
+    titles = column_title.splitlines()
+    header = header_height(len(titles), max(len(parts) for parts in lines))
+    frame = Image.new("L", (width, height + header), 255)
     frame.paste(
-        Image.fromarray(grid).resize((width, height), Image.Resampling.NEAREST), (0, HEADER)
+        Image.fromarray(grid).resize((width, height), Image.Resampling.NEAREST), (0, header)
     )
     draw = ImageDraw.Draw(frame)
     outside = abs(value) > 1 + 1e-9
     caption = f"{label} = {value:+.2f}" + ("   (beyond the prior's [-1, 1])" if outside else "")
     draw.text((8, 4), caption, fill=0, font=_font(16))
     _slider(draw, x0=width - 230, x1=width - 12, y=14, value=value, low=low, high=high)
+    for i, text in enumerate(titles):
+        draw.text((8, TOP + i * TITLE_ROW), text, fill=60, font=_font(13))
     label_font = _font(13)
-    for k, center in enumerate(tile_centers(grid.shape[1], columns) * scale):
-        draw.text((center, HEADER - 10), str(k), fill=60, font=label_font, anchor="mm")
+    for parts, center in zip(lines, tile_centers(grid.shape[1], len(labels)) * scale, strict=True):
+        for i, part in enumerate(reversed(parts)):  # bottom line first
+            y = header - 10 - i * LABEL_LINE
+            draw.text((center, y), part, fill=20 if i else 60, font=label_font, anchor="mm")
     return frame
 
 
@@ -115,14 +145,29 @@ def save_traversal_gif(
     low: float = -2.0,
     high: float = 2.0,
     frames: int = 17,
+    order: Sequence[int] | None = None,
+    labels: Sequence[str] | None = None,
+    column_title: str = "columns: categorical code",
 ) -> Path:
-    """Write the looping GIF of continuous code ``which`` swept from ``low`` to ``high``."""
+    """Write the looping GIF of continuous code ``which`` swept from ``low`` to ``high``;
+    column j shows category ``order[j]`` under ``labels[j]`` (code order and "code k"
+    without them)."""
     values = traversal_values(low, high, frames)
-    grids = traversal_grids(model, which, values, noise)
+    k = model.config.latent.num_categories
+    order = list(range(k)) if order is None else list(order)
+    labels = [f"code {c}" for c in order] if labels is None else list(labels)
+    grids = traversal_grids(model, which, values, noise, order)
     label = f"c{which + 1}"
-    columns = model.config.latent.num_categories
     images = [
-        annotate_frame(g, columns=columns, label=label, value=float(v), low=low, high=high)
+        annotate_frame(
+            g,
+            labels=labels,
+            label=label,
+            value=float(v),
+            low=low,
+            high=high,
+            column_title=column_title,
+        )
         for g, v in zip(grids, values, strict=True)
     ]
     sweep = images + images[-2:0:-1]  # there and back, ends not repeated

@@ -1,0 +1,70 @@
+"""Which categorical code each column of the report's grids shows, and how it is labelled.
+
+Every grid of a run (final grids, progression, traversal GIFs, the comparison) uses
+the same :class:`Columns`: code order until ``infogan eval`` has matched each code to
+its own class (eval.json's ``category_to_digit``, the matching the latent explorer and
+``generate --categories by-digit`` use), class order afterwards. A column's label
+names the class above the code ("2" over "code 1"), so that a categorical value never
+reads like the continuous codes c1, c2. This module needs no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: below this share of generated digits drawn as Q's matching says, the labels warn
+LOW_AGREEMENT = 0.5
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which categorical code each grid column shows, its label and the axis title."""
+
+    order: list[int]  # order[j]: the code drawn in column j
+    labels: list[str]  # column j's label, one line per "\n": "2\ncode 1" (digit, code)
+    title: str  # the axis title over the columns (a second line where a warning applies)
+    caption: str  # a sentence for the page: what the columns are and how far to trust it
+
+    def text(self, j: int) -> str:
+        """Column ``j``'s label on one line: "2 (code 1)", or "code 1"."""
+        lines = self.labels[j].split("\n")
+        return f"{lines[0]} ({lines[1]})" if len(lines) > 1 else lines[0]
+
+
+def code_label(code: int) -> str:
+    """A categorical value's name everywhere in the report: "code 3"."""
+    return f"code {code}"
+
+
+def columns_for(evaluation: dict[str, Any], num_categories: int) -> Columns:
+    """Code order, or, once ``infogan eval`` has matched every code to its own class,
+    class order: column k shows the code matched to class k, labelled with both. Where
+    the generated images follow that matching for fewer than ``LOW_AGREEMENT`` of them
+    (eval.json's ``generated_accuracy_q_matching``), the title says so."""
+    k = num_categories
+    mapping = evaluation.get("category_to_digit")
+    if not isinstance(mapping, list) or sorted(mapping) != list(range(k)):
+        return Columns(
+            list(range(k)),
+            [code_label(c) for c in range(k)],
+            "categorical code (one value per column)",
+            f"Columns: the categorical code's values, code 0 to code {k - 1} (once the run "
+            "is evaluated, in the order of the digit Q reads from each).",
+        )
+    order = sorted(range(k), key=lambda code: mapping[code])
+    mnist = evaluation.get("dataset", "mnist") == "mnist"
+    noun, real = ("digit", "real test digits") if mnist else ("class", "real test images")
+    title = f"{noun} Q reads from each code (above the code), as matched by infogan eval"
+    caption = (
+        f"Columns in {noun} order: column d is the code that Q reads as {noun} d on {real} "
+        f"(infogan eval's matching), labelled with the {noun} above the code."
+    )
+    agreement = evaluation.get("generated_accuracy_q_matching")
+    if isinstance(agreement, int | float) and agreement < LOW_AGREEMENT:
+        title += f"\n(the generated {noun}s follow it for only {agreement:.0%})"
+        caption += (
+            f" The generated images follow this matching for only {agreement:.0%}: a label "
+            f"says which {noun} Q reads from the code, not what G draws with it."
+        )
+    return Columns(order, [f"{mapping[c]}\n{code_label(c)}" for c in order], title, caption)
