@@ -227,8 +227,14 @@ def test_ctrl_c_in_compare_then_the_same_command_continues(tmp_path, mnist_dir):
     assert _steps(root / "infogan") == list(range(1, 41)) and 5 <= stopped_at < 40
     assert "gan (baseline)" in (root / "infogan" / "report.html").read_text()
     assert "(GAN vs InfoGAN)" in out
+    # killed between the last step's checkpoint and run.json: that arm is done, not stuck
+    (root / "infogan" / "run.json").unlink()
+    proc = _compare(root, mnist_dir)
+    _out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "its checkpoint is at its full length already; kept" in err
+    assert "loading MNIST" in err  # needed to resume; with both arms finished it is not
     # another length is another comparison: refused without --overwrite, nothing touched
     proc = _compare(root, mnist_dir, "--max-steps", "41")
     _out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1 and "already holds a run" in err
+    assert proc.returncode == 1 and "holds a run with other settings than this comparison" in err
     assert (root / "gan" / "run.json").read_bytes() == gan_run

@@ -19,10 +19,11 @@ import torch
 
 from infogan.config import ARCH_SIZES, RunConfig
 from infogan.data import load_mnist, resolve_data_config
-from infogan.errors import ConfigError
+from infogan.errors import ConfigError, RunDirError
 from infogan.report.build import Report, write_report
+from infogan.training.preflight import NothingLeftToTrain
 from infogan.training.run import resume, train
-from infogan.training.rundir import check_run_dir
+from infogan.training.rundir import check_run_dir, is_run_dir
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,14 @@ def train_comparison(
         for name, arm in arms.items()
     }
     for name in arms:  # refuse before training either arm, not after the first
+        if earlier[name] is None and not overwrite and is_run_dir(run_dir / name):
+            raise RunDirError(
+                f"{run_dir / name}: holds a run with other settings than this comparison's; "
+                "the same options continue it, --overwrite trains both arms anew"
+            )
         if earlier[name] is None:
             check_run_dir(run_dir / name, overwrite=overwrite)
-    if images is None:
+    if images is None and set(earlier.values()) != {"finished"}:
         size = ARCH_SIZES[config.model.arch]
         log(f"loading MNIST ({size}x{size})")
         images, _labels = load_mnist(data_dir, split="train", image_size=size)
@@ -91,7 +97,10 @@ def train_comparison(
         common = {"data_dir": data_dir, "progress": progress, "log": log, "images": images}
         if earlier[name] == "stopped":
             log(f"{arm_dir}: continuing from its checkpoint")
-            resume(arm_dir, **common)
+            try:
+                resume(arm_dir, **common)
+            except NothingLeftToTrain:  # stopped after its last step's checkpoint
+                log(f"{arm_dir}: its checkpoint is at its full length already; kept")
         else:
             train(arm, arm_dir, overwrite=overwrite, **common)
     write_report(run_dir / "gan", traversal_frames=traversal_frames, log=log)

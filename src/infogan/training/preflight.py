@@ -63,6 +63,10 @@ def read_resumable(
     return state, config
 
 
+class NothingLeftToTrain(RunDirError):
+    """A resume asked of a run that already has the steps its length asks for."""
+
+
 def _check_steps_left(run_dir: Path, state: dict, t: TrainConfig) -> None:
     """A RunDirError if the run already has the steps its length (``t``: max_steps and
     epochs, an epoch being the checkpoint's data order over the batch) asks for."""
@@ -73,7 +77,7 @@ def _check_steps_left(run_dir: Path, state: dict, t: TrainConfig) -> None:
         limit = f"--epochs {t.epochs} ({total:,} steps)"
     if step >= total:
         where = f"trained for its {limit}" if step == total else f"past {limit} (at step {step:,})"
-        raise RunDirError(
+        raise NothingLeftToTrain(
             f"{run_dir}: already {where}; pass a larger --max-steps or --epochs to train on"
         )
 
