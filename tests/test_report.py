@@ -501,7 +501,10 @@ def test_an_evaluation_of_another_iteration_is_left_out(comparison, tmp_path):
     (run / "eval.json").write_text(json.dumps({"step": last - 1, "category_to_digit": mapping}))
     data = load_run(run)
     assert data.evaluation == {}
-    assert data.stale_evaluation.startswith(f"eval.json measured iteration {last - 1:,} and")
+    assert data.stale_evaluation == (
+        f"{run / 'eval.json'}: measured step {last - 1}, the model is at step {last}; run "
+        f"`infogan eval {run}` again"
+    )
     assert load_model(run).evaluation == {} and load_model(run).digit_order() == list(range(10))
     explorer, warnings = Explorer.load(run)
     assert explorer.digit_mapping is None
@@ -510,7 +513,16 @@ def test_an_evaluation_of_another_iteration_is_left_out(comparison, tmp_path):
         f"`infogan eval {run}` again; labelling buttons by code index"
     ]
     page = _parse(write_report(run, traversal_frames=2).html)
-    assert f"is now at {last:,}: run infogan eval" in " ".join(page.text)
+    assert f"the model is at step {last}; run `infogan eval {run}` again" in " ".join(page.text)
+    # after a crash metrics.csv runs past the last checkpoint: what eval measured is that
+    (run / "eval.json").write_text(json.dumps({"step": last, "category_to_digit": mapping}))
+    with open(run / "metrics.csv") as fh:
+        rows = fh.read().splitlines()
+    later = rows[-1].split(",", 1)
+    rows.append(f"{last + 5},{later[1]}")
+    (run / "metrics.csv").write_text("\n".join(rows) + "\n")
+    assert int(load_run(run).steps[-1]) == last + 5
+    assert load_run(run).evaluation["step"] == last and not load_run(run).stale_evaluation
 
 
 # --- user mistakes ------------------------------------------------------------------------

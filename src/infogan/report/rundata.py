@@ -18,7 +18,8 @@ import numpy as np
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError, RunDirError
-from infogan.training.rundir import CSV_COLUMNS, GRID_NAMES, METRIC_NAMES
+from infogan.evaljson import read_evaluation
+from infogan.training.rundir import CSV_COLUMNS, GRID_NAMES, METRIC_NAMES, last_checkpoint_step
 
 #: what ``infogan eval`` leaves in the run directory
 EVALUATION_FILE = "eval.json"
@@ -64,15 +65,13 @@ def load_run(run_dir: Path | str) -> RunData:
     if not config_path.is_file():
         raise RunDirError(f"{run_dir}: not a run directory (no config.json)")
     steps, metrics = read_metrics(run_dir / "metrics.csv")
-    evaluation = _read_json(run_dir / EVALUATION_FILE)
-    evaluated, last = evaluation.get("step"), int(steps[-1])
-    stale = ""
-    if evaluation and isinstance(evaluated, int) and evaluated != last:
-        stale = (
-            f"{EVALUATION_FILE} measured iteration {evaluated:,} and the run is now at "
-            f"{last:,}: run infogan eval {run_dir} again"
-        )
-        evaluation = {}
+    # what infogan eval measures is checkpoints/last.pt; metrics.csv may run past it after
+    # a crash, so the checkpoint's step is the one an evaluation must match
+    checkpoint_step = last_checkpoint_step(run_dir)
+    if checkpoint_step is None:
+        evaluation, stale = _read_json(run_dir / EVALUATION_FILE), None
+    else:
+        evaluation, stale = read_evaluation(run_dir, checkpoint_step)
     return RunData(
         run_dir=run_dir,
         config=_read_config(config_path),
@@ -81,7 +80,7 @@ def load_run(run_dir: Path | str) -> RunData:
         summary=_read_json(run_dir / "run.json"),
         evaluation=evaluation,
         grid_steps={name: _grid_steps(run_dir / "images" / name) for name in GRID_NAMES},
-        stale_evaluation=stale,
+        stale_evaluation=stale or "",
     )
 
 

@@ -11,6 +11,7 @@ This module needs no torch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -164,6 +165,24 @@ def truncate_metrics(path: Path, step: int) -> None:
             continue  # a row torn by a crash mid-write
     with atomic_open(path, "w", newline="") as fh:
         csv.writer(fh).writerows(kept)
+
+
+def last_checkpoint_step(run_dir: Path) -> int | None:
+    """The step of ``checkpoints/last.pt``, from the ``step_N.pt`` it is a hard link of
+    (:func:`replace_with_link`), or a copy of with the same size and time (a run copied
+    with its times); None where there is no telling."""
+    last = Path(run_dir) / "checkpoints" / "last.pt"
+    try:
+        mine = last.stat()
+    except OSError:
+        return None
+    for path in sorted(last.parent.glob("step_*.pt"), reverse=True):
+        with contextlib.suppress(OSError, ValueError):
+            other = path.stat()
+            copied = (other.st_size, other.st_mtime_ns) == (mine.st_size, mine.st_mtime_ns)
+            if os.path.samestat(other, mine) or copied:
+                return int(path.stem.removeprefix("step_"))
+    return None
 
 
 def replace_with_link(source: Path, target: Path) -> None:
