@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def _nearest_existing(folder: Path) -> Path:
+def nearest_existing(folder: Path) -> Path:
     """``folder`` or the closest of its ancestors that exists (atomic_open makes the rest)."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -32,7 +32,7 @@ def _nearest_existing(folder: Path) -> Path:
 
 def _unwritable(path: Path, exc: OSError) -> OSError:
     """``exc`` (met while writing ``path``) as an error of the same kind naming ``path``."""
-    folder = _nearest_existing(path.parent)
+    folder = nearest_existing(path.parent)
     if folder.exists() and not folder.is_dir():
         return NotADirectoryError(errno.ENOTDIR, f"{folder} is not a directory", str(path))
     if exc.errno == errno.ENOENT and folder.is_dir():  # /proc: a folder of no new files
@@ -63,7 +63,7 @@ def check_writable(path: Path | str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise _is_a_directory(path)
-    folder = _nearest_existing(path.parent)
+    folder = nearest_existing(path.parent)
     if not folder.is_dir():
         raise _unwritable(path, NotADirectoryError(errno.ENOTDIR, "not a directory"))
     with _naming(path):

@@ -30,7 +30,7 @@ TRAIN_FLAGS: tuple[tuple[str, str, type, str], ...] = (
         "train.epochs",
         int,
         "passes over the training images; without --max-steps this is the run's length "
-        "(the preset's step limit is dropped)",
+        "(the step limit of the preset or --config is dropped)",
     ),
     (
         "--max-steps",
@@ -344,17 +344,17 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from infogan.report import train_comparison
     from infogan.training.loop import TrainingInterrupted
 
-    config = get_preset(args.preset).with_train(
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        sample_every=args.sample_every,
-        device=args.device,
+    config = (
+        get_preset(args.preset)
+        .with_length(epochs=args.epochs, max_steps=args.max_steps)
+        .with_train(
+            seed=args.seed,
+            batch_size=args.batch_size,
+            sample_every=args.sample_every,
+            device=args.device,
+        )
+        .validate()
     )
-    if args.epochs is not None and args.max_steps is None:  # the length is in epochs
-        config = config.with_settings({"train.max_steps": None})
-    config = config.validate()
     run_dir = args.run_dir or Path("runs") / f"compare-{args.preset}"
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     try:

@@ -218,6 +218,16 @@ class RunConfig:
         """A copy with some training fields changed (None values are ignored)."""
         return dataclasses.replace(self, train=_changed(self.train, "train", changes))
 
+    def with_length(self, *, epochs: int | None = None, max_steps: int | None = None) -> RunConfig:
+        """A copy of another length where one is given: ``epochs`` without ``max_steps``
+        makes the length that many epochs (the step limit, the preset's or a file's, goes)."""
+        config = self.with_train(epochs=epochs, max_steps=max_steps)
+        if epochs is not None and max_steps is None:
+            config = dataclasses.replace(
+                config, train=dataclasses.replace(config.train, max_steps=None)
+            )
+        return config
+
     def validate(self) -> RunConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
         validate_data(self.data, self.model.arch)

@@ -5,7 +5,6 @@ run directory as it was."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -53,11 +52,7 @@ def read_resumable(
     for key in ("order", "position", "rng_state", "opt_g", "opt_d", "epoch"):
         if key not in state:
             raise CheckpointError(f"{ckpt_path}: checkpoint lacks {key!r}; cannot resume")
-    config = config.with_train(epochs=epochs, max_steps=max_steps, device=device)
-    if epochs is not None and max_steps is None:
-        config = dataclasses.replace(
-            config, train=dataclasses.replace(config.train, max_steps=None)
-        )
+    config = config.with_length(epochs=epochs, max_steps=max_steps).with_train(device=device)
     config = config.validate()
     _check_steps_left(run_dir, state, config.train)
     return state, config

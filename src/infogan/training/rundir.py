@@ -20,7 +20,7 @@ from pathlib import Path
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError, RunDirError
-from infogan.fileio import atomic_open
+from infogan.fileio import atomic_open, nearest_existing
 
 METRIC_NAMES = (
     "d_loss",
@@ -83,9 +83,7 @@ def check_run_dir(run_dir: Path, *, overwrite: bool = False) -> None:
         raise RunDirError(
             f"{run_dir}: already holds a run; pick another --run-dir or pass --overwrite"
         )
-    existing = run_dir
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(run_dir)
     if not existing.is_dir():
         raise RunDirError(f"{run_dir}: run directory is not writable ({existing} is a file)")
     if not os.access(existing, os.W_OK | os.X_OK):

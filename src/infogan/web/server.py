@@ -222,7 +222,7 @@ def serve(
         log(f"warning: {warning}")
     worker = InferenceWorker()
     host_name = url_of(sock).split("//")[1].rsplit(":", 1)[0]
-    hosts = (*LOOPBACK_NAMES, host_name) if is_loopback(sock) else None
+    hosts = tuple(dict.fromkeys((*LOOPBACK_NAMES, host_name))) if is_loopback(sock) else None
     config = uvicorn.Config(
         create_app(explorer, worker, hosts),
         log_level="warning",
