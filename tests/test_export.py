@@ -127,15 +127,22 @@ def test_an_occupied_destination_is_refused_and_kept(run, exported, main_error):
     assert {p.name: p.stat().st_mtime_ns for p in exported.iterdir()} == before
 
 
-def test_overwrite_replaces_the_folder_whole(run, tmp_path):
+def test_overwrite_replaces_an_export_whole_and_nothing_else(run, tmp_path, main_error):
     from infogan.cli import main
 
     out = tmp_path / "m"
-    out.mkdir()
+    assert main(["export", str(run), "--out", str(out)]) == 0
     (out / "stale.txt").write_text("old")
     assert main(["export", str(run), "--out", str(out), "--overwrite", "--storage", "int8"]) == 0
     assert not (out / "stale.txt").exists() and (out / "model.safetensors").is_file()
     assert not list(tmp_path.glob(".m.*"))  # no staging folder left behind
+    # a folder of the user's own is never emptied, --overwrite or not
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    line = main_error("export", run, "--out", mine, "--overwrite")
+    assert "not an exported model (no model.safetensors), so --overwrite will not empty it" in line
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
 def _digests(folder):
@@ -197,6 +204,7 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(run, tmp_
         out = tmp_path / "m"
         out.mkdir()
         (out / "old.txt").write_text("the export being replaced")
+        (out / "model.safetensors").write_bytes(b"an earlier export's")
         killed = tmp_path / f".m.export-{ended.pid}"
         live = tmp_path / f".m.export-{running.pid}"
         swapped = tmp_path / f".m.replaced-{ended.pid}"

@@ -120,8 +120,14 @@ def export_model(
     _refuse_out_overlapping_source(find_checkpoint(source), out)
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise RunDirError(f"{out}: not empty; pick another --out or pass --overwrite")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise RunDirError(f"{out}: not empty; pick another --out or pass --overwrite")
+        if not is_exported(out):  # --overwrite replaces an export, never other files
+            raise RunDirError(
+                f"{out}: not an exported model (no {WEIGHTS_NAME}), so --overwrite will not "
+                "empty it; pick an empty or new folder"
+            )
     _checkpoint, state, config = read_checkpoint(source)
     run_dir = run_dir_of(source)
     evaluation = _evaluation_at_step(Path(source), int(state["step"]), log)
