@@ -156,6 +156,8 @@ PRESETS: dict[str, RunConfig] = {
 
 
 def get_preset(name: str) -> RunConfig:
+    """The named configuration (one of :data:`PRESETS`, e.g. "start28"); change it with
+    :meth:`RunConfig.with_train` and friends before training it."""
     try:
         return PRESETS[name]
     except KeyError:

@@ -164,6 +164,11 @@ def _changed(section: Any, name: str, changes: dict[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class RunConfig:
+    """A whole run's configuration: the preset it started from and its four sections.
+    Frozen: ``with_train``, ``with_model``, ``with_data``, ``with_length`` and
+    ``with_settings`` return changed copies; ``validate`` checks every value; ``to_dict``
+    and ``from_dict`` are its JSON form (``config.json``)."""
+
     preset: str = "seed64"
     data: DataConfig = field(default_factory=DataConfig)
     latent: LatentConfig = field(default_factory=LatentConfig)
@@ -171,6 +176,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form, as ``config.json`` holds it."""
         return dataclasses.asdict(self)
 
     @classmethod

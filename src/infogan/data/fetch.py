@@ -100,7 +100,8 @@ def fetch_dataset(
 
 
 def fetch_mnist(data_dir: Path | str | None = None, *, log: Log | None = None) -> Path:
-    """:func:`fetch_dataset` for MNIST, whose files live in ``data_dir`` itself."""
+    """Fetch MNIST's four files into ``data_dir`` (default: ./data) unless they are there,
+    check their SHA-256 digests and return the folder."""
     return fetch_dataset(MNIST, data_dir, log=log)
 
 
@@ -218,5 +219,6 @@ def load_idx_dataset(
 def load_mnist(
     data_dir: Path | str | None = None, *, split: str = "train", image_size: int = 64
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`load_idx_dataset` for MNIST."""
+    """MNIST's ``split`` ("train" or "test") as images (N, 1, S, S) in [-1, 1] at
+    ``image_size`` S and labels (N,), fetching and checking the files on first use."""
     return load_idx_dataset(MNIST, data_dir, split=split, image_size=image_size)

@@ -64,7 +64,9 @@ def train(
     probes: Sequence[Callable[[TrainingParts], Callback]] = (),
 ) -> Path:
     """Train ``config`` (a preset's name or a config) into a new run directory
-    ``run_dir``; returns the run directory.
+    ``run_dir``; returns the run directory. It writes the run's grids, metrics and
+    checkpoints; the report is :func:`infogan.report.write_report`'s (the command line's
+    ``train`` calls it at the end).
 
     ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
     ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
