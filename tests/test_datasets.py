@@ -7,6 +7,7 @@ the data directory, or the public mirrors). Without them they skip, except under
 """
 
 import gzip
+import io
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from infogan.api import load_model
 from infogan.config import SEED64, DataConfig, RunConfig
@@ -38,7 +39,7 @@ from infogan.errors import CheckpointError, ConfigError, DataError
 from infogan.evaluate import classifier as clf
 from infogan.evaluate import evaluate_run, format_table
 from infogan.training.run import train
-from infogan.web.explorer import Explorer
+from infogan.web.explorer import Explorer, encode_png
 
 REPO = Path(__file__).resolve().parent.parent
 UNDER_CI = bool(os.environ.get("CI"))
@@ -349,11 +350,12 @@ def test_resolved_config_names_the_folder_absolutely_and_round_trips(image_folde
 
 
 def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, main_run, main_error):
+    folder = shutil.copytree(image_folder, tmp_path / "images")  # this test edits one
     run = tmp_path / "rgb"
     out = main_run(
         "train",
         "--dataset",
-        f"folder:{image_folder}",
+        f"folder:{folder}",
         "--max-steps",
         "4",
         "--batch-size",
@@ -372,7 +374,7 @@ def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, main_ru
     assert "loaded 35 RGB images" in out.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["data"] == {
-        "dataset": f"folder:{image_folder.resolve()}",
+        "dataset": f"folder:{folder.resolve()}",
         "image_size": 64,
         "channels": 3,
         "holdout": 0,
@@ -394,6 +396,21 @@ def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, main_ru
 
     line = main_error("eval", run)
     assert "needs labelled test images" in line and "folder:" in line
+    line = main_error("generate", run, "--categories", "by-digit", "--out", tmp_path / "x.png")
+    assert "a folder of images has no labels; use --categories all" in line
+    # the explorer's large image is in colour, as its strips are
+    explorer, _warnings = Explorer.load(run)
+    pixels = explorer.single_pixels(category=3, c1=0.5, c2=0.0, seed=1)
+    assert pixels.shape == (64, 64, 3)
+    with Image.open(io.BytesIO(encode_png(pixels, 2))) as png:
+        assert png.mode == "RGB" and png.size == (128, 128)
+    # one image edited since: the same count, other pixels; resume refuses, writes nothing
+    disc = folder / "grey" / "disc00.png"
+    ImageOps.mirror(Image.open(disc)).save(disc)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    line = main_error("train", "--resume", run, "--max-steps", "6", "--no-progress")
+    assert "the same 35 images in count, but their pixels or order differ" in line
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 def test_grey_folder_trains_one_channel_networks(image_folder, tmp_path, tiny_config):

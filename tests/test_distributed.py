@@ -85,6 +85,7 @@ def test_two_processes_write_the_artifacts_of_one_exactly_once(two_rank_run):
     assert _tree(run) == _tree(single)
     assert _steps(run) == list(range(1, 7))  # each step once, not once per rank
     assert out.stderr.count("training paper28 InfoGAN") == 1  # rank 0 alone logs
+    assert "deprecated" not in out.stderr  # --sync-bn's all_reduce: PyTorch's note, not ours
     assert "x 2 processes" in out.stderr
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6
     # through the CLI (Adam, global BatchNorm): the first step's losses agree too

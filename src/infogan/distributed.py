@@ -9,6 +9,7 @@ rank 0 writes files and logs.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -156,7 +157,9 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         c = x.shape[1]
         dims = [0, *range(2, x.dim())]
         count = x.new_tensor([x.numel() / c])
-        totals = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))  # (2C + 1,)
+        with warnings.catch_warnings():  # PyTorch 2.13 calls this all_reduce deprecated
+            warnings.filterwarnings("ignore", message=".*all_reduce is deprecated")
+            totals = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))  # (2C + 1,)
         n = totals[-1]
         mean = totals[:c] / n
         var = (totals[c : 2 * c] / n - mean * mean).clamp_min(0)

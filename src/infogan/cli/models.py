@@ -112,7 +112,7 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "sample",
         help="draw digits from a trained run's prior into an .npz file",
         description="Generate N digits for each value of the categorical code, with fresh noise "
-        "and continuous codes from the prior. The .npz holds images (float32, (count, 1, H, W), "
+        "and continuous codes from the prior. The .npz holds images (float32, (count, C, H, W), "
         "in [-1, 1]), categories (int64), continuous (float32, (count, 2)) and noise.",
     )
     add_model_source(sample)
@@ -126,6 +126,7 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
     sample.add_argument(
         "--seed", type=int, default=0, help="seed of the noise and codes, in [0, 2^63)"
     )
+    sample.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ev = sub.add_parser(
         "eval",
@@ -194,6 +195,11 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.categories == "all":
         cats = list(range(k))
     elif args.categories == "by-digit":
+        if model.config.data.dataset.startswith("folder:"):
+            raise ConfigError(
+                "--categories by-digit needs infogan eval's matching of codes to labels, and "
+                "a folder of images has no labels; use --categories all"
+            )
         cats = _codes_by_digit(source, k, model.step)
     else:
         try:
@@ -221,7 +227,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         categories, continuous[:, : model.config.latent.num_continuous], noise=noise
     )
     save_grid(images, args.out, nrow=len(cats))
-    print(f"wrote {args.out} ({rows}x{len(cats)} digits)")
+    print(f"wrote {args.out} ({rows}x{len(cats)} images)")
 
 
 def _checked_seed(args: argparse.Namespace) -> int:
@@ -297,9 +303,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
     check_seed(args.seed)
     check_out(args.out)
     model = use_channels_last(load_model(source))
-    samples = sample_prior(model, per_category=args.per_category, seed=args.seed, progress=True)
+    samples = sample_prior(
+        model, per_category=args.per_category, seed=args.seed, progress=not args.no_progress
+    )
     save_samples(samples, args.out)
-    print(f"wrote {args.out} ({len(samples.categories):,} digits, {args.per_category:,} per code)")
+    print(f"wrote {args.out} ({len(samples.categories):,} images, {args.per_category:,} per code)")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ the config (``infogan.config.RESUMABLE``), not listed here.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -288,10 +289,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
         _report_after_training(args, run_dir, log)
     except TrainingInterrupted as exc:
-        log(
-            f"infogan: stopped by {exc.signal_name} at step {exc.step}; checkpoint saved; "
-            f"continue with: {_resume_command(run_dir, args.data_dir)}"
-        )
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, said once
+            log(
+                f"infogan: stopped by {exc.signal_name} at step {exc.step}; checkpoint saved; "
+                f"continue with: {_resume_command(run_dir, args.data_dir)}"
+            )
         raise SystemExit(130) from None
 
 

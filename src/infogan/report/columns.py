@@ -62,7 +62,8 @@ def columns_for(evaluation: dict[str, Any], num_categories: int) -> Columns:
     )
     agreement = evaluation.get("generated_accuracy_q_matching")
     if isinstance(agreement, int | float) and agreement < LOW_AGREEMENT:
-        title += f"\n(the generated {noun}s follow it for only {agreement:.0%})"
+        items = "digits" if mnist else "images"
+        title += f"\n(the generated {items} follow it for only {agreement:.0%})"
         caption += (
             f" The generated images follow this matching for only {agreement:.0%}: a label "
             f"says which {noun} Q reads from the code, not what G draws with it."

@@ -5,6 +5,7 @@ run directory as it was."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 import torch
 
 from infogan.checkpoint import load_checkpoint
-from infogan.config import RunConfig, TrainConfig
+from infogan.config import FOLDER_PREFIX, RunConfig, TrainConfig
 from infogan.data import describe_dataset, load_dataset, prepare_dataset
 from infogan.distributed import DistContext
 from infogan.errors import CheckpointError, ConfigError, DataError, RunDirError
@@ -90,13 +91,32 @@ def load_images(
     return load_dataset(config.data, data_dir, image_size=size, log=log)
 
 
+def is_folder(dataset: str) -> bool:
+    """A folder of images, which may change between a run and its resume (the IDX
+    datasets are pinned by their digests)."""
+    return dataset.startswith(FOLDER_PREFIX)
+
+
+def images_digest(images: torch.Tensor) -> str:
+    """SHA-256 of the training images' values in their order (N, C, S, S): an image
+    edited, added, removed or renamed into another place gives another."""
+    return hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
 def check_same_images(run_dir: Path, state: dict, images: torch.Tensor, dataset: str) -> None:
-    """A DataError if the checkpoint's data order does not cover ``images`` exactly: the
-    dataset (a folder, say) changed since the run was trained."""
+    """A DataError if ``images`` are not those the checkpoint's run trained on: another
+    count, or (for a folder, whose checkpoint records their digest) other pixels."""
     order = state["order"]
+    changed = f"{run_dir}: the dataset changed since this run was trained"
+    restore = "resume needs the same images: restore them or start a new run"
     if order is not None and len(order) != len(images):
         raise DataError(
-            f"{run_dir}: the dataset changed since this run was trained ({len(order):,} "
-            f"images then, {len(images):,} now in {describe_dataset(dataset)}); resume needs "
-            "the same images: restore them or start a new run"
+            f"{changed} ({len(order):,} images then, {len(images):,} now in "
+            f"{describe_dataset(dataset)}); {restore}"
+        )
+    recorded = state.get("data_digest")
+    if recorded is not None and is_folder(dataset) and recorded != images_digest(images):
+        raise DataError(
+            f"{changed} (the same {len(images):,} images in count, but their pixels or "
+            f"order differ in {describe_dataset(dataset)}); {restore}"
         )

@@ -39,7 +39,13 @@ from infogan.training.loop import (
     check_batch_size,
     train_loop,
 )
-from infogan.training.preflight import check_same_images, load_images, read_resumable
+from infogan.training.preflight import (
+    check_same_images,
+    images_digest,
+    is_folder,
+    load_images,
+    read_resumable,
+)
 from infogan.training.provenance import hardware, source_commit
 from infogan.training.reseed import PROBE_IMAGES, CodeReseed
 from infogan.training.rundir import (
@@ -279,6 +285,7 @@ def _run_on(
         resume_step=None if checkpoint is None else state.step,
         enabled=ctx.is_main,
         average=average,
+        data_digest=images_digest(images) if is_folder(config.data.dataset) else None,
     )
     callbacks: list[Callback] = [writer] if ctx.is_main else []
     if average is not None:  # before the writer, which draws grids and saves with it

@@ -44,8 +44,10 @@ class RunWriter:
         resume_step: int | None = None,
         enabled: bool = True,
         average: GeneratorAverage | None = None,
+        data_digest: str | None = None,
     ):
         self.run_dir = run_dir
+        self.data_digest = data_digest  # a folder's images, to know them again on resume
         self.config = config
         self.generator = generator
         self.average = average
@@ -124,6 +126,7 @@ class RunWriter:
             "torch_rng_state": torch.get_rng_state(),
             "seconds": float(self.seconds()),
             "version": __version__,
+            "data_digest": self.data_digest,
             **average,
         }
 

@@ -204,9 +204,9 @@ class Explorer:
             )
 
     def single_pixels(self, *, category: int, c1: float, c2: float, seed: int) -> np.ndarray:
-        """(H, W) uint8: one digit."""
-        images = self._run([category], [[c1, c2]], seed)  # (1, 1, H, W)
-        return to_uint8(images)[0, :, :, 0]
+        """(H, W) uint8, or (H, W, 3) for an RGB model: one image."""
+        pixels = to_uint8(self._run([category], [[c1, c2]], seed))[0]  # (H, W, C)
+        return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
 
     def grid_pixels(
         self, *, vary: str, category: int, c1: float, c2: float, seed: int, steps: int
@@ -232,7 +232,8 @@ def sweep_values(steps: int) -> list[float]:
 
 
 def encode_png(pixels: np.ndarray, scale: int) -> bytes:
-    """PNG bytes of a uint8 (H, W) array, upscaled ``scale`` times by pixel repetition."""
+    """PNG bytes of a uint8 (H, W) or (H, W, 3) array, upscaled ``scale`` times by pixel
+    repetition."""
     image = Image.fromarray(pixels)
     if scale != 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
