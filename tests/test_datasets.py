@@ -404,6 +404,13 @@ def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, main_ru
     assert pixels.shape == (64, 64, 3)
     with Image.open(io.BytesIO(encode_png(pixels, 2))) as png:
         assert png.mode == "RGB" and png.size == (128, 128)
+    # its export's card: colour, three channels, no path of this machine, no metrics to ask for
+    assert main_run("export", run, "--out", tmp_path / "shared").returncode == 0
+    card = (tmp_path / "shared" / "README.md").read_text()
+    assert "64x64 colour images" in card and "# (3, 3, H, W)" in card
+    about = card.split("## Training")[0]  # (the training command names the folder it read)
+    assert str(folder.resolve()) not in about and "datasets:" not in card
+    assert "A folder of images has no labels" in card
     # one image edited since: the same count, other pixels; resume refuses, writes nothing
     disc = folder / "grey" / "disc00.png"
     ImageOps.mirror(Image.open(disc)).save(disc)

@@ -54,7 +54,12 @@ def _factors(evaluation: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _metrics(evaluation: dict[str, Any]) -> str:
+def _metrics(evaluation: dict[str, Any], labelled: bool = True) -> str:
+    if not evaluation and not labelled:
+        return (
+            "A folder of images has no labels to match the categorical code against, so "
+            "this model has no `infogan eval` metrics.\n"
+        )
     if not evaluation:
         return (
             "This model was exported before it was evaluated: run `infogan eval` on the run "
@@ -107,17 +112,22 @@ def write_card(
     prov = info.get("provenance", {})
     preset = config["preset"]
     dataset = config["data"]["dataset"]
-    title = IDX_DATASETS[dataset].title if dataset in IDX_DATASETS else dataset
+    labelled = dataset in IDX_DATASETS
+    # a folder is named by its last part: the card is for sharing, the path is this machine's
+    title = IDX_DATASETS[dataset].title if labelled else f"images ({Path(dataset).name})"
     size = config["data"]["image_size"]
+    channels = config["data"].get("channels") or 1
+    noun, plural = ("digit", "digits") if dataset == "mnist" else ("class", "classes")
     accuracy = evaluation.get("unsupervised_accuracy")
     front = [
         "---",
         "license: mit",
         "library_name: pytorch",
-        f"datasets: [{dataset}]",
         "tags: [infogan, gan, unsupervised, disentanglement, image-generation]",
         "pipeline_tag: unconditional-image-generation",
     ]
+    if labelled:
+        front.insert(3, f"datasets: [{dataset}]")
     if isinstance(accuracy, float):
         front += [
             "model-index:",
@@ -150,7 +160,8 @@ def write_card(
         "from infogan import InfoGANModel",
         "",
         'model = InfoGANModel.from_pretrained("path/to/this/folder")',
-        "images = model.generate([0, 1, 2], [[0, 0], [1, 0], [0, -1]], seed=0)  # (3, 1, H, W)",
+        "images = model.generate([0, 1, 2], [[0, 0], [1, 0], [0, -1]], seed=0)"
+        f"  # (3, {channels}, H, W)",
         "logits, codes = model.q_predict(images)  # Q's categorical logits and c1, c2",
         "```",
         "",
@@ -158,12 +169,12 @@ def write_card(
         "FOLDER` (the latent explorer), `infogan eval FOLDER`.",
         "",
         "Columns of the figures are categorical codes; once evaluated, each is labelled with "
-        "the digit it was matched to. Codes are indices, not digits: use `category_to_digit` "
-        "in `eval.json` to ask for a digit.",
+        f"the {noun} it was matched to. Codes are indices, not {plural}: use "
+        f"`category_to_digit` in `eval.json` to ask for a {noun}.",
         "",
         "## Metrics",
         "",
-        _metrics(evaluation),
+        _metrics(evaluation, labelled),
         f"![c1 sweep]({names['c1']})",
         "",
         f"![c2 sweep]({names['c2']})",
@@ -182,11 +193,12 @@ def write_card(
         "",
         "For exploring and teaching what InfoGAN's latent codes learn, and as a baseline for "
         f"research on unsupervised disentanglement. It only knows {title}: "
-        f"{size}x{size} greyscale images centred like the training set's. Which code is which "
-        "digit is arbitrary and is known only by matching against labels (`eval.json`); a "
-        "code may mix two similar digits on some samples, as the confusion matrix in "
-        "`eval.json` shows. The continuous codes' meaning is measured on sweeps and holds "
-        "within the prior's range [-1, 1]; outside it the digits degrade. Not for "
+        f"{size}x{size} {'greyscale' if channels == 1 else 'colour'} images centred like the "
+        f"training set's. Which code is which {noun} is arbitrary and is known only by "
+        "matching against labels (`eval.json`); a code may mix two similar ones on some "
+        "samples, as the confusion matrix in `eval.json` shows. The continuous codes' "
+        "meaning is measured on sweeps and holds within the prior's range [-1, 1]; outside "
+        "it the images degrade. Not for "
         "recognising digits in the wild or any decision about people.",
         "",
     ]
