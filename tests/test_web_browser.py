@@ -111,6 +111,7 @@ def test_page_responds_to_category_slider_and_noise(browser, served):
     digit = driver.find_element(By.ID, "digit")
     assert driver.execute_script("return arguments[0].naturalWidth", digit) == 384
     assert "code 0 \u2192 digit 3" in driver.find_element(By.ID, "caption").text
+    assert driver.find_element(By.ID, "strip-hint").text == "click a digit to select its code"
     before = digit.screenshot_as_png
 
     # A category: the button of digit 9, code 5.

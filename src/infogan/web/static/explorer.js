@@ -254,6 +254,8 @@ function buildCategoryButtons() {
     });
     box.append(button);
   });
+  $("strip-hint").textContent =
+    `click ${info.noun === "digit" ? "a digit" : "an image"} to select its code`;
   $("label-source").textContent = mapped
     ? `labelled by the ${info.noun} each code was matched to`
     : "no evaluation yet: labelled by code index";
