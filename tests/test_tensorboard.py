@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from infogan.tensorboard import SCALAR_TAGS
+from infogan.config.presets import get_preset
+from infogan.tensorboard import SCALAR_TAGS, scalar_tags
 from infogan.training.rundir import METRIC_NAMES
 
 pytestmark = pytest.mark.slow  # every test here reads a run of the real command
@@ -38,14 +39,22 @@ def events(run):
 
 
 def test_every_metric_of_every_step_is_a_scalar(run, events):
-    assert set(events.Tags()["scalars"]) == set(SCALAR_TAGS.values())
-    assert set(SCALAR_TAGS) == set(METRIC_NAMES)
+    tags = scalar_tags(get_preset("paper28"))
+    assert set(events.Tags()["scalars"]) == set(tags.values())
+    assert set(tags) == set(METRIC_NAMES)
+    # paper28's Q scores c1 and c2 as a Gaussian, so its continuous loss is no MSE
+    assert "information/continuous_gaussian_nll" in events.Tags()["scalars"]
     rows = np.genfromtxt(run / "metrics.csv", delimiter=",", names=True)
-    for name, tag in SCALAR_TAGS.items():
+    for name, tag in tags.items():
         logged = events.Scalars(tag)
         assert [e.step for e in logged] == list(range(1, STEPS + 1))
         # the same numbers as metrics.csv (which keeps 6 significant digits)
         np.testing.assert_allclose([e.value for e in logged], rows[name], rtol=1e-5, atol=1e-7)
+
+
+def test_an_mse_q_logs_its_continuous_loss_as_mse():
+    assert scalar_tags(get_preset("start28"))["info_cont"] == "information/continuous_mse"
+    assert scalar_tags(get_preset("start28")).keys() == SCALAR_TAGS.keys()
 
 
 def test_grids_are_logged_when_the_run_writes_them(events):

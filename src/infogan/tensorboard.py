@@ -12,12 +12,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from infogan.config.schema import RunConfig, continuous_loss_name
 from infogan.errors import ConfigError
 from infogan.grids import make_grid
 from infogan.training.rundir import METRIC_NAMES
 from infogan.training.writer import RunWriter
 
-#: metric name -> TensorBoard tag; grouped so the loss and probability charts sit together
+#: metric name -> TensorBoard tag; grouped so the loss and probability charts sit together.
+#: ``info_cont`` is named by how the run's Q scores its continuous codes (:func:`scalar_tags`).
 SCALAR_TAGS = {
     "d_loss": "loss/discriminator",
     "g_loss": "loss/generator",
@@ -28,6 +30,12 @@ SCALAR_TAGS = {
     "d_fake_before": "probability/D(G(z))_before_G_update",
     "d_fake_after": "probability/D(G(z))_after_G_update",
 }
+
+
+def scalar_tags(config: RunConfig) -> dict[str, str]:
+    """SCALAR_TAGS for this run: a Gaussian Q's continuous loss is an NLL, not an MSE."""
+    name = continuous_loss_name(config).lower().replace(" ", "_")  # "mse" or "gaussian_nll"
+    return {**SCALAR_TAGS, "info_cont": f"information/continuous_{name}"}
 
 
 def summary_writer_class():
@@ -48,6 +56,7 @@ class TensorBoardLogger:
         # flush every 10 s (not 120): a run stopped early keeps nearly all of its events
         self.summary = summary_writer_class()(log_dir=str(log_dir), flush_secs=10)
         self.logged_grid_step = -1
+        self.tags = scalar_tags(run_writer.config)
         config = json.dumps(run_writer.config.to_dict(), indent=2)
         # indented by four spaces, TensorBoard's text plugin shows it as a code block
         self.summary.add_text("config", "    " + config.replace("\n", "\n    "), 0)
@@ -55,7 +64,7 @@ class TensorBoardLogger:
     def on_metrics(self, rows: Sequence[tuple[int, int, list[float]]]) -> None:
         for step, _epoch, values in rows:
             for name, value in zip(METRIC_NAMES, values, strict=True):
-                self.summary.add_scalar(SCALAR_TAGS[name], value, step)
+                self.summary.add_scalar(self.tags[name], value, step)
 
     def on_step_end(self, step: int, epoch: int) -> None:
         if self.run_writer.last_grid_step == step and self.logged_grid_step != step:
