@@ -106,7 +106,7 @@ def autocast_weight(weight: torch.Tensor | None) -> torch.Tensor | None:
     """``weight`` as a layer passes it to its operator: under autocast and inside
     :class:`CastOnce`, the step's one cast copy; otherwise itself (autocast casts it)."""
     cache = getattr(_OPEN, "cache", None)
-    if weight is None or cache is None:
+    if weight is None or cache is None or kernels.compiling():  # autocast casts, in its graph
         return weight
     device = weight.device.type
     if not torch.is_autocast_enabled(device) or not weight.is_floating_point():

@@ -309,7 +309,9 @@ class _SmallMapLayer:
 
     def _cpu_paths(self, x: torch.Tensor, weight, bias, transposed: bool):
         """The layer's pass through :func:`_whole_map_conv` or :func:`_small_map_conv`,
-        or ``None`` where PyTorch's layer does it."""
+        or ``None`` where PyTorch's layer does it (also while torch.compile traces it)."""
+        if kernels.compiling():
+            return None
         h, w = x.shape[2:]
         if self.whole_map and (h, w) == ((1, 1) if transposed else self.kernel_size):
             return _whole_map_conv(x, weight, bias, transposed)

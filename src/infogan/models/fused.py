@@ -169,7 +169,10 @@ def _slope(act: nn.Module) -> float | None:
 
 
 def batch_norm_act(norm: nn.Module, act: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-    """``act(norm(x))`` by the fused operator, or None where it does not apply."""
+    """``act(norm(x))`` by the fused operator, or None where it does not apply (also while
+    torch.compile traces it: it fuses PyTorch's operators itself)."""
+    if kernels.compiling():
+        return None
     if type(norm) not in _NORMS or not norm.training or x.dtype not in DTYPES:
         return None
     slope = _slope(act)
@@ -195,7 +198,9 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: torch.Tensor) -> torch.Te
 
 def act(layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """``layer(x)`` for a ReLU or LeakyReLU by the operator's own, or None where it does
-    not apply."""
+    not apply (as in :func:`batch_norm_act`, also while torch.compile traces it)."""
+    if kernels.compiling():
+        return None
     slope = _slope(layer)
     if slope is None or x.dtype not in DTYPES or x.device.type != "cpu":
         return None

@@ -23,6 +23,8 @@ import threading
 import warnings
 from pathlib import Path
 
+import torch
+
 SOURCES = Path(__file__).with_name("csrc")
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
 
@@ -34,6 +36,14 @@ _loaded: dict[str, ctypes.CDLL | None] = {}
 _functions: dict[str, list[str]] = {}
 _reasons: dict[str, str] = {}
 _warned = False
+
+
+def compiling() -> bool:
+    """Whether torch.compile is tracing the layers. They then take PyTorch's operators
+    rather than these kernels or the casts kept by id() (models/cast.py): it sees into
+    PyTorch's operators, not into a ctypes call, and a cache keyed by id() would make it
+    compile the graph again for every weight."""
+    return torch.compiler.is_compiling()
 
 
 def cpu_flags() -> str:
