@@ -207,6 +207,9 @@ def test_eval_of_a_short_fashion_run(fashion_judge, fashion_dir, tmp_path, tiny_
     assert sorted(result["category_to_digit"]) == list(range(10))
     table = format_table(result)
     assert "Fashion-MNIST CNN" in table and "9 Ankle boot" in table
+    # the table speaks of classes and images, not of digits
+    assert "digit" not in table
+    assert "code -> class" in table and "columns: true class" in table
     assert "categorical code = class on" in table and "of 300 Fashion-MNIST test images;" in table
     assert json.loads(path.read_text())["dataset"] == "fashion-mnist"
     # the explorer names each code's class

@@ -168,14 +168,15 @@ def evaluate(
     test_images, test_labels = _real_digits(dataset, data_dir, "test", size, count=test_digits)
 
     # 1. Q's categorical code on real test digits
-    log(f"1/5 reading Q's code on {len(test_images):,} test digits")
+    items = "digits" if dataset.name == "mnist" else "images"
+    log(f"1/5 reading Q's code on {len(test_images):,} test {items}")
     q_test = q_logits(model, test_images, progress=progress).argmax(axis=1)
     unsup_acc, category_to_digit, unsup_conf = metrics.hungarian_accuracy(
         q_test, test_labels, num_codes=lat.num_categories, num_labels=NUM_CLASSES
     )
 
     # 2. and 3. the classifier on generated digits, against real ones
-    log(f"2/5 generating {per_category:,} digits per categorical code")
+    log(f"2/5 generating {per_category:,} {items} per categorical code")
     samples = sample_prior(model, per_category=per_category, seed=seed, progress=progress)
     gen_images = torch.from_numpy(samples.images)
     generated = judge(judge_net.model, gen_images)

@@ -37,18 +37,26 @@ def _controls(code: dict[str, Any]) -> str:
     return f"{factor} ({higher if rho > 0 else lower} as {code['code']} grows)"
 
 
+def _words(result: dict[str, Any]) -> tuple[str, str, str]:
+    """The dataset's title, and what one of its classes and its images are called:
+    ("MNIST", "digit", "digits"), or e.g. ("Fashion-MNIST", "class", "images")."""
+    dataset = result.get("dataset", "mnist")  # results written before datasets were a choice
+    known = IDX_DATASETS.get(dataset)
+    title = known.title if known is not None else dataset
+    return (title, "digit", "digits") if dataset == "mnist" else (title, "class", "images")
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Human-readable summary of an :func:`~infogan.evaluate.evaluate` result."""
     counts = result["counts"]
     clf = result["classifier"]
     k = len(result["category_to_digit"])
-    dataset = result.get("dataset", "mnist")  # results written before datasets were a choice
-    known = IDX_DATASETS.get(dataset)
-    title = known.title if known is not None else dataset
+    title, noun, items = _words(result)
+    known = IDX_DATASETS.get(result.get("dataset", "mnist"))
     legend = []
-    if known is not None and dataset != "mnist":
+    if noun != "digit" and known is not None:
         names = ", ".join(f"{i} {name}" for i, name in enumerate(known.classes))
-        legend = [f"{title}'s 'digits' below are its images and classes: {names}"]
+        legend = [f"{title}'s classes: {names}"]
     out = [
         f"checkpoint {result.get('checkpoint', '?')} ({result['preset']}, {title}, step "
         f"{result['step']:,}, {result['image_size']}x{result['image_size']})",
@@ -57,32 +65,32 @@ def format_table(result: dict[str, Any]) -> str:
         f", test accuracy {_num(clf['test_accuracy'], '.2%')}",
         *legend,
         "",
-        f"1. Unsupervised test accuracy (Q's code on {counts['test_digits']:,} test digits, "
+        f"1. Unsupervised test accuracy (Q's code on {counts['test_digits']:,} test {items}, "
         "Hungarian-matched)",
         f"   accuracy          {_num(result['unsupervised_accuracy'])}",
-        "   code -> digit     "
+        f"   code -> {noun:<10}"
         + "  ".join(f"c{i}:{d}" for i, d in enumerate(result["category_to_digit"])),
-        "   confusion matrix (rows: code, columns: true digit)",
+        f"   confusion matrix (rows: code, columns: true {noun})",
         *("   " + line for line in _matrix(result["confusion_matrix"], "c")),
         "",
         f"2. Generated-category accuracy (classifier on {counts['generated']:,} generated "
-        f"digits, {counts['per_category']:,} per code)",
+        f"{items}, {counts['per_category']:,} per code)",
         f"   accuracy          {_num(result['generated_accuracy'])}   (under group 1's "
-        f"code -> digit matching: {_num(result['generated_accuracy_q_matching'])})",
+        f"code -> {noun} matching: {_num(result['generated_accuracy_q_matching'])})",
         "   code          " + "".join(f"{f'c{i}':>6}" for i in range(k)),
-        "   matched digit " + "".join(f"{d:>6}" for d in result["generated_category_to_digit"]),
+        f"   matched {noun:<6}" + "".join(f"{d:>6}" for d in result["generated_category_to_digit"]),
         "   purity        " + "".join(f"{_num(p, '.2f'):>6}" for p in result["purity"]),
         "",
         f"3. Sample quality (classifier features, generated vs {counts['test_digits']:,} "
-        "real test digits)",
+        f"real test {items})",
         f"   Frechet distance  {_num(result['frechet_distance'], '.2f')}   (real: "
-        f"{counts['reference_train_digits']:,} training digits vs test "
+        f"{counts['reference_train_digits']:,} training {items} vs test "
         f"{_num(result['frechet_distance_train_vs_test'], '.2f')})",
         f"   inception score   {_num(result['inception_score'], '.2f')} of at most "
-        f"{result['inception_score_max']:.0f}   (real test digits "
+        f"{result['inception_score_max']:.0f}   (real test {items} "
         f"{_num(result['inception_score_test_digits'], '.2f')})",
         "",
-        "4. Information bound (categorical code, on the generated digits)",
+        f"4. Information bound (categorical code, on the generated {items})",
         f"   L_I               {_num(result['info_bound_nats'])} nats   "
         f"(H(c) = ln {k} = {_num(result['entropy_nats'])} nats)",
         "",
@@ -107,10 +115,7 @@ def format_table(result: dict[str, Any]) -> str:
 def summary_line(result: dict[str, Any]) -> str:
     """One line: how often the categorical code names the class, and what each continuous
     code controls (the last line of ``infogan eval`` and of the quick start)."""
-    dataset = result.get("dataset", "mnist")
-    known = IDX_DATASETS.get(dataset)
-    noun, items = ("digit", "digits") if dataset == "mnist" else ("class", "images")
-    title = known.title if known is not None else dataset
+    title, noun, items = _words(result)
     parts = [
         f"summary: categorical code = {noun} on "
         f"{_num(100 * result['unsupervised_accuracy'], '.1f')}% of "
