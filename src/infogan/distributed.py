@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from infogan.errors import ConfigError
+from infogan.errors import ConfigError, InfoGANError, RunDirError
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,21 @@ class DistContext:
         messages: list[str | None] = [None] * self.world_size
         dist.all_gather_object(messages, message)
         return next(m for m in messages if m is not None)
+
+    def on_main(self, device: torch.device, action: Callable[[], None]) -> None:
+        """Run ``action`` on rank 0 alone; its InfoGANError is raised on every rank (so no
+        rank waits for the others)."""
+        problem = None
+        if self.is_main:
+            try:
+                action()
+            except InfoGANError as exc:
+                if not self.enabled:
+                    raise
+                problem = str(exc)
+        problem = self.first_error(problem, device)
+        if problem is not None:
+            raise RunDirError(problem)
 
 
 SINGLE = DistContext()

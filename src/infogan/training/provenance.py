@@ -6,9 +6,18 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+from infogan import __version__
+from infogan.training.build import resolve_precision
+
+if TYPE_CHECKING:
+    from infogan.config import RunConfig
+    from infogan.training.loop import LoopState
 
 
 def source_commit() -> str | None:
@@ -56,3 +65,34 @@ def cpu_name() -> str:
     units = [label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"))
              if flag in flags]  # fmt: skip
     return f"{name} ({', '.join(units)})" if units else name
+
+
+def run_summary(
+    config: RunConfig,
+    state: LoopState,
+    device: torch.device,
+    step_mode: str,
+    first_step: int,
+    resumed: bool,
+    seconds: float,
+    elapsed: float,
+) -> dict:
+    """run.json: how far the run got, how fast this process trained (``elapsed``
+    seconds from ``first_step``), and on what."""
+    batch = config.train.batch_size
+    return {
+        "steps": state.step,
+        "epochs": state.epoch,
+        "images_seen": state.step * batch,
+        "seconds": round(seconds, 2),
+        "images_per_second": round((state.step - first_step) * batch / max(elapsed, 1e-9), 1),
+        "resumed_from": first_step if resumed else None,
+        "device": str(device),
+        "precision": resolve_precision(config.train.precision, device),
+        "step": step_mode,  # "graph": replayed as a CUDA graph (training/graph.py)
+        "hardware": hardware(device),
+        "torch": torch.__version__,
+        "infogan": __version__,
+        "commit": source_commit(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }

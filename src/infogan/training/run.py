@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from infogan import __version__, distributed
+from infogan import distributed
 from infogan.config import RunConfig, get_preset
 from infogan.data import resolve_data_config
 from infogan.distributed import DistContext
-from infogan.errors import ConfigError, InfoGANError, RunDirError
+from infogan.errors import ConfigError
 from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
@@ -46,7 +46,7 @@ from infogan.training.preflight import (
     load_images,
     read_resumable,
 )
-from infogan.training.provenance import hardware, source_commit
+from infogan.training.provenance import run_summary
 from infogan.training.reseed import PROBE_IMAGES, CodeReseed
 from infogan.training.rundir import (
     check_run_dir,
@@ -167,7 +167,7 @@ def _run(
             )
         new = checkpoint is None
         if new:
-            _on_main(ctx, device, lambda: check_run_dir(run_dir, overwrite=overwrite))
+            ctx.on_main(device, lambda: check_run_dir(run_dir, overwrite=overwrite))
         if images is None:
             images = load_images(config, data_dir, ctx=ctx, log=log)
         check_batch_size(t.batch_size, len(images), ctx.world_size)
@@ -183,7 +183,7 @@ def _run(
             (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
         try:
-            _on_main(ctx, device, write_config)
+            ctx.on_main(device, write_config)
             return _run_on(
                 config,
                 run_dir,
@@ -203,27 +203,6 @@ def _run(
             raise
     finally:
         distributed.teardown(ctx)
-
-
-def _on_main(ctx: DistContext, device: torch.device, action: Callable[[], None]) -> None:
-    """Run ``action`` on rank 0; its InfoGANError is raised on every rank."""
-    problem = None
-    if ctx.is_main:
-        try:
-            action()
-        except InfoGANError as exc:
-            if not ctx.enabled:
-                raise
-            problem = str(exc)
-    _raise_shared(ctx, problem, device)
-
-
-def _raise_shared(ctx: DistContext, problem: str | None, device: torch.device) -> None:
-    """Raise rank 0's setup problem on every rank (so no rank waits for the others)."""
-    if ctx.enabled:
-        problem = ctx.first_error(problem, device)
-    if problem is not None:
-        raise RunDirError(problem)
 
 
 def _run_on(
@@ -287,44 +266,10 @@ def _run_on(
         average=average,
         data_digest=images_digest(images) if is_folder(config.data.dataset) else None,
     )
-    callbacks: list[Callback] = [writer] if ctx.is_main else []
-    if average is not None:  # before the writer, which draws grids and saves with it
-        callbacks.insert(0, average)
-    total = min(t.epochs * (len(images) // t.batch_size), t.max_steps or math.inf)
-    if t.cluster_reseed:  # before the writer: a checkpoint holds the changed weights
-        reseed = CodeReseed(
-            generator=generator,
-            discriminator=discriminator,
-            probe=images[:PROBE_IMAGES],
-            noise_dim=config.latent.noise_dim,
-            every=t.cluster_reseed,
-            last_step=int(0.75 * total),
-            halves=t.reseed_halves,
-            log=log,
-            after=average.restart if average is not None else lambda: None,
-        )
-        callbacks.insert(0, reseed)
-    if t.lr_decay_steps:
-        decay = LearningRateDecay(
-            [(opt_g, t.lr_g), (opt_d, t.lr_d)], total=total, steps=t.lr_decay_steps
-        )
-        decay.apply(state.step)  # a resumed run, perhaps to a new total, on its schedule
-        callbacks.insert(0, decay)
-    if tensorboard and ctx.is_main:
-        from infogan.tensorboard import TensorBoardLogger
-
-        callbacks.append(TensorBoardLogger(run_dir / "tensorboard", writer))
-    if ctx.is_main:
-        callbacks.extend(make(parts) for make in probes)
-    mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
-    where = f"from step {state.step} " if checkpoint is not None else ""
-    ranks = f" x {ctx.world_size} processes" if ctx.enabled else ""
-    precision = ""
-    if resolve_precision(t.precision, device) == "bf16":
-        precision = " (bf16 autocast)"
-    elif t.precision == "auto" and device.type == "cpu":
-        precision = " (fp32: this CPU has no native bfloat16)"
-    log(f"training {config.preset} {mode} on {device}{precision}{ranks} {where}into {run_dir}")
+    callbacks = _callbacks(
+        config, run_dir, parts, writer, average, state, images, tensorboard, ctx, log, probes
+    )
+    log(_start_line(config, device, ctx, run_dir, state.step if checkpoint is not None else None))
     started = time.time()
     writer.seconds = lambda: seconds_before + time.time() - started
     first_step = state.step
@@ -360,23 +305,16 @@ def _run_on(
             f"{exc}; last good checkpoint: step {last} in {run_dir / 'checkpoints'}"
         ) from None
     elapsed = time.time() - started
-    steps = state.step - first_step
-    summary = {
-        "steps": state.step,
-        "epochs": state.epoch,
-        "images_seen": state.step * t.batch_size,
-        "seconds": round(seconds_before + elapsed, 2),
-        "images_per_second": round(steps * t.batch_size / max(elapsed, 1e-9), 1),
-        "resumed_from": first_step if checkpoint is not None else None,
-        "device": str(device),
-        "precision": resolve_precision(t.precision, device),
-        "step": step_fn.mode,  # "graph": replayed as a CUDA graph (training/graph.py)
-        "hardware": hardware(device),
-        "torch": torch.__version__,
-        "infogan": __version__,
-        "commit": source_commit(),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    summary = run_summary(
+        config,
+        state,
+        device,
+        step_fn.mode,
+        first_step,
+        checkpoint is not None,
+        seconds_before + elapsed,
+        elapsed,
+    )
     if ctx.is_main:
         summary["processes"] = ctx.world_size
         (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -386,6 +324,71 @@ def _run_on(
         f"({summary['images_per_second']:.0f} images/s); grids in {run_dir / 'images'}"
     )
     return run_dir
+
+
+def _callbacks(
+    config: RunConfig,
+    run_dir: Path,
+    parts: TrainingParts,
+    writer: RunWriter,
+    average: GeneratorAverage | None,
+    state: LoopState,
+    images: torch.Tensor,
+    tensorboard: bool,
+    ctx: DistContext,
+    log: Callable[[str], None],
+    probes: Sequence[Callable[[TrainingParts], Callback]],
+) -> list[Callback]:
+    """What runs around each step, in order: the learning-rate decay, the code reseed and
+    the average (each before the writer, whose checkpoints and grids hold their changes),
+    the writer, TensorBoard, then the probes."""
+    t = config.train
+    callbacks: list[Callback] = [writer] if ctx.is_main else []
+    if average is not None:  # before the writer, which draws grids and saves with it
+        callbacks.insert(0, average)
+    total = min(t.epochs * (len(images) // t.batch_size), t.max_steps or math.inf)
+    if t.cluster_reseed:  # before the writer: a checkpoint holds the changed weights
+        reseed = CodeReseed(
+            generator=parts.generator,
+            discriminator=parts.discriminator,
+            probe=images[:PROBE_IMAGES],
+            noise_dim=config.latent.noise_dim,
+            every=t.cluster_reseed,
+            last_step=int(0.75 * total),
+            halves=t.reseed_halves,
+            log=log,
+            after=average.restart if average is not None else lambda: None,
+        )
+        callbacks.insert(0, reseed)
+    if t.lr_decay_steps:
+        decay = LearningRateDecay(
+            [(parts.opt_g, t.lr_g), (parts.opt_d, t.lr_d)], total=total, steps=t.lr_decay_steps
+        )
+        decay.apply(state.step)  # a resumed run, perhaps to a new total, on its schedule
+        callbacks.insert(0, decay)
+    if tensorboard and ctx.is_main:
+        from infogan.tensorboard import TensorBoardLogger
+
+        callbacks.append(TensorBoardLogger(run_dir / "tensorboard", writer))
+    if ctx.is_main:
+        callbacks.extend(make(parts) for make in probes)
+    return callbacks
+
+
+def _start_line(
+    config: RunConfig, device: torch.device, ctx: DistContext, run_dir: Path, resumed: int | None
+) -> str:
+    """'training start28 InfoGAN on cpu (bf16 autocast) into runs/x', and so on."""
+    t = config.train
+    mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
+    where = f"from step {resumed} " if resumed is not None else ""
+    ranks = f" x {ctx.world_size} processes" if ctx.enabled else ""
+    precision = ""
+    if resolve_precision(t.precision, device) == "bf16":
+        precision = " (bf16 autocast)"
+    elif t.precision == "auto" and device.type == "cpu":
+        precision = " (fp32: this CPU has no native bfloat16)"
+    return f"training {config.preset} {mode} on {device}{precision}{ranks} {where}into {run_dir}"
 
 
 def _duration(seconds: float) -> str:
