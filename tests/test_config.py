@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -62,6 +63,25 @@ def test_unknown_preset_names_the_choices():
 def test_bad_values_are_named(change, message):
     with pytest.raises(ConfigError, match=message):
         SEED64.with_train(**change).validate()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("latent.num_continuous=1", r"latent\.num_continuous must be an integer >= 2, got 1"),
+        ("latent.num_continuous=0", r"latent\.num_continuous must be an integer >= 2, got 0"),
+        ("latent.num_categories=1", r"latent\.num_categories must be an integer >= 2, got 1"),
+        ("latent.noise_dim=0", r"latent\.noise_dim must be an integer >= 1, got 0"),
+    ],
+)
+def test_a_latent_code_the_run_cannot_draw_is_refused(setting, message, main_error, tmp_path):
+    """c1 and c2 at least: every run draws a grid varying each (a traceback, before)."""
+    line = main_error(
+        "train", "--preset", "paper28", "--max-steps", "1", "--set", setting,
+        "--run-dir", tmp_path / "run",
+    )  # fmt: skip
+    assert re.search(message, line), line
+    assert not (tmp_path / "run").exists()
 
 
 def test_with_train_makes_a_copy_and_ignores_none():

@@ -46,13 +46,10 @@ def info_loss(
     two unweighted. Minimising the CE maximises the variational bound L_I = H(c) - CE.
     """
     cat = F.cross_entropy(cat_logits, categories)
-    c = continuous.shape[1]
-    if c == 0:
-        cont = cat_logits.new_zeros(())
-    elif cont_loss == "gaussian":
-        cont = gaussian_nll(cont_pred[:, :c], cont_pred[:, c:], continuous)
+    if cont_loss == "gaussian":
+        cont = continuous_loss_per_row(cont_pred, continuous, "gaussian").mean()
     else:
-        cont = F.mse_loss(cont_pred[:, :c], continuous)
+        cont = F.mse_loss(cont_pred[:, : continuous.shape[1]], continuous)
     return lambda_cat * cat + lambda_cont * cont, cat, cont
 
 
@@ -66,12 +63,6 @@ def continuous_loss_per_row(pred: torch.Tensor, target: torch.Tensor, kind: str)
         z = (target - pred[:, :c]) * torch.exp(-pred[:, c:])
         return 0.5 * z.square() + pred[:, c:] + 0.5 * math.log(2 * math.pi)
     return (pred[:, :c] - target).square()
-
-
-def gaussian_nll(mean: torch.Tensor, log_std: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of ``target`` under N(mean, exp(log_std)^2); all (B, C)."""
-    z = (target - mean) * torch.exp(-log_std)
-    return (0.5 * z.square() + log_std + 0.5 * math.log(2 * math.pi)).mean()
 
 
 def paired_cluster_loss(

@@ -166,8 +166,11 @@ def _validate_readings(readings: tuple[CodeReading, ...], num_continuous: int) -
 
 
 def validate_latent(lat: LatentConfig) -> None:
-    if lat.noise_dim < 1 or lat.num_categories < 2 or lat.num_continuous < 0:
-        raise ConfigError("latent code needs noise_dim >= 1 and num_categories >= 2")
+    # at least c1 and c2: a run draws a grid varying each (and the explorer reads two)
+    for name, least in (("noise_dim", 1), ("num_categories", 2), ("num_continuous", 2)):
+        value = getattr(lat, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"latent.{name} must be an integer >= {least}, got {value!r}")
 
 
 def _flag(name: str) -> str:
