@@ -38,6 +38,8 @@ from infogan.data import (
 from infogan.errors import CheckpointError, ConfigError, DataError
 from infogan.evaluate import classifier as clf
 from infogan.evaluate import evaluate_run, format_table
+from infogan.report import train_comparison
+from infogan.training.preflight import images_digest
 from infogan.training.run import train
 from infogan.web.explorer import Explorer, encode_png
 
@@ -421,6 +423,21 @@ def test_rgb_folder_trains_from_the_command_line(image_folder, tmp_path, main_ru
     line = main_error("train", "--resume", run, "--max-steps", "6", "--no-progress")
     assert "the same 35 images in count, but their pixels or order differ" in line
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_compare_trains_both_arms_on_the_configs_own_images(image_folder, tmp_path, tiny_config):
+    """Not MNIST whatever the config said: each arm's checkpoint records the folder's
+    images, in the order and at the size the run trains on."""
+    config = tiny_config("paper28", steps=1, batch_size=4)
+    config = config.with_data(dataset=f"folder:{image_folder / 'grey'}")
+    lines: list[str] = []
+    train_comparison(config, tmp_path / "cmp", progress=False, log=lines.append)
+    assert any("loaded 16 grey images" in line for line in lines), lines
+    folder = resolve_data_config(config)
+    expected = images_digest(load_dataset(folder.data, None, image_size=28))
+    for arm in ("gan", "infogan"):
+        state = torch.load(tmp_path / "cmp" / arm / "checkpoints" / "last.pt", weights_only=True)
+        assert state["data_digest"] == expected, arm
 
 
 def test_grey_folder_trains_one_channel_networks(image_folder, tmp_path, tiny_config):

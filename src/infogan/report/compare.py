@@ -2,7 +2,7 @@
 
 The two arms share everything (preset, seed, so initial weights, data order,
 sampled codes and the fixed noise, batch size, length) except the information
-term: the plain GAN is the same config with both lambdas at 0 (:func:`plain_gan`).
+term and what else trains Q or ties G to the codes (:func:`plain_gan`).
 
 The same comparison run again into the same folder continues it: an arm finished
 earlier is kept, an arm stopped after a checkpoint resumes from it.
@@ -17,11 +17,12 @@ from pathlib import Path
 
 import torch
 
-from infogan.config import ARCH_SIZES, RunConfig
-from infogan.data import load_mnist, resolve_data_config
+from infogan.config import RunConfig
+from infogan.data import resolve_data_config
+from infogan.distributed import SINGLE
 from infogan.errors import ConfigError, RunDirError
 from infogan.report.build import Report, write_report
-from infogan.training.preflight import NothingLeftToTrain
+from infogan.training.preflight import NothingLeftToTrain, load_images
 from infogan.training.run import resume, train
 from infogan.training.rundir import check_run_dir, is_run_dir
 
@@ -59,12 +60,11 @@ def train_comparison(
     progress: bool = True,
     log: Callable[[str], None] = print,
     images: torch.Tensor | None = None,
-    traversal_frames: int = 17,
 ) -> Comparison:
     """Train ``config`` and its plain-GAN twin into ``run_dir/{infogan,gan}``; report both.
 
     ``images`` replaces the dataset, as in :func:`infogan.training.run.train`; without it the
-    dataset is loaded once for both arms.
+    config's dataset (with its holdout) is loaded once for both arms.
     """
     config.validate()
     if config.train.is_plain_gan:
@@ -86,9 +86,7 @@ def train_comparison(
         if earlier[name] is None:
             check_run_dir(run_dir / name, overwrite=overwrite)
     if images is None and set(earlier.values()) != {"finished"}:
-        size = ARCH_SIZES[config.model.arch]
-        log(f"loading MNIST ({size}x{size})")
-        images, _labels = load_mnist(data_dir, split="train", image_size=size)
+        images = load_images(resolve_data_config(config), data_dir, ctx=SINGLE, log=log)
     for name, arm in arms.items():
         arm_dir = run_dir / name
         if earlier[name] == "finished":
@@ -103,10 +101,8 @@ def train_comparison(
                 log(f"{arm_dir}: its checkpoint is at its full length already; kept")
         else:
             train(arm, arm_dir, overwrite=overwrite, **common)
-    write_report(run_dir / "gan", traversal_frames=traversal_frames, log=log)
-    report = write_report(
-        run_dir / "infogan", baseline=run_dir / "gan", traversal_frames=traversal_frames, log=log
-    )
+    write_report(run_dir / "gan", log=log)
+    report = write_report(run_dir / "infogan", baseline=run_dir / "gan", log=log)
     return Comparison(infogan=run_dir / "infogan", gan=run_dir / "gan", report=report)
 
 
