@@ -42,21 +42,9 @@ def test_random_affine_moves_digits_but_keeps_the_background(mnist_dir):
     assert (corners < -0.99).all()  # the border repeats MNIST's black background
 
 
-def test_random_affine_slants_and_squeezes_a_vertical_bar():
-    bar = torch.full((1, 1, 28, 28), -1.0)
-    bar[..., 4:24, 13:15] = 1.0  # a vertical stroke, 2 pixels wide, 20 high
+def test_random_affine_squeezes_a_box_keeping_its_height():
     ink = lambda img: img > 0  # noqa: E731
-
-    def columns(img):  # the leftmost and rightmost inked column in the top and bottom rows
-        top, bottom = ink(img)[0, 0, 6], ink(img)[0, 0, 21]
-        return top.nonzero().flatten(), bottom.nonzero().flatten()
-
     plain = dict(degrees=0, shift=0, scale=0)
-    slanted = random_affine(bar, **plain, shear=0.3, rand=seeded(1))
-    top, bottom = columns(slanted)
-    assert abs(top.float().mean() - bottom.float().mean()) >= 2  # top and bottom moved apart
-    assert ink(slanted).sum() == pytest.approx(ink(bar).sum(), rel=0.25)  # same stroke
-
     box = torch.full((1, 1, 28, 28), -1.0)
     box[..., 4:24, 9:19] = 1.0  # 10 pixels wide, 20 high
     widths = set()
@@ -68,8 +56,10 @@ def test_random_affine_slants_and_squeezes_a_vertical_bar():
         widths.add(squeezed[14].sum().item())
     assert min(widths) < 10 < max(widths) and max(widths) <= 13  # narrower and wider
 
-    # shear and squeeze draw their own random numbers, so the named strengths without
+    # squeeze and reslant draw their own random numbers, so the named strengths without
     # them change exactly as before
+    bar = torch.full((1, 1, 28, 28), -1.0)
+    bar[..., 4:24, 13:15] = 1.0  # a vertical stroke, 2 pixels wide, 20 high
     g1, g2 = seeded(3), seeded(3)
     assert torch.equal(random_affine(bar, rand=g1), random_affine(bar, rand=g2))
 

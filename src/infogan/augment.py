@@ -35,7 +35,6 @@ def random_affine(
     degrees: float = 10.0,
     shift: float = 0.1,
     scale: float = 0.1,
-    shear: float = 0.0,
     squeeze: float = 0.0,
     reslant: tuple[float, float] | None = None,
     rand: Rand | None = None,
@@ -43,12 +42,11 @@ def random_affine(
     """Each image of (B, C, H, W) turned by up to ``degrees``, moved by up to ``shift``
     of its size and scaled by up to ``scale`` (uniformly at random, independently).
 
-    ``shear`` > 0 also slants it (x moves by up to ``shear`` times y: italic or
-    back-slanted) and ``squeeze`` > 0 makes it narrower or wider by up to that fraction
-    of its width, the height kept: the two ways a writer's digits differ that a turn
-    and a uniform scale do not reach. ``reslant`` = (lo, hi) instead gives each image a
-    slant drawn uniformly from that range whatever its own (:func:`slant`), so that the
-    copy's slant tells nothing of the original's. Pixels brought in from outside repeat
+    ``squeeze`` > 0 also makes it narrower or wider by up to that fraction of its width,
+    the height kept, and ``reslant`` = (lo, hi) gives each image a slant drawn uniformly
+    from that range whatever its own (:func:`slant`), so that the copy's slant tells
+    nothing of the original's: the two ways a writer's digits differ that a turn and a
+    uniform scale do not reach. Pixels brought in from outside repeat
     the border (the background for digits).
     """
     b = images.shape[0]
@@ -59,14 +57,13 @@ def random_affine(
     cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
     # the output-to-input map: rotation / scale, then (read right to left) slant, width
     a, bb, c, d = cos, -sin, sin, cos
-    if shear > 0 or squeeze > 0 or reslant:  # drawn only then: the others stay as they were
+    if squeeze > 0 or reslant:  # drawn only then: the others stay as they were
         v = rand(b, 2) * 2 - 1
         w = 1 / (1 + v[:, 1] * squeeze)  # input x scaled by 1 / width factor
+        k = torch.zeros_like(w)  # input x = x + k * y: the slant kept without ``reslant``
         if reslant:  # an ink line x = s y of the input is drawn as x = (s / w - k) y
             lo, hi = reslant
             k = slant(images) / w - (lo + (v[:, 0] + 1) / 2 * (hi - lo))
-        else:
-            k = v[:, 0] * shear  # input x = x + k * y
         a, bb, c, d = w * (a + k * c), w * (bb + k * d), c, d
     theta = torch.stack(
         [

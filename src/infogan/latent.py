@@ -57,7 +57,8 @@ class LatentCode:
         )
         return LatentBatch(noise, categories, continuous)
 
-    # --- the grids of SPEC section 6: 10x10, column = value of the categorical code ---
+    # --- the grids a run shows (docs/infogan.md, 'What a run shows'): 10x10, column = value
+    # of the categorical code ---
 
     def grid_fixed(self, row_noise: torch.Tensor) -> LatentBatch:
         """Row r uses ``row_noise[r]`` in every column; column c is category c; c_c = 0."""

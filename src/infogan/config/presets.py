@@ -21,7 +21,8 @@ def _derived(base: RunConfig, name: str, **train: Any) -> RunConfig:
     return dataclasses.replace(base.with_train(**train), preset=name)
 
 
-#: The reference design, exactly as SPEC sections 1-5: 64x64, 80 epochs.
+#: The reference design, reproduced exactly (every default of RunConfig: seed64's networks,
+#: latent code, losses and training settings): 64x64, 80 epochs.
 SEED64 = RunConfig()
 
 #: The same network, data and losses as seed64, on a budget that finishes in about
@@ -29,7 +30,8 @@ SEED64 = RunConfig()
 #: wall time, which is what a GAN needs early on.
 QUICK64 = _derived(SEED64, "quick64", batch_size=64, max_steps=700, sample_every=100)
 
-#: The InfoGAN paper's MNIST network and latent code (SPEC section 7): 28x28, 62 noise
+#: The InfoGAN paper's MNIST network and latent code (docs/infogan.md, 'The paper's
+#: network'): 28x28, 62 noise
 #: values, a factored-Gaussian Q for the continuous codes with lambda_cont 0.1.
 #: 30 epochs at batch 128 (14,040 steps).
 PAPER28 = RunConfig(

@@ -94,8 +94,11 @@ class TrainConfig:
     # weight of the clustering term on real digits (0 = off, as in the paper and the seed):
     # minus the mutual information of Q's categories of each digit and a restyled copy
     lambda_cluster: float = 0.0
-    # every this many steps (0: never), give a starved categorical code (under half an
-    # equal share of the digits) the weights of the most used one, to be split again
+    # every this many steps (0: never), from step twice that until 75% of the run, give a
+    # starved categorical code (under half an equal share of the digits) the weights of
+    # the most used one, or else the least used code of a group that restyled digits move
+    # between and that holds over half an equal share fewer than it has codes (one digit
+    # split over two codes) the weights of the most used code outside it, to be split again
     cluster_reseed: int = 0
     # a reseed parts the two codes' rows of Q along the line between the two halves of the
     # crowded code's digits (2-means in what Q's layer reads), not by random noise
@@ -182,8 +185,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         """Rebuild a config from :meth:`to_dict` output (also one written by an earlier
-        version, see :func:`_upgrade`); an unknown key or a value of the wrong type is
-        a :class:`ConfigError` naming it."""
+        version, see :func:`~infogan.config.upgrade.upgrade`); an unknown key or a value
+        of the wrong type is a :class:`ConfigError` naming it."""
         if not isinstance(raw, dict) or not isinstance(raw.get("preset"), str):
             raise ConfigError("malformed run configuration: expected an object with a 'preset'")
         raw = upgrade(raw)

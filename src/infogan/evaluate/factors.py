@@ -23,7 +23,6 @@ from scipy.stats import spearmanr
 INK_FLOOR = 0.25
 #: Ink above this level is part of the stroke for the skeleton.
 INK_BINARY = 0.5
-FACTORS = ("rotation", "width")
 #: A code "controls" a factor only when |Spearman rho| reaches this.
 MIN_CONTROL_RHO = 0.3
 
@@ -109,7 +108,7 @@ def stroke_width(images: np.ndarray) -> np.ndarray:
 
 
 def measure_factors(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Every factor of :data:`FACTORS` for each image: name -> (N,)."""
+    """Every factor for each image: name ("rotation", "width") -> (N,)."""
     return {"rotation": rotation_degrees(images), "width": stroke_width(images)}
 
 

@@ -20,40 +20,35 @@ def image_channels(config: RunConfig) -> int:
     return config.data.channels or 1
 
 
-def _seed64(config: RunConfig) -> tuple[nn.Module, nn.Module]:
-    lat = config.latent
-    channels = image_channels(config)
-    return (
-        Generator64(latent_dim=lat.dim, channels=channels),
-        Discriminator64(
-            num_categories=lat.num_categories,
-            num_continuous=lat.num_continuous,
-            channels=channels,
-            separate_q=config.model.separate_q,
-            overcluster=config.model.overcluster,
-        ),
-    )
+#: what builds an architecture's (generator, discriminator-with-Q) pair from a config
+Builder = Callable[[RunConfig], tuple[nn.Module, nn.Module]]
 
 
-def _paper28(config: RunConfig) -> tuple[nn.Module, nn.Module]:
-    lat = config.latent
-    channels = image_channels(config)
-    return (
-        Generator28(latent_dim=lat.dim, channels=channels),
-        Discriminator28(
-            num_categories=lat.num_categories,
-            num_continuous=lat.num_continuous,
-            channels=channels,
-            separate_q=config.model.separate_q,
-            overcluster=config.model.overcluster,
-        ),
-    )
+def _builder(generator: type[nn.Module], discriminator: type[nn.Module]) -> Builder:
+    """The builder of a ``generator`` and ``discriminator`` pair of classes: both take
+    the config's latent code, image channels and Q's settings."""
+
+    def build(config: RunConfig) -> tuple[nn.Module, nn.Module]:
+        lat = config.latent
+        channels = image_channels(config)
+        return (
+            generator(latent_dim=lat.dim, channels=channels),
+            discriminator(
+                num_categories=lat.num_categories,
+                num_continuous=lat.num_continuous,
+                channels=channels,
+                separate_q=config.model.separate_q,
+                overcluster=config.model.overcluster,
+            ),
+        )
+
+    return build
 
 
 #: name -> (builder, image size the architecture works at)
-ARCHITECTURES: dict[str, tuple[Callable[[RunConfig], tuple[nn.Module, nn.Module]], int]] = {
-    "seed64": (_seed64, ARCH_SIZES["seed64"]),
-    "paper28": (_paper28, ARCH_SIZES["paper28"]),
+ARCHITECTURES: dict[str, tuple[Builder, int]] = {
+    "seed64": (_builder(Generator64, Discriminator64), ARCH_SIZES["seed64"]),
+    "paper28": (_builder(Generator28, Discriminator28), ARCH_SIZES["paper28"]),
 }
 
 

@@ -1,11 +1,14 @@
-"""The InfoGAN paper's MNIST network at 28x28 (SPEC section 7).
+"""The InfoGAN paper's MNIST network at 28x28 (docs/infogan.md, 'The paper's network').
 
 Generator: Linear 1024 -> Linear 7x7x128 -> ConvTranspose 64 (14x14) -> ConvTranspose C (28x28).
 Discriminator: a shared trunk (Conv 64, Conv 128, Linear 1024) with two heads, D (one
 logit) and Q (Linear 128, then the code's outputs). Q models each continuous code as a
-factored Gaussian: it outputs a mean and a log standard deviation per code, trained by
-negative log-likelihood, so the third output of :meth:`Discriminator28.forward` is
-``(B, 2 * num_continuous)``: the means first, then the log-stds.
+factored Gaussian: it outputs a mean and a log standard deviation per code, so the third
+output of :meth:`Discriminator28.forward` is ``(B, 2 * num_continuous)``: the means
+first, then the log-stds. Only with ``train.cont_loss = "gaussian"`` (paper28,
+restyle28) is the Gaussian trained by its negative log-likelihood; with "mse" (tilt28
+and the later presets) the means are scored by squared error and the log-stds are
+unused.
 
 With ``separate_q`` the categorical code and the continuous codes each get their own
 hidden layer (``q_head`` then ends in the K categories, ``q_cont_head`` in the 2C

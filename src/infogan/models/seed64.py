@@ -1,6 +1,6 @@
 """The seed's 64x64 DCGAN-style InfoGAN: generator, and discriminator with a shared Q head.
 
-Exactly SPEC sections 2-3: the generator has 3,279,744 parameters, the
+The seed's networks, reproduced exactly: the generator has 3,279,744 parameters, the
 discriminator (trunk, D head and Q head) 2,861,836.
 
 With ``separate_q`` (the recipe's presets) the categorical code is read through a hidden

@@ -54,7 +54,8 @@ def _glance_labels(run: RunData) -> list[tuple[str, str]]:
 
 
 def _observations(run: RunData) -> list[str]:
-    """Sentences that read the curves the way SPEC section 6 asks, from the measured values."""
+    """Sentences that read the curves as docs/infogan.md, 'What a run shows' reads them (the
+    loss curves and D's outputs), from the measured values."""
     n = len(run.steps)
     m = run.metrics
     k = run.config.latent.num_categories

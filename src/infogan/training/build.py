@@ -65,7 +65,8 @@ class TrainingParts:
 
 #: devices whose Adam has a fused implementation: one pass over each parameter's
 #: memory instead of about ten (measured 5x faster per step on CPU for paper28's
-#: 6.4M-weight layers, where it was 13% of a cluster28 step)
+#: 6.4M-weight layers, where it was 13% of a step of paper28 with the paired clustering
+#: term; docs/speed.md, 'Fused Adam')
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
 
 

@@ -14,11 +14,13 @@ restyled copy of each, and finds
   :data:`SPARE_CODES`: one digit split over two codes, or two digits over three, and the
   least used code of the group is redundant.
 
-It gives that code the weights of the most used code (Q's row and G's column, plus
-noise), so that the clustering term splits that crowded code in two and the redundant
-code's images go back to their digit's other code. With ``halves`` (tilt64), Q's two rows
-are parted along the two halves of the crowded code's digits rather than by the noise,
-so that the split starts where those digits differ most (:func:`reseed_code`).
+It gives that code the weights of the most used code (outside the group, in the second
+case; Q's row and G's column, plus noise), so that the clustering term splits that
+crowded code in two and the redundant code's images go back to their digit's other code.
+With ``halves`` (start28, tilt64), Q's two rows are parted along the two halves of the
+crowded code's digits rather than by the noise, so that the split starts where those
+digits differ most (:func:`reseed_code`). The checks start at step ``2 * every`` and end
+at 75% of the run (:class:`CodeReseed`).
 """
 
 from __future__ import annotations
@@ -276,12 +278,16 @@ def reseed_code(
 
 class CodeReseed:
     """A training callback: every ``every`` steps from step ``2 * every`` until
-    ``last_step``, gives the least used code, if it is starved (below
-    :data:`STARVED_SHARE` of 1/K of the probe images), the weights of the most used code
-    (:func:`reseed_code`; with ``halves``, Q's rows split along the halves of the crowded
-    code's probe digits). Its decisions depend only on the weights at that step (fixed
-    probe images, noise seeded by the step), so a resumed run makes the same ones; it
-    runs before the checkpoint writer, and on every process under torchrun."""
+    ``last_step`` (75% of the run in training), finds a code to reseed
+    (:func:`redundant_code`): the least used code if it is starved (below
+    :data:`STARVED_SHARE` of 1/K of the probe images), which takes the weights of the
+    most used code, or else the least used code of a linked group that holds fewer equal
+    shares of the digits than it has codes (by more than :data:`SPARE_CODES`), which
+    takes the weights of the most used code outside the group (:func:`reseed_code`; with
+    ``halves``, Q's rows split along the halves of the crowded code's probe digits). Its
+    decisions depend only on the weights at that step (fixed probe images, noise seeded
+    by the step), so a resumed run makes the same ones; it runs before the checkpoint
+    writer, and on every process under torchrun."""
 
     def __init__(
         self,
@@ -344,7 +350,9 @@ class CodeReseed:
         self.after()
         self.reseeded.append((step, small, big, float(usage[small]) * len(usage)))
         how = " along the two halves of its digits" if halves is not None else ""
+        # in a linked group's case, the most used code may be one of the group's
+        most = "the most used" if big == int(usage.argmax()) else "the most used outside them"
         self.log(
             f"step {step}: code {small} {why}; gave it the weights of code {big} "
-            f"(the most used) to split{how}"
+            f"({most}) to split{how}"
         )
