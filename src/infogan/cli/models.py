@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from infogan.cli.common import add_data_dir, check_out
 from infogan.errors import ConfigError
 
+#: the classes of MNIST and Fashion-MNIST, which eval matches the codes to
+#: (evaluate.classifier.NUM_CLASSES; repeated so that `infogan --help` imports no torch)
+NUM_CLASSES = 10
 #: `generate --vary`'s default number of rows, as in a run's varying grids
 SWEEP_ROWS = 10
 #: the test set's size: MNIST's and Fashion-MNIST's test files, pinned by their SHA-256,
@@ -62,17 +66,25 @@ def add_model_parsers(sub: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--categories",
         default="all",
-        help="comma-separated codes, 'all' (default), or 'by-digit': the ten codes ordered "
-        "so that column k shows digit k (from the run's eval.json: run infogan eval first)",
+        help="comma-separated codes, 'all' (default), or 'by-digit': the codes matched to "
+        "the ten digits, ordered so that column k shows digit k (from the run's eval.json: "
+        "run infogan eval first)",
     )
     gen.add_argument("--c1", type=float, default=None, help="first continuous code (default 0)")
-    gen.add_argument("--c2", type=float, default=None, help="second continuous code (default 0)")
+    gen.add_argument(
+        "--c2",
+        type=float,
+        default=None,
+        help="second continuous code (default 0; a run's further codes, c3 on, stay at 0)",
+    )
     gen.add_argument(
         "--vary",
-        choices=("c1", "c2"),
+        type=_code_name,
         default=None,
-        help="rows sweep this code from -1 (top) to +1 (bottom), noise 0, as the varying "
-        "grids (so neither that code's own option nor --seed goes with it)",
+        metavar="cN",
+        help="rows sweep this continuous code (c1, c2, or c3 on where the run has it) from -1 "
+        "(top) to +1 (bottom), noise 0, as the varying grids (so neither that code's own "
+        "option nor --seed goes with it)",
     )
     gen.add_argument(
         "--rows",
@@ -113,7 +125,8 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         help="draw digits from a trained run's prior into an .npz file",
         description="Generate N digits for each value of the categorical code, with fresh noise "
         "and continuous codes from the prior. The .npz holds images (float32, (count, C, H, W), "
-        "in [-1, 1]), categories (int64), continuous (float32, (count, 2)) and noise.",
+        "in [-1, 1]), categories (int64), continuous (float32, (count, the run's number of "
+        "continuous codes)) and noise.",
     )
     add_model_source(sample)
     sample.add_argument("--out", type=Path, required=True, help=".npz file to write")
@@ -176,6 +189,14 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
     add_data_dir(ev)
 
 
+def _code_name(text: str) -> str:
+    """``--vary``'s value: a continuous code's name, c1, c2, ... (checked against the run
+    once it is loaded)."""
+    if re.fullmatch(r"c[1-9][0-9]{0,2}", text) is None:
+        raise argparse.ArgumentTypeError(f"expected a continuous code c1, c2, ..., got {text!r}")
+    return text
+
+
 def cmd_generate(args: argparse.Namespace) -> None:
     import torch
 
@@ -212,20 +233,23 @@ def cmd_generate(args: argparse.Namespace) -> None:
             raise ConfigError(f"--categories must be in [0, {k - 1}], got {args.categories!r}")
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(rows, model.config.latent.noise_dim, generator=gen)
+    num_continuous = model.config.latent.num_continuous  # c1, c2 as given, any others 0
     codes = [0.0 if value is None else value for value in (args.c1, args.c2)]
-    row_codes = torch.tensor([codes]).repeat(rows, 1)
+    row_codes = torch.zeros(rows, num_continuous)
+    row_codes[:, :2] = torch.tensor(codes)
     if args.vary is not None:
-        which = int(args.vary[1]) - 1
-        if which >= model.config.latent.num_continuous:
-            raise ConfigError(f"--vary {args.vary}: this run has no such continuous code")
+        which = int(args.vary[1:]) - 1
+        if which >= num_continuous:
+            raise ConfigError(
+                f"--vary {args.vary}: this run has {num_continuous} continuous codes, "
+                f"c1 to c{num_continuous}"
+            )
         noise.zero_()
         row_codes[:, which] = torch.linspace(-1, 1, rows) if rows > 1 else 0.0
     noise = noise.repeat_interleave(len(cats), dim=0)
     categories = torch.tensor(cats).repeat(rows)
     continuous = row_codes.repeat_interleave(len(cats), dim=0)
-    images = model.generate(
-        categories, continuous[:, : model.config.latent.num_continuous], noise=noise
-    )
+    images = model.generate(categories, continuous, noise=noise)
     save_grid(images, args.out, nrow=len(cats))
     print(f"wrote {args.out} ({rows}x{len(cats)} images)")
 
@@ -241,7 +265,7 @@ def _checked_seed(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and not math.isfinite(value):
             raise ConfigError(f"--{name} must be a finite number, got {value}")
-    if args.vary is not None and getattr(args, args.vary) is not None:
+    if args.vary is not None and getattr(args, args.vary, None) is not None:
         raise ConfigError(
             f"--{args.vary} {getattr(args, args.vary)} has no effect with --vary {args.vary}, "
             f"which sweeps {args.vary} from -1 to +1; drop --{args.vary}"
@@ -256,7 +280,8 @@ def _checked_seed(args: argparse.Namespace) -> int:
 
 def _codes_by_digit(model: Path, num_codes: int, step: int) -> list[int]:
     """The categorical codes in the order of the digits the evaluation of ``model`` (at
-    ``step``) matched them to."""
+    ``step``) matched them to: the list's d-th code draws digit d (with more codes than
+    digits, the codes left unmatched are left out)."""
     from infogan.evaljson import eval_json_path, read_evaluation
 
     path = eval_json_path(model)
@@ -268,18 +293,34 @@ def _codes_by_digit(model: Path, num_codes: int, step: int) -> list[int]:
     if "category_to_digit" not in evaluation:
         raise ConfigError(f"{path}: not an infogan eval.json (no category_to_digit)")
     mapping = evaluation["category_to_digit"]
-    one_to_one = (
+    # eval's matching: a digit of its own for each code, or with more codes than digits
+    # each digit one code and every other code -1
+    valid = (
         isinstance(mapping, list)
+        and len(mapping) == num_codes
         and all(isinstance(d, int) and not isinstance(d, bool) for d in mapping)
-        and sorted(mapping) == list(range(num_codes))
     )
-    if not one_to_one:
+    digits = [d for d in mapping if d != -1] if valid else []
+    if not (
+        valid
+        and all(0 <= d < NUM_CLASSES for d in digits)
+        and len(set(digits)) == len(digits) == min(num_codes, NUM_CLASSES)
+    ):
         shown = repr(mapping) if len(repr(mapping)) <= 80 else repr(mapping)[:77] + "..."
         raise ConfigError(
             f"{path}: category_to_digit must match the {num_codes} codes one to one to "
-            f"the digits 0-{num_codes - 1}, got {shown}; run `infogan eval {model}` again"
+            f"digits 0-{NUM_CLASSES - 1}, got {shown}; run `infogan eval {model}` again"
         )
-    return sorted(range(num_codes), key=lambda code: mapping[code])
+    order = sorted((d, code) for code, d in enumerate(mapping) if d != -1)
+    if len(order) < NUM_CLASSES:  # fewer codes than digits: some digit has no column
+        codes = ",".join(str(code) for _d, code in order)
+        matched = ", ".join(str(d) for d, _code in order)
+        raise ConfigError(
+            f"--categories by-digit puts digit d in column d and so needs a code for each "
+            f"of the {NUM_CLASSES} digits; this run's {num_codes} codes are matched to the "
+            f"digits {matched} only: --categories {codes} draws them in that order"
+        )
+    return [code for _d, code in order]  # with more codes than digits: the matched ones
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

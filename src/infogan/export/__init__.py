@@ -5,9 +5,9 @@
     DIR/model.safetensors   generator, discriminator with Q, fixed noise (weights.py)
     DIR/config.json         the run's config and what rebuilding the nets needs
     DIR/eval.json           the run's evaluation, when it has one
-    DIR/samples.png         ten noise draws x the ten codes (columns in digit order
+    DIR/samples.png         ten noise draws x the codes (columns in digit order
     DIR/sweep_c1.png        once evaluated), and each continuous code swept -1 -> +1
-    DIR/sweep_c2.png
+    DIR/sweep_c2.png        (and sweep_c3.png on, where the run has more codes)
     DIR/README.md           the model card
 
 The folder is written beside its destination (``.DIR.export-PID``) and renamed into place,
@@ -43,8 +43,13 @@ CONFIG_FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
-FIGURES = {"samples": "samples.png", "c1": "sweep_c1.png", "c2": "sweep_c2.png"}
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def figure_names(num_continuous: int) -> dict[str, str]:
+    """The folder's figures: ``samples`` and a sweep of each continuous code (``c1``, ...)."""
+    sweeps = {f"c{i}": f"sweep_c{i}.png" for i in range(1, num_continuous + 1)}
+    return {"samples": "samples.png", **sweeps}
 
 
 @dataclass(frozen=True)
@@ -164,8 +169,9 @@ def export_model(
         if evaluation:
             _write_json(staging / EVAL_NAME, evaluation)
         model = InfoGANModel(config, _exported_state(tensors, state["step"]))
-        draw_figures(model, evaluation, staging, FIGURES)
-        write_card(staging / CARD_NAME, info, evaluation, FIGURES)
+        names = figure_names(config.latent.num_continuous)
+        draw_figures(model, evaluation, staging, names)
+        write_card(staging / CARD_NAME, info, evaluation, names)
         _move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -180,8 +186,9 @@ def refresh_card(folder: Path | str, model: Any, evaluation: dict[str, Any]) -> 
 
     folder = Path(folder)
     info = _read_model_config(folder / CONFIG_NAME)
-    draw_figures(model, evaluation, folder, FIGURES)
-    write_card(folder / CARD_NAME, info, evaluation, FIGURES)
+    names = figure_names(model.config.latent.num_continuous)
+    draw_figures(model, evaluation, folder, names)
+    write_card(folder / CARD_NAME, info, evaluation, names)
 
 
 def _exported_state(tensors: dict[str, torch.Tensor], step: int) -> dict[str, Any]:

@@ -17,11 +17,13 @@ def draw_figures(
     model: InfoGANModel, evaluation: dict[str, Any], folder: Path, names: dict[str, str]
 ) -> None:
     """``samples``: ten noise draws (rows) x the codes (columns, in digit order once the
-    run is evaluated); ``c1``, ``c2``: each continuous code from -1 (top) to +1, noise 0."""
+    run is evaluated); ``c1``, ``c2``, ...: each continuous code from -1 (top) to +1,
+    noise 0."""
     cols = grid_columns(evaluation, model)
     noise = report_noise(model)
+    at_zero = " = ".join(f"c{i + 1}" for i in range(model.config.latent.num_continuous)) + " = 0"
     fig.plot_grid_panels(
-        [fig.GridPanel(code_grid(model, model.code.grid_fixed(noise), cols.order), "c1 = c2 = 0")],
+        [fig.GridPanel(code_grid(model, model.code.grid_fixed(noise), cols.order), at_zero)],
         folder / names["samples"],
         title="random noise (rows), continuous codes at 0",
         col_labels=cols.labels,
@@ -118,6 +120,16 @@ def write_card(
     size = config["data"]["image_size"]
     channels = config["data"].get("channels") or 1
     noun, plural = ("digit", "digits") if dataset == "mnist" else ("class", "classes")
+    latent = config["latent"]
+    k, codes = latent["num_categories"], [f"c{i + 1}" for i in range(latent["num_continuous"])]
+    named = ", ".join(codes)
+    count = {2: "two", 3: "three", 4: "four"}.get(len(codes), str(len(codes)))
+    # a usage example that fits this model's code: three codes, a row of values each
+    example_codes = [0, 1, min(2, k - 1)]
+    rows = [[0] * len(codes) for _ in range(3)]
+    rows[1][0], rows[2][1] = 1, -1
+    example = f"model.generate({example_codes}, {rows}, seed=0)"
+    what = f"{title} images" if labelled else title  # a folder's title: "images (NAME)"
     accuracy = evaluation.get("unsupervised_accuracy")
     front = [
         "---",
@@ -146,9 +158,9 @@ def write_card(
         "",
         f"# InfoGAN `{preset}` on {title} ({size}x{size})",
         "",
-        f"A generator of {'handwritten digits' if dataset == 'mnist' else title + ' images'} "
-        "whose latent code was learned without labels: a 10-way categorical code that picks "
-        "the class and two continuous codes (c1, c2) that "
+        f"A generator of {'handwritten digits' if dataset == 'mnist' else what} "
+        f"whose latent code was learned without labels: a {k}-way categorical code that "
+        f"picks the class and {count} continuous codes ({named}) that "
         "control how it is drawn, with the Q network that reads those codes back from an "
         "image. Made with the `infogan` package.",
         "",
@@ -160,13 +172,14 @@ def write_card(
         "from infogan import InfoGANModel",
         "",
         'model = InfoGANModel.from_pretrained("path/to/this/folder")',
-        "images = model.generate([0, 1, 2], [[0, 0], [1, 0], [0, -1]], seed=0)"
-        f"  # (3, {channels}, H, W)",
-        "logits, codes = model.q_predict(images)  # Q's categorical logits and c1, c2",
+        f"images = {example}  # (3, {channels}, H, W)",
+        f"logits, codes = model.q_predict(images)  # Q's categorical logits and {named}",
         "```",
         "",
-        "Or from the command line: `infogan generate FOLDER --out grid.png`, `infogan serve "
-        "FOLDER` (the latent explorer), `infogan eval FOLDER`.",
+        "Or from the command line: `infogan generate FOLDER --out grid.png`"
+        + (", `infogan serve FOLDER` (the latent explorer)" if len(codes) == 2 else "")
+        + (", `infogan eval FOLDER`" if labelled else "")
+        + ".",
         "",
         "Columns of the figures are categorical codes; once evaluated, each is labelled with "
         f"the {noun} it was matched to. Codes are indices, not {plural}: use "
@@ -175,10 +188,7 @@ def write_card(
         "## Metrics",
         "",
         _metrics(evaluation, labelled),
-        f"![c1 sweep]({names['c1']})",
-        "",
-        f"![c2 sweep]({names['c2']})",
-        "",
+        *(line for code in codes for line in (f"![{code} sweep]({names[code]})", "")),
         "## Training",
         "",
         f"- command: `{prov.get('command')}`",

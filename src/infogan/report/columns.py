@@ -37,28 +37,53 @@ def code_label(code: int) -> str:
     return f"code {code}"
 
 
+def compact_label(label: str) -> str:
+    """A column label without the word "code" ("2\ncode 11" -> "2\n11"), for columns too
+    narrow for the whole label; the column title says what the numbers are."""
+    return "\n".join(line.removeprefix("code ") for line in label.split("\n"))
+
+
+def one_class_each(mapping: Any, num_categories: int) -> bool:
+    """Whether eval.json's ``category_to_digit`` gives each of the ``num_categories`` codes
+    a class of its own: with ten codes each class once, with fewer some of them; with
+    more codes than classes the matching leaves codes out (-1), and this is False."""
+    return (
+        isinstance(mapping, list)
+        and len(mapping) == num_categories
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in mapping)
+        and len(set(mapping)) == num_categories
+    )
+
+
 def columns_for(evaluation: dict[str, Any], num_categories: int) -> Columns:
-    """Code order, or, once ``infogan eval`` has matched every code to its own class,
-    class order: column k shows the code matched to class k, labelled with both. Where
-    the generated images follow that matching for fewer than ``LOW_AGREEMENT`` of them
+    """Code order, or, once ``infogan eval`` has matched every code to its own class
+    (:func:`one_class_each`), class order: the columns show the codes by their matched
+    class (with ten codes, column k the code of class k), labelled with both. Where the
+    generated images follow that matching for fewer than ``LOW_AGREEMENT`` of them
     (eval.json's ``generated_accuracy_q_matching``), the title says so."""
     k = num_categories
     mapping = evaluation.get("category_to_digit")
-    if not isinstance(mapping, list) or sorted(mapping) != list(range(k)):
+    mnist = evaluation.get("dataset", "mnist") == "mnist"
+    noun, real = ("digit", "real test digits") if mnist else ("class", "real test images")
+    if not one_class_each(mapping, k):
+        unmatched = isinstance(mapping, list) and len(mapping) == k and -1 in mapping
+        why = (  # more codes than classes: the matching leaves some codes without one
+            f", in code order: infogan eval matched only {k - mapping.count(-1)} of the {k} "
+            f"codes to a {noun}."
+            if unmatched
+            else " (once the run is evaluated, in the order of the digit Q reads from each)."
+        )
         return Columns(
             list(range(k)),
             [code_label(c) for c in range(k)],
             "categorical code (one value per column)",
-            f"Columns: the categorical code's values, code 0 to code {k - 1} (once the run "
-            "is evaluated, in the order of the digit Q reads from each).",
+            f"Columns: the categorical code's values, code 0 to code {k - 1}{why}",
         )
     order = sorted(range(k), key=lambda code: mapping[code])
-    mnist = evaluation.get("dataset", "mnist") == "mnist"
-    noun, real = ("digit", "real test digits") if mnist else ("class", "real test images")
     title = f"{noun} Q reads from each code (above the code), as matched by infogan eval"
     caption = (
-        f"Columns in {noun} order: column d is the code that Q reads as {noun} d on {real} "
-        f"(infogan eval's matching), labelled with the {noun} above the code."
+        f"Columns in {noun} order: each column is the code that Q reads as the {noun} above "
+        f"it on {real} (infogan eval's matching), labelled with the {noun} above the code."
     )
     agreement = evaluation.get("generated_accuracy_q_matching")
     if isinstance(agreement, int | float) and agreement < LOW_AGREEMENT:

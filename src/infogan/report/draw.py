@@ -141,10 +141,11 @@ def sweep_figure(
 def _progression(run: RunData, cols: Columns, out: Path) -> Path:
     """The saved fixed-noise grids (drawn in code order during training), in ``cols``' order."""
     steps = fig.evenly_spaced(run.grid_steps["fixed"], PROGRESSION_PANELS)
+    mode = "RGB" if run.config.data.channels == 3 else "L"  # an RGB run's grids in colour
     panels = []
     for step in steps:
         with Image.open(run.grid_path("fixed", step)) as img:
-            grid = reorder_columns(np.asarray(img.convert("L")), cols.order)
+            grid = reorder_columns(np.asarray(img.convert(mode)), cols.order)
         panels.append(fig.GridPanel(grid, f"iteration {step}"))
     k = run.config.latent.num_categories
     return fig.plot_grid_panels(

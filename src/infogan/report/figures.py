@@ -20,6 +20,7 @@ from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
 from infogan.config import continuous_loss_name
+from infogan.report.columns import compact_label
 from infogan.report.rundata import RunData
 
 DPI = 110
@@ -31,6 +32,7 @@ LOSS_PANELS = (  # metric, title, formula, colour when one run is drawn
     ("info_loss", "information loss", "CE(c_d, Q) + MSE(c_c, Q)", "#2ca02c"),
 )
 TEXT_LINE_INCHES = 0.2  # one line of a grid figure's 9-10 pt labels
+LABEL_POINTS = 9  # the size of a grid's column and row labels
 PROBABILITY_SERIES = (
     ("d_real", "D(x), real batch", "#1f77b4"),
     ("d_fake_before", "D(G(z)) before the G update", "#d62728"),
@@ -240,10 +242,16 @@ def plot_grid_panels(
     under each panel."""
     lines = math.ceil(len(panels) / per_row)
     across = math.ceil(len(panels) / lines)  # 4 panels: 2 + 2, not 3 + 1
+    height, width = panels[0].grid.shape[:2]
+    # a grid wider than tall fills the panel's width, a taller one its height
+    column_inches = panel_inches * min(1.0, width / height) / len(col_labels)
+    col_labels, rotation = fit_column_labels(col_labels, column_inches)
     col_title = _wrap(col_title, panel_inches)
     # room for every text line above the grids beyond the one title and one label line
     # that the panel's 0.9 inch allows: the square grids would shrink (or overlap) instead
     label_lines = max(label.count("\n") + 1 for label in col_labels)
+    if rotation:  # upright labels: as tall as the longest is wide
+        label_lines = math.ceil(max(text_inches(label) for label in col_labels) / TEXT_LINE_INCHES)
     extra = TEXT_LINE_INCHES * (col_title.count("\n") + lines * (label_lines - 1))
     fig = Figure(
         figsize=(panel_inches * across + 1.2, (panel_inches + 0.9) * lines + 0.4 + extra),
@@ -254,7 +262,7 @@ def plot_grid_panels(
         if i >= len(panels):
             ax.set_visible(False)
             continue
-        _grid_axes(ax, panels[i], col_labels=col_labels, row_labels=row_labels)
+        _grid_axes(ax, panels[i], col_labels=col_labels, row_labels=row_labels, rotation=rotation)
         if i < across:
             ax.set_xlabel(col_title, fontsize=10)
         if i % across == 0:
@@ -271,15 +279,38 @@ def _wrap(text: str, inches: float, fontsize: float = 10) -> str:
     return "\n".join(textwrap.fill(line, width) for line in text.splitlines())
 
 
+def text_inches(text: str, fontsize: float = LABEL_POINTS) -> float:
+    """About how wide ``text``'s widest line is drawn (0.6 em a character)."""
+    return max(len(line) for line in text.split("\n")) * 0.6 * fontsize / 72
+
+
+def fit_column_labels(labels: Sequence[str], column_inches: float) -> tuple[list[str], int]:
+    """The column labels and their rotation for columns ``column_inches`` wide: as given
+    where they fit, the shorter :func:`compact_label` where they do not (20 codes), and
+    those turned upright where even they do not (60 codes)."""
+    labels = list(labels)
+    if max(text_inches(label) for label in labels) <= column_inches:
+        return labels, 0
+    labels = [compact_label(label) for label in labels]
+    return labels, 0 if max(text_inches(label) for label in labels) <= column_inches else 90
+
+
 def _grid_axes(
-    ax: Axes, panel: GridPanel, *, col_labels: Sequence[str], row_labels: Sequence[str]
+    ax: Axes,
+    panel: GridPanel,
+    *,
+    col_labels: Sequence[str],
+    row_labels: Sequence[str],
+    rotation: int = 0,
 ) -> None:
     height, width = panel.grid.shape[:2]
     ax.imshow(panel.grid, cmap="gray", vmin=0, vmax=255, interpolation="antialiased")
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
-    ax.set_xticks(tile_centers(width, len(col_labels)), col_labels, fontsize=9)
-    ax.set_yticks(tile_centers(height, len(row_labels)), row_labels, fontsize=9)
+    ax.set_xticks(
+        tile_centers(width, len(col_labels)), col_labels, fontsize=LABEL_POINTS, rotation=rotation
+    )
+    ax.set_yticks(tile_centers(height, len(row_labels)), row_labels, fontsize=LABEL_POINTS)
     ax.tick_params(length=0)
     ax.text(0.5, -0.015, panel.caption, transform=ax.transAxes, ha="center", va="top", fontsize=12)
     for spine in ax.spines.values():

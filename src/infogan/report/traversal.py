@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from infogan.api import InfoGANModel
 from infogan.grids import make_grid
+from infogan.report.columns import compact_label
 from infogan.report.figures import tile_centers
 
 TOP = 40  # pixels above the grid for the caption and the slider
@@ -97,13 +98,14 @@ def annotate_frame(
     """
     scale = max(1, math.ceil(MIN_WIDTH / grid.shape[1]))
     height, width = grid.shape[0] * scale, grid.shape[1] * scale
+    label_font = _font(13)
+    column = width / len(labels)
+    if max(label_font.getlength(part) for text in labels for part in text.split("\n")) > column:
+        labels = [compact_label(text) for text in labels]  # 20 codes: "11", not "code 11"
     lines = [text.split("\n") for text in labels]
     titles = column_title.splitlines()
     header = header_height(len(titles), max(len(parts) for parts in lines))
     frame = Image.new("L", (width, height + header), 255)
-    frame.paste(
-        Image.fromarray(grid).resize((width, height), Image.Resampling.NEAREST), (0, header)
-    )
     draw = ImageDraw.Draw(frame)
     outside = abs(value) > 1 + 1e-9
     caption = f"{label} = {value:+.2f}" + ("   (beyond the prior's [-1, 1])" if outside else "")
@@ -111,11 +113,15 @@ def annotate_frame(
     _slider(draw, x0=width - 230, x1=width - 12, y=14, value=value, low=low, high=high)
     for i, text in enumerate(titles):
         draw.text((8, TOP + i * TITLE_ROW), text, fill=60, font=_font(13))
-    label_font = _font(13)
     for parts, center in zip(lines, tile_centers(grid.shape[1], len(labels)) * scale, strict=True):
         for i, part in enumerate(reversed(parts)):  # bottom line first
             y = header - 10 - i * LABEL_LINE
             draw.text((center, y), part, fill=20 if i else 60, font=label_font, anchor="mm")
+    if grid.ndim == 3:  # an RGB model's frames in colour, under the grey header
+        frame = frame.convert("RGB")
+    frame.paste(
+        Image.fromarray(grid).resize((width, height), Image.Resampling.NEAREST), (0, header)
+    )
     return frame
 
 

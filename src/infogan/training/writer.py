@@ -61,7 +61,7 @@ class RunWriter:
         self.rng = rng
         self.state = state
         self.last_grid_step = -1
-        self.last_grids: dict[str, torch.Tensor] = {}  # name -> (100, C, H, W) of last_grid_step
+        self.last_grids: dict[str, torch.Tensor] = {}  # name -> (rows * K, C, H, W), K codes
         self.last_checkpoint_step = resume_step
         self.seconds: Callable[[], float] = lambda: 0.0  # training time so far, set by the run
         self.metrics_path = run_dir / "metrics.csv"
@@ -102,8 +102,9 @@ class RunWriter:
         if self.average is not None:
             self.average.calibrate()
         images = generate_images(self.sampler, self.code, batches.values())
+        k = self.code.config.num_categories  # a row per noise vector, a column per code
         for name, batch_images in zip(batches, images, strict=True):
-            save_grid(batch_images, self.run_dir / "images" / name / f"{step:06d}.png")
+            save_grid(batch_images, self.run_dir / "images" / name / f"{step:06d}.png", nrow=k)
         self.last_grids = dict(zip(batches, images, strict=True))
         self.last_grid_step = step
 

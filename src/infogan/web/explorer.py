@@ -43,6 +43,17 @@ def load_digit_mapping(
     if mapping is None:
         return None, None
     path = eval_json_path(model)
+    if (
+        num_categories > 10
+        and isinstance(mapping, list)
+        and len(mapping) == num_categories
+        and -1 in mapping
+        and all(isinstance(d, int) and not isinstance(d, bool) and -1 <= d <= 9 for d in mapping)
+    ):  # more codes than classes: the evaluation leaves the codes beyond ten unmatched (-1)
+        return None, (
+            f"{path} matches only {num_categories - mapping.count(-1)} of the "
+            f"{num_categories} codes to a class; labelling buttons by code index"
+        )
     valid = (
         isinstance(mapping, list)
         and len(mapping) == num_categories
