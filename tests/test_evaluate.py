@@ -225,6 +225,9 @@ def test_evaluate_run_writes_every_group(evaluated_run, mnist_dir):
     table = format_table(result)
     for group in ("1. Unsupervised", "2. Generated", "3. Sample quality", "4. Information", "5."):
         assert group in table
+    # categorical codes by number ("code 3"), so that c1 and c2 mean the continuous codes
+    assert "code 0 " in table and f"0->{result['category_to_digit'][0]}" in table
+    assert "c0" not in table and "c9" not in table
 
 
 def test_json_has_no_nan():

@@ -19,13 +19,17 @@ def _num(value: float | None, spec: str = ".3f") -> str:
     return format(value, spec)
 
 
-def _matrix(rows: list[list[int]], row_label: str) -> list[str]:
+def _matrix(rows: list[list[int]]) -> list[str]:
+    """The confusion matrix, a row per categorical code ("code 3"; c1, c2 are the
+    continuous codes), a column per class."""
     width = max(5, *(len(str(v)) + 1 for row in rows for v in row))
-    head = " " * 8 + "".join(f"{d:>{width}}" for d in range(len(rows[0])))
-    lines = [head]
-    for k, row in enumerate(rows):
-        lines.append(f"  {row_label}{k:<4}" + "".join(f"{v:>{width}}" for v in row))
-    return lines
+    labels = [f"  code {k}" for k in range(len(rows))]
+    pad = max(len(label) for label in labels) + 1
+    head = " " * pad + "".join(f"{d:>{width}}" for d in range(len(rows[0])))
+    return [head] + [
+        f"{label:<{pad}}" + "".join(f"{v:>{width}}" for v in row)
+        for label, row in zip(labels, rows, strict=True)
+    ]
 
 
 def _controls(code: dict[str, Any]) -> str:
@@ -69,15 +73,15 @@ def format_table(result: dict[str, Any]) -> str:
         "Hungarian-matched)",
         f"   accuracy          {_num(result['unsupervised_accuracy'])}",
         f"   code -> {noun:<10}"
-        + "  ".join(f"c{i}:{d}" for i, d in enumerate(result["category_to_digit"])),
+        + "  ".join(f"{i}->{d}" for i, d in enumerate(result["category_to_digit"])),
         f"   confusion matrix (rows: code, columns: true {noun})",
-        *("   " + line for line in _matrix(result["confusion_matrix"], "c")),
+        *("   " + line for line in _matrix(result["confusion_matrix"])),
         "",
         f"2. Generated-category accuracy (classifier on {counts['generated']:,} generated "
         f"{items}, {counts['per_category']:,} per code)",
         f"   accuracy          {_num(result['generated_accuracy'])}   (under group 1's "
         f"code -> {noun} matching: {_num(result['generated_accuracy_q_matching'])})",
-        "   code          " + "".join(f"{f'c{i}':>6}" for i in range(k)),
+        "   code          " + "".join(f"{i:>6}" for i in range(k)),
         f"   matched {noun:<6}" + "".join(f"{d:>6}" for d in result["generated_category_to_digit"]),
         "   purity        " + "".join(f"{_num(p, '.2f'):>6}" for p in result["purity"]),
         "",
