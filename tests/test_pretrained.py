@@ -120,6 +120,33 @@ def test_q_predict_refuses_images_of_another_shape(shape):
         model.q_predict(torch.zeros(shape))
 
 
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        # raw 0..255 pixels, or digits normalised by MNIST's mean and std, are not read
+        (torch.full((2, 1, 28, 28), 255, dtype=torch.uint8), r"in \[-1, 1\].*from 255 to 255"),
+        ((torch.ones(1, 1, 28, 28) - 0.1307) / 0.3081, r"in \[-1, 1\].*to 2.821"),
+        (torch.full((1, 1, 28, 28), float("nan")), "images must be finite numbers"),
+        (torch.zeros(1, 1, 28, 28, dtype=torch.bool), "images must be real numbers"),
+    ],
+)
+def test_q_predict_refuses_images_it_would_misread(images, message):
+    model = InfoGANModel.from_pretrained()
+    with pytest.raises(ConfigError, match=message):
+        model.q_predict(images)
+    logits, _codes = model.q_predict(torch.ones(1, 1, 28, 28, dtype=torch.float64))
+    assert logits.shape == (1, 10)  # any real dtype in [-1, 1] is read
+
+
+def test_a_path_that_is_no_path_is_named():
+    from infogan.api import load_model
+
+    with pytest.raises(ConfigError, match=r"^path must be a str or pathlib.Path.*got None"):
+        load_model(None)
+    with pytest.raises(ConfigError, match=r"^name_or_path must be .*Hub repository id; got 5"):
+        InfoGANModel.from_pretrained(5)
+
+
 def test_generate_takes_lists_arrays_and_tensors_alike():
     model = InfoGANModel.from_pretrained()
     # one digit's codes and noise may come flat

@@ -3,6 +3,8 @@ Hub repository) and generate digits from chosen codes."""
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,7 +90,7 @@ class InfoGANModel:
         ``pip install 'infogan[hub]'``)."""
         if name_or_path is None:
             return load_model(PRETRAINED, device=device)
-        path = Path(name_or_path)
+        path = _path(name_or_path, "name_or_path", or_else=", or a Hub repository id")
         from infogan.export.hub import REPO_ID, download
 
         if path.exists() or not REPO_ID.match(str(name_or_path)):
@@ -151,13 +153,25 @@ class InfoGANModel:
         """
         size, channels = self.config.data.image_size, image_channels(self.config)
         if not isinstance(images, torch.Tensor):
-            images = _numbers(images, "images").float()
+            images = _numbers(images, "images")
+        elif images.is_complex() or images.dtype == torch.bool:
+            raise ConfigError(f"images must be real numbers, got {images.dtype}")
         if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
             raise ConfigError(
                 f"images must be (B, {channels}, {size}, {size}) in [-1, 1], "
                 f"got shape {tuple(images.shape)}"
             )
-        _d, cat_logits, cont = self.discriminator(images.to(self.device, torch.float32))
+        images = images.detach().to(self.device, torch.float32)
+        if images.numel():
+            low, high = images.min().item(), images.max().item()  # NaN if any is NaN
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise ConfigError("images must be finite numbers")
+            if low < -1.001 or high > 1.001:  # 0..255 pixels, or mean/std-normalised ones
+                raise ConfigError(
+                    f"images must be in [-1, 1], as generate returns them and training saw "
+                    f"them, got values from {low:.4g} to {high:.4g}"
+                )
+        _d, cat_logits, cont = self.discriminator(images)
         return cat_logits.float().cpu(), cont[:, : self.config.latent.num_continuous].float().cpu()
 
 
@@ -189,6 +203,16 @@ def _rows(values, what: str, rows: int, width: int) -> torch.Tensor:
     return out.float()
 
 
+def _path(value, what: str, *, or_else: str = "") -> Path:
+    """``value`` (a str or os.PathLike) as a Path, or a ConfigError naming ``what``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(
+            f"{what} must be a str or pathlib.Path: a run directory, a checkpoint or an "
+            f"exported model folder{or_else}; got {value!r:.80}"
+        )
+    return Path(value)
+
+
 def _device(device: str | torch.device) -> torch.device:
     """``device`` as a torch.device this machine has, or a ConfigError naming it."""
     try:
@@ -206,6 +230,7 @@ def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoG
     """Load a run directory, a checkpoint file or an exported folder for inference."""
     from infogan.export import is_exported, load_exported
 
+    path = _path(path, "path")
     if is_exported(path):
         exported = load_exported(path)
         return InfoGANModel(
