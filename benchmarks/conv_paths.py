@@ -18,7 +18,6 @@ the machine distorts it.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -27,8 +26,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cli import check_output, positive_int, precision_names, preset_names, write_json
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.errors import InfoGANError
 from infogan.models import conv, winograd
 from infogan.models.conv import (
     PADDING,
@@ -180,24 +183,65 @@ def step_speedup(preset: str, precision: str, digits, rounds: int, steps: int) -
     }
 
 
+DTYPES = ("bfloat16", "float32")
+
+
+def dtype_names(text: str) -> list[str]:
+    """An argparse type: comma-separated names of the dtypes timed."""
+    names = text.split(",")
+    for name in names:
+        if name not in DTYPES:
+            raise argparse.ArgumentTypeError(
+                f"unknown dtype {name!r}; expected some of {', '.join(DTYPES)}"
+            )
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--dtypes", default="bfloat16,float32")
-    parser.add_argument("--presets", default="seed64,tilt64,paper28,quick28")
-    parser.add_argument("--step-precisions", default="bf16,fp32")
-    parser.add_argument("--rounds", type=int, default=4, help="of whole steps, each arm")
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--batch", type=positive_int, default=128, help="images a layer's call (128)"
+    )
+    parser.add_argument(
+        "--repeats", type=positive_int, default=5, help="calls a path, the best kept (5)"
+    )
+    parser.add_argument(
+        "--dtypes", type=dtype_names, default="bfloat16,float32", help="comma-separated"
+    )
+    parser.add_argument(
+        "--presets",
+        type=lambda text: preset_names(text) if text.strip(",") else [],
+        default="seed64,tilt64,paper28,quick28",
+        help="whose whole steps are timed, comma-separated ('': none)",
+    )
+    parser.add_argument(
+        "--step-precisions",
+        type=lambda text: precision_names(text) if text.strip(",") else [],
+        default="bf16,fp32",
+        help="of the whole steps, comma-separated ('': none)",
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=4, help="of whole steps, each arm (4)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the record here")
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (./data)")
     args = parser.parse_args(argv)
+    check_output(parser, args.json)
+    try:
+        return run(args)
+    except InfoGANError as exc:
+        print(f"conv_paths.py: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     keep_freed_memory()  # as a training run has it: no page faults on reused outputs
     rows = []
     print(
         f"{'layer':<30}{'dtype':<10}{'direction':<13}{'oneDNN ms':>10}{'matmul ms':>10}"
         f"{'Winograd ms':>12}  rule"
     )
-    for dtype_name in args.dtypes.split(","):
+    for dtype_name in args.dtypes:
         dtype = getattr(torch, dtype_name)
         for transposed, c_in, c_out, size, net in LAYERS:
             torch.manual_seed(0)
@@ -244,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     fetch_mnist(data_dir)
     digits, _ = load_mnist_arrays(data_dir, "train")
     steps = []
-    for precision in filter(None, args.step_precisions.split(",")):
-        for preset in filter(None, args.presets.split(",")):
+    for precision in args.step_precisions:
+        for preset in args.presets:
             steps.append(step_speedup(preset, precision, digits, args.rounds, steps=3))
             s = steps[-1]
             print(
@@ -262,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             "layers": rows,
             "steps": steps,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.json, report)
     return 0
 
 

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cli import check_output, positive_int, unwritable, write_json
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist
 from infogan.errors import InfoGANError
@@ -33,17 +36,28 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="seed64")
-    parser.add_argument("--run-dir", type=Path, default=None)
+    parser.add_argument("--preset", default="seed64", help="the preset to run (seed64)")
+    parser.add_argument(
+        "--run-dir", type=Path, default=None, help="the run (runs/full-PRESET; replaced)"
+    )
     parser.add_argument("--device", default="auto", help="auto (a GPU if any), cpu, cuda, ...")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop early (a check)")
-    parser.add_argument("--per-category", type=int, default=1000, help="eval's (1000)")
-    parser.add_argument("--test-digits", type=int, default=None, help="eval's (all 10,000)")
-    parser.add_argument("--sweep-draws", type=int, default=100, help="eval's (100)")
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="stop early (a check)")
+    parser.add_argument("--per-category", type=positive_int, default=1000, help="eval's (1000)")
+    parser.add_argument(
+        "--test-digits", type=positive_int, default=None, help="eval's (all 10,000)"
+    )
+    parser.add_argument("--sweep-draws", type=positive_int, default=100, help="eval's (100)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="the record (benchmarks/results/full_run_PRESET_DEVICE.json)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (./data)")
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_output(parser, args.json)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(config.train.device)
         run_dir = args.run_dir or Path("runs") / f"full-{args.preset}"
         out = args.json or RESULTS / f"full_run_{args.preset}_{device.type}.json"
+        if problem := unwritable(out):  # refused now, not after the run
+            raise InfoGANError(f"{out}: {problem}")
         seconds: dict[str, float] = {}
 
         started = time.perf_counter()
@@ -83,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds["report"] = time.perf_counter() - mark
         seconds["total"] = time.perf_counter() - started
     except InfoGANError as exc:
-        print(f"full_run: error: {exc}", file=sys.stderr)
+        print(f"full_run.py: error: {exc}", file=sys.stderr)
         return 1
 
     summary = json.loads((run_dir / "run.json").read_text())
@@ -107,10 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         "continuous": {c["code"]: c["spearman"] for c in result["continuous"]},
         "run_dir": str(run_dir),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    try:
+        write_json(out, record)
+    except InfoGANError as exc:
+        print(f"full_run.py: error: {exc}", file=sys.stderr)
+        return 1
     print(
-        f"{args.preset}: {summary['steps']} steps ({summary['epochs']} epoch"
+        f"{args.preset}: {summary['steps']} step{'' if summary['steps'] == 1 else 's'} "
+        f"({summary['epochs']} epoch"
         f"{'' if summary['epochs'] == 1 else 's'}) in "
         f"{seconds['train'] / 60:.1f} min on {summary['hardware']} ({summary['precision']}), "
         f"{summary['images_per_second']:.0f} images/s; accuracy "

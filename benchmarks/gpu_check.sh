@@ -11,10 +11,19 @@
 # grids and curves, and the log.
 #
 #   OUT=$OUT DATA=.gpu/data bash benchmarks/gpu_check.sh
-# A try on a CPU (bf16 there can be slow emulation, so fp32 only), about 3 minutes:
-#   DEVICE=cpu VARIANTS=fp32,fp32+graph ROUNDS=1 STEPS=1 WARMUP=1 MAX_STEPS=4 \
-#     OUT=/tmp/check bash benchmarks/gpu_check.sh
+# A try on a CPU (bf16 there can be slow emulation, so fp32 only), about 3 minutes, with
+# the project's environment and its unpacked MNIST:
+#   PY=.venv/bin/python DATA=data DEVICE=cpu VARIANTS=fp32,fp32+graph ROUNDS=1 STEPS=1 \
+#     WARMUP=1 MAX_STEPS=4 OUT=/tmp/check bash benchmarks/gpu_check.sh
+# Settings come from the environment only (PY, DATA, OUT, DEVICE, VARIANTS, ROUNDS, STEPS,
+# WARMUP, MAX_STEPS); -h or --help prints this.
 set -u
+case "${1:-}" in
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    "") ;;
+    *) echo "gpu_check.sh: error: no arguments ($1): settings come from the environment; see --help" >&2
+       exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu}
 DATA=${DATA:-.gpu/data}
@@ -25,6 +34,10 @@ MAX_STEPS=${MAX_STEPS:-}  # cut the full run short (a try)
 VARIANTS=${VARIANTS:-fp32,fp32+graph,bf16,bf16+graph}
 ROUNDS=${ROUNDS:-3}
 PY=${PY:-python3}
+if ! "$PY" -c "import torch" 2>/dev/null; then
+    echo "gpu_check.sh: error: $PY cannot import torch; name a Python that can with PY=" >&2
+    exit 1
+fi
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
 exec > >(tee "$OUT/gpu_check.log") 2>&1
@@ -49,7 +62,9 @@ sys.exit(r['results'][0]['variants'].get('fp32+graph', {}).get('step') != 'graph
     echo "seed64's step did not run as a CUDA graph (see above): no full run in this call"
     exit 1
 fi
-run=$(mktemp -d)/full-seed64
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT  # the run's checkpoints: what is kept was copied to $OUT
+run=$tmp/full-seed64
 timeout 420 "$PY" benchmarks/full_run.py --data-dir "$DATA" --device "$DEVICE" --no-progress \
     --run-dir "$run" --json "$OUT/full_run_seed64.json" ${MAX_STEPS:+--max-steps "$MAX_STEPS"}
 for figure in grid_random grid_c1 grid_c2 loss_curves d_probabilities; do

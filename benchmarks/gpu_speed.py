@@ -16,18 +16,23 @@ the eager step and falls back to eager if they disagree; the JSON keeps what it 
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cli import check_output, non_negative_int, positive_int, preset_names, write_json
 from infogan.config import get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.errors import InfoGANError
 from infogan.models import ARCHITECTURES
 from infogan.training.build import build_training
 from infogan.training.loop import LoopState, train_loop
+from infogan.training.provenance import hardware
 
 VARIANTS = {
     "fp32": {"precision": "fp32", "cuda_graph": False},
@@ -98,6 +103,7 @@ def bench(name: str, digits, device, *, variants, rounds: int, steps: int, warmu
     for label in variants:
         ips = ips_of[label]
         out["variants"][label] = {
+            "precision": VARIANTS[label]["precision"],
             "images_per_s": round(ips, 1),
             "ms_per_step": round(1000 * seconds[label] / (rounds * steps), 2),
             "speedup_vs_fp32": round(ips / fp32_ips, 2),
@@ -110,18 +116,31 @@ def bench(name: str, digits, device, *, variants, rounds: int, steps: int, warmu
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="seed64,paper28")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--presets", type=preset_names, default="seed64,paper28", help="comma-separated"
+    )
     parser.add_argument(
         "--variants", default=DEFAULT_VARIANTS, help=f"some of {', '.join(VARIANTS)}"
     )
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=100, help="steps per round and variant")
-    parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/gpu_speed.json"))
-    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--rounds", type=positive_int, default=3, help="rounds of variants (3)")
+    parser.add_argument(
+        "--steps", type=positive_int, default=100, help="steps per round and variant (100)"
+    )
+    parser.add_argument(
+        "--warmup", type=non_negative_int, default=30, help="steps before timing a variant (30)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("benchmarks/results/gpu_speed.json"),
+        help="the record (benchmarks/results/gpu_speed.json)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (./data)")
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N (cpu: to try the script)")
     args = parser.parse_args(argv)
+    if args.device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", args.device):
+        parser.error(f"unknown device {args.device!r}; expected cuda, cuda:N or cpu")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("gpu_speed.py: error: no CUDA device here", file=sys.stderr)
         return 1
@@ -129,28 +148,33 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant {unknown[0]!r}; expected some of {', '.join(VARIANTS)}")
+    check_output(parser, args.json)
     device = torch.device(args.device)
-    digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
-    results = [
-        bench(
-            name,
-            digits,
-            device,
-            variants=variants,
-            rounds=args.rounds,
-            steps=args.steps,
-            warmup=args.warmup,
-        )
-        for name in args.presets.split(",")
-    ]
-    report = {
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "results": results,
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
+        results = [
+            bench(
+                name,
+                digits,
+                device,
+                variants=variants,
+                rounds=args.rounds,
+                steps=args.steps,
+                warmup=args.warmup,
+            )
+            for name in args.presets
+        ]
+        report = {
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "machine": hardware(device),
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "results": results,
+        }
+        write_json(args.json, report)
+    except InfoGANError as exc:
+        print(f"gpu_speed.py: error: {exc}", file=sys.stderr)
+        return 1
     print(f"{report['gpu']}, torch {report['torch']}")
     print(
         f"{'preset':<9}{'variant':<14}{'img/s':>10}{'ms/step':>9}{'x fp32':>8}{'full run':>10}"

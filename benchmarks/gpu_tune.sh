@@ -8,8 +8,18 @@
 # tarball of the sweep's logs and final grids.
 #
 #   OUT=runs/gpu DATA=.gpu/data bash benchmarks/gpu_tune.sh
-# Smaller, for a try on a CPU: MAX_STEPS=20 SEEDS=1 DEADLINE=1 DEVICE=cpu SPEED=0 ...
+# Smaller, for a try on a CPU with the project's environment and its unpacked MNIST:
+#   PY=.venv/bin/python DATA=data MAX_STEPS=20 SEEDS=1 DEADLINE=1 DEVICE=cpu SPEED=0 \
+#     PARALLEL=1 ONLY=base-b64 OUT=/tmp/tune bash benchmarks/gpu_tune.sh
+# Settings come from the environment only (PY, DATA, OUT, MAX_STEPS, SEEDS, DEADLINE,
+# DEVICE, PARALLEL, SPEED, ONLY); -h or --help prints this.
 set -u
+case "${1:-}" in
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    "") ;;
+    *) echo "gpu_tune.sh: error: no arguments ($1): settings come from the environment; see --help" >&2
+       exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu}
 DATA=${DATA:-.gpu/data}
@@ -21,6 +31,10 @@ PARALLEL=${PARALLEL:-36}
 SPEED=${SPEED:-1}
 ONLY=${ONLY:-}
 PY=${PY:-python3}
+if ! "$PY" -c "import torch" 2>/dev/null; then
+    echo "gpu_tune.sh: error: $PY cannot import torch; name a Python that can with PY=" >&2
+    exit 1
+fi
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD/src:$PWD/benchmarks PYTHONUNBUFFERED=1
 
@@ -36,6 +50,7 @@ if [ "$SPEED" = 1 ]; then
 fi
 
 sweep=$(mktemp -d)
+trap 'rm -rf "$sweep"' EXIT  # the runs: what is kept goes into the tarball
 "$PY" benchmarks/sweep.py benchmarks/sweeps/paper28.json ${ONLY:+--only "$ONLY"} \
     --device "$DEVICE" --seeds "$SEEDS" --max-steps "$MAX_STEPS" \
     --at 500,1000,1500,2000,2500,3000,4000 --eval-every 100 --parallel "$PARALLEL" \

@@ -22,7 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _cli import check_output, non_negative_int, positive_int, precision_names, preset_names
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays
+from infogan.errors import InfoGANError
 from infogan.training import build
 from step_time import FixedBatch, write_report
 
@@ -44,31 +46,57 @@ def child(arm: str, preset: str, precision: str, steps: int, warmup: int, data_d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", default="seed64,paper28")
-    parser.add_argument("--precisions", default="bf16,fp32")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--presets", type=preset_names, default="seed64,paper28", help="comma-separated"
+    )
+    parser.add_argument(
+        "--precisions",
+        type=precision_names,
+        default="bf16,fp32",
+        help="comma-separated, of auto, fp32, bf16 (bf16,fp32)",
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=3, help="processes per arm, alternated (3)"
+    )
+    parser.add_argument("--steps", type=positive_int, default=8, help="steps timed a process (8)")
+    parser.add_argument(
+        "--warmup", type=non_negative_int, default=3, help="steps before timing (3)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the record here")
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (./data)")
     parser.add_argument("--child", nargs=3, metavar=("ARM", "PRESET", "PRECISION"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
+    check_output(parser, args.json)
+    try:
+        return run(args)
+    except InfoGANError as exc:
+        print(f"malloc_reuse.py: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     data_dir = fetch_mnist(args.data_dir or default_data_dir())
     if args.child:
         arm, preset, precision = args.child
         print(json.dumps(child(arm, preset, precision, args.steps, args.warmup, data_dir)))
         return 0
     rows = []
-    for preset in args.presets.split(","):
-        for precision in args.precisions.split(","):
+    for preset in args.presets:
+        for precision in args.precisions:
             runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
             for r in range(args.rounds):
                 for arm in ARMS if r % 2 == 0 else ARMS[::-1]:
                     command = [sys.executable, __file__, "--child", arm, preset, precision]
                     command += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
                     command += ["--data-dir", str(data_dir)]
-                    out = subprocess.run(command, capture_output=True, text=True, check=True)
+                    out = subprocess.run(command, capture_output=True, text=True)
+                    if out.returncode != 0:
+                        said = (out.stderr.strip().splitlines() or ["no message"])[-1]
+                        raise InfoGANError(
+                            f"{preset} {precision}: the {arm!r} arm's process failed "
+                            f"(exit {out.returncode}): {said}"
+                        )
                     runs[arm].append(json.loads(out.stdout.splitlines()[-1]))
             row = {"preset": preset, "precision": precision}
             for arm, results in runs.items():

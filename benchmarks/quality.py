@@ -35,6 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cli import check_output, non_negative_int, positive_int, write_json
 from infogan.api import load_model
 from infogan.config import RunConfig, get_preset, parse_setting
 from infogan.data import default_data_dir, fetch_dataset, load_idx_arrays, to_training_tensor
@@ -47,8 +50,9 @@ from infogan.evaluate.evaluation import (
     write_eval_json,
 )
 from infogan.evaluate.sampling import sweep_code
-from infogan.training.build import TrainingParts
+from infogan.training.build import TrainingParts, resolve_device, resolve_precision
 from infogan.training.loop import TrainingInterrupted
+from infogan.training.provenance import hardware
 from infogan.training.run import train
 
 
@@ -288,8 +292,7 @@ def write_report(report: dict[str, Any], path: Path) -> None:
         f"(worst {agg['rotation_rho']['worst']:.2f}), width median "
         f"{agg['width_rho']['median']:.2f} (worst {agg['width_rho']['worst']:.2f})"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(path, report)
     print(f"wrote {path}")
 
 
@@ -318,9 +321,14 @@ def merge(paths: list[Path], out: Path) -> int:
                 first["split"],
                 training(first),
             )
+            if not isinstance(other["seeds"], list) or not other["seeds"]:
+                raise ValueError("its 'seeds' is not a list of seeds' results")
+            for result in other["seeds"]:
+                seed_line(result)  # every field the merged report reads
         except (KeyError, TypeError, ValueError, InfoGANError) as exc:
+            why = f"no field {exc.args[0]!r}" if isinstance(exc, KeyError) else exc
             print(
-                f"quality.py: error: {path}: not a readable quality.json ({exc})", file=sys.stderr
+                f"quality.py: error: {path}: not a readable quality.json ({why})", file=sys.stderr
             )
             return 1
         if not same:
@@ -330,21 +338,37 @@ def merge(paths: list[Path], out: Path) -> int:
         **first,
         "seeds": sorted((s for r in reports for s in r["seeds"]), key=lambda s: s["seed"]),
     }
+    for key in ("machine", "precision", "torch"):  # where the reports differ, each of them
+        values = sorted({str(r[key]) for r in reports if key in r})
+        if len(values) > 1:
+            merged[key] = "; ".join(values)
     for result in merged["seeds"]:
         print(seed_line(result))
-    write_report(merged, out)
+    try:
+        write_report(merged, out)
+    except InfoGANError as exc:
+        print(f"quality.py: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="paper28")
-    parser.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...)")
-    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--preset", default="paper28", help="the preset to train (paper28)")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=3, help="how many seeds, from --first-seed (3)"
+    )
+    parser.add_argument("--first-seed", type=non_negative_int, default=0)
     parser.add_argument("--split", choices=("val", "test"), default="test")
-    parser.add_argument("--holdout", type=int, default=5000, help="validation digits (--split val)")
-    parser.add_argument("--max-steps", type=int, default=None, help="override the preset's budget")
-    parser.add_argument("--eval-every", type=int, default=200, help="probe Q every N steps")
+    parser.add_argument(
+        "--holdout", type=positive_int, default=5000, help="validation digits (--split val)"
+    )
+    parser.add_argument(
+        "--max-steps", type=positive_int, default=None, help="override the preset's budget"
+    )
+    parser.add_argument(
+        "--eval-every", type=positive_int, default=200, help="probe Q every N steps"
+    )
     parser.add_argument("--target", type=float, default=0.95, help="accuracy to time")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     parser.add_argument("--device", default=None, help="training device (the preset's: auto)")
@@ -363,9 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.merge:
-        return merge(args.merge, args.json or Path("quality.json"))
-    if args.seeds < 1 or args.eval_every < 1 or args.holdout < 1:
-        parser.error("--seeds, --eval-every and --holdout must be positive")
+        out = args.json or Path("quality.json")
+        check_output(parser, out)
+        return merge(args.merge, out)
+    args.out = args.out or Path("runs") / f"quality-{args.preset}"
+    check_output(parser, args.json or args.out / "quality.json")
 
     try:
         config = apply_settings(get_preset(args.preset), args.set)
@@ -373,10 +399,15 @@ def main(argv: list[str] | None = None) -> int:
             config = config.with_data(holdout=args.holdout)
         config = config.with_train(max_steps=args.max_steps, device=args.device).validate()
         args.data_dir = Path(args.data_dir or default_data_dir())
-        args.out = args.out or Path("runs") / f"quality-{args.preset}"
         args.device_eval = "cuda" if config.train.device.startswith("cuda") else "cpu"
         if config.train.device == "auto" and torch.cuda.is_available():
             args.device_eval = "cuda"
+        device = resolve_device(config.train.device)
+        machine = {
+            "machine": hardware(device),
+            "device": str(device),
+            "precision": resolve_precision(config.train.precision, device),
+        }
         images, labels = held_out(config, args.split, args.data_dir)
         results = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -400,10 +431,15 @@ def main(argv: list[str] | None = None) -> int:
         "settings": args.set,
         "split": args.split,
         "config": config.to_dict(),
+        **machine,
         "torch": torch.__version__,
         "seeds": results,
     }
-    write_report(report, args.json or args.out / "quality.json")
+    try:
+        write_report(report, args.json or args.out / "quality.json")
+    except InfoGANError as exc:
+        print(f"quality.py: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -144,3 +144,16 @@ def sample_codes(batch_size: int, noise_dim: int, num_categories: int, num_conti
     categories = torch.randint(num_categories, (batch_size,))
     continuous = torch.rand(batch_size, num_continuous) * 2 - 1
     return noise, categories, continuous
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="A module, not a benchmark: benchmarks/throughput.py times it against the "
+        "project's trainer.",
+    ).parse_args()
+    print("reference_loop.py: run benchmarks/throughput.py, which times this loop", file=sys.stderr)
+    sys.exit(2)

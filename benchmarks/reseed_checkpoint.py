@@ -75,11 +75,17 @@ def reseed_run(
         action = f"code {small} {why}; gave it the weights of code {big}"
     else:
         action = "no code is starved or redundant; copied unchanged (--force to reseed anyway)"
-    (out / "checkpoints").mkdir(parents=True)
-    for name in ("config.json", "metrics.csv", "run.json"):
-        if (run / name).is_file():
-            shutil.copy(run / name, out / name)
-    save_checkpoint(state, out / "checkpoints" / "last.pt")
+    try:
+        (out / "checkpoints").mkdir(parents=True)
+        for name in ("config.json", "metrics.csv", "run.json"):
+            if (run / name).is_file():
+                shutil.copy(run / name, out / name)
+        save_checkpoint(state, out / "checkpoints" / "last.pt")
+    except (OSError, InfoGANError) as exc:  # no half-made run left: --out works next time
+        shutil.rmtree(out, ignore_errors=True)
+        if isinstance(exc, InfoGANError):
+            raise
+        raise InfoGANError(f"{out}: cannot write the new run ({exc.strerror or exc})") from None
     return f"step {step}: codes' shares {' '.join(shares)}; {action}; resume with --resume {out}"
 
 

@@ -145,8 +145,24 @@ def start_server(run: Path, timeout: float) -> tuple[subprocess.Popen, str, thre
         time.sleep(0.05)
     if not found:
         proc.kill()
-        raise SystemExit("serve_load: the server did not start")
+        raise SystemExit("serve_load.py: error: the server did not start (its own words are above)")
     return proc, found[0], reader
+
+
+def loopback_address(url: str) -> tuple[str, int] | None:
+    """The host and port of ``url`` if it names a loopback address (localhost, 127.x,
+    ::1), else None."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or 80
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    if host == "localhost":
+        return host, port
+    try:
+        return (host, port) if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:  # a name other than localhost, or no host at all
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests must be in [1, 100000] and --clients in [1, 64]")
     if (args.run is None) == (args.url is None):
         parser.error("give a RUN to serve or --url of a running server (one of the two)")
+    if not args.max_seconds > 0:
+        parser.error(f"--max-seconds must be positive, got {args.max_seconds}")
+    if args.url and loopback_address(args.url) is None:
+        parser.error(f"--url {args.url}: expected http://127.0.0.1:PORT/ (loopback only)")
 
     proc = None
     if args.url:
@@ -169,15 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         proc, url, reader = start_server(args.run, timeout=120)
     try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port or 80
-        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
-            parser.error(f"{url}: this benchmark only talks to loopback addresses")
+        host, port = loopback_address(url)
         # Warm up: the first forward passes are slower (allocation, kernel choice).
         warm = Results()
         client(host, port, request_plan(6, seed=args.seed + 1), warm, time.monotonic() + 60, 60)
         if warm.errors:
-            print("\n".join(warm.errors), file=sys.stderr)
+            print(f"serve_load.py: error: {url}: {warm.errors[0]}", file=sys.stderr)
             return 1
 
         plan = request_plan(args.requests, seed=args.seed)

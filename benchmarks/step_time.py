@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import resource
 import statistics
 import sys
@@ -29,8 +28,19 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cli import (
+    check_output,
+    non_negative_int,
+    positive_int,
+    precision_names,
+    preset_names,
+    write_json,
+)
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.errors import InfoGANError
 from infogan.models import kernels
 from infogan.training.build import build_training
 from infogan.training.provenance import cpu_name
@@ -142,7 +152,8 @@ def step_seconds(
 
 
 def write_report(path: Path, rows: list[dict], **fields) -> None:
-    """``rows`` as JSON, with the machine, torch and ``fields`` (the run's settings)."""
+    """``rows`` as JSON, with the machine, torch and ``fields`` (the run's settings);
+    InfoGANError if it cannot be written."""
     report = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -150,7 +161,7 @@ def write_report(path: Path, rows: list[dict], **fields) -> None:
         **fields,
         "rows": rows,
     }
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(path, report)
     print(f"wrote {path}")
 
 
@@ -167,23 +178,47 @@ def print_operators(operators: list[dict], top: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", default="quick28,tilt64")
-    parser.add_argument("--precisions", default="bf16,fp32")
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=4)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument(
-        "--profile", type=int, default=0, metavar="N", help="profile N more steps by operator"
+        "--presets", type=preset_names, default="quick28,tilt64", help="comma-separated"
     )
-    parser.add_argument("--top", type=int, default=15, help="operators printed per profile")
+    parser.add_argument(
+        "--precisions",
+        type=precision_names,
+        default="bf16,fp32",
+        help="comma-separated, of auto, fp32, bf16 (bf16,fp32)",
+    )
+    parser.add_argument("--steps", type=positive_int, default=10, help="steps timed (10)")
+    parser.add_argument(
+        "--warmup", type=non_negative_int, default=4, help="steps before timing (4)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the record here")
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (./data)")
+    parser.add_argument(
+        "--profile",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="profile N more steps by operator",
+    )
+    parser.add_argument(
+        "--top", type=positive_int, default=15, help="operators printed per profile"
+    )
     args = parser.parse_args(argv)
+    check_output(parser, args.json)
+    try:
+        return run(args)
+    except InfoGANError as exc:
+        print(f"step_time.py: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     fetch_mnist(data_dir)
     digits, _ = load_mnist_arrays(data_dir, "train")
     rows = []
-    for preset in args.presets.split(","):
-        for precision in args.precisions.split(","):
+    for preset in args.presets:
+        for precision in args.precisions:
             seconds, operators = step_seconds(
                 preset, precision, args.steps, args.warmup, digits, args.profile
             )

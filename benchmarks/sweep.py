@@ -25,6 +25,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _cli import check_output, positive_int, positive_ints, preset_names, write_json  # noqa: E402
+from infogan.errors import InfoGANError  # noqa: E402
 
 
 def accuracy_at(curve: list[dict], step: int) -> float | None:
@@ -71,25 +75,63 @@ def launch(name: str, settings: list[str], seed: int, args) -> tuple[subprocess.
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), out
 
 
+def read_candidates(path: Path) -> dict[str, list[str]]:
+    """The candidates file: a JSON object of names to lists of section.field=value;
+    ValueError (or OSError) naming what is wrong with it."""
+    candidates = json.loads(path.read_text())
+    if not isinstance(candidates, dict) or not candidates:
+        raise ValueError("expected an object of candidate names to lists of settings")
+    for name, settings in candidates.items():
+        if not isinstance(settings, list) or not all(isinstance(s, str) for s in settings):
+            raise ValueError(f"candidate {name!r}: expected a list of section.field=value")
+    return candidates
+
+
+def check_settings(preset: str, candidates: dict[str, list[str]], device: str | None) -> None:
+    """Each candidate's settings applied to ``preset`` as its runs will apply them:
+    InfoGANError naming the first that a run would refuse."""
+    from infogan.config import get_preset, parse_setting
+
+    for name, settings in candidates.items():
+        try:
+            config = get_preset(preset).with_settings(dict(parse_setting(s) for s in settings))
+            config.with_train(device=device).validate()
+        except InfoGANError as exc:
+            raise InfoGANError(f"candidate {name!r}: {exc}") from None
+    if device:
+        from infogan.training.build import resolve_device
+
+        resolve_device(device)  # a CUDA device where there is none: refused now, not in each run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("candidates", type=Path, help="JSON: name -> list of section.field=value")
-    parser.add_argument("--preset", default="paper28")
+    parser.add_argument(
+        "--preset",
+        type=lambda text: preset_names(text)[0],
+        default="paper28",
+        help="the preset the candidates change (paper28)",
+    )
     parser.add_argument("--only", default=None, help="comma-separated candidate names")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-steps", type=int, default=3000)
-    parser.add_argument("--at", default=None, help="steps to tabulate (default: --max-steps)")
-    parser.add_argument("--eval-every", type=int, default=200)
-    parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads per run")
-    parser.add_argument("--deadline-minutes", type=float, default=None)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=Path("runs/sweep"))
+    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (3)")
+    parser.add_argument("--max-steps", type=positive_int, default=3000, help="a run's budget")
+    parser.add_argument(
+        "--at", type=positive_ints, default=None, help="steps to tabulate (default: --max-steps)"
+    )
+    parser.add_argument("--eval-every", type=positive_int, default=200, help="probe every N")
+    parser.add_argument("--parallel", type=positive_int, default=1, help="runs at once (1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="CPU threads per run")
+    parser.add_argument(
+        "--deadline-minutes", type=float, default=None, help="stop the runs still going then"
+    )
+    parser.add_argument("--device", default=None, help="the runs' (the preset's: auto)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (./data)")
+    parser.add_argument("--out", type=Path, default=Path("runs/sweep"), help="(runs/sweep)")
     parser.add_argument("--json", type=Path, default=None, help="default OUT/sweep.json")
     args = parser.parse_args(argv)
     try:
-        candidates: dict[str, list[str]] = json.loads(args.candidates.read_text())
+        candidates = read_candidates(args.candidates)
     except (OSError, ValueError) as exc:
         parser.error(f"{args.candidates}: not a readable JSON file of candidates ({exc})")
     if args.only:
@@ -98,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             parser.error(f"no candidate {missing[0]!r} in {args.candidates}")
         candidates = {n: candidates[n] for n in wanted}
-    at = [int(s) for s in (args.at or str(args.max_steps)).split(",")]
+    if args.deadline_minutes is not None and not args.deadline_minutes > 0:
+        parser.error(f"--deadline-minutes must be positive, got {args.deadline_minutes}")
+    check_output(parser, args.json or args.out / "sweep.json")
+    try:
+        check_settings(args.preset, candidates, args.device)
+    except InfoGANError as exc:
+        parser.error(str(exc))
+    at = args.at or [args.max_steps]
 
     jobs = [(name, seed) for seed in range(args.seeds) for name in candidates]
     running: list[tuple[str, int, subprocess.Popen, Path]] = []
@@ -126,13 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1)
 
     table: dict[str, dict] = {}
+    where: dict[str, str] = {}  # the machine, as the runs' reports say
     for name, seed, out, code in done:
         entry = table.setdefault(name, {"settings": candidates[name], "seeds": {}})
         report = out / "quality.json"
         if code != 0 or not report.is_file():
             entry["seeds"][seed] = {"error": f"exit {code}; see {out / 'log.txt'}"}
             continue
-        result = json.loads(report.read_text())["seeds"][0]
+        quality = json.loads(report.read_text())
+        for key in ("machine", "torch"):
+            where.setdefault(key, quality.get(key))
+        entry.setdefault("precision", quality.get("precision"))
+        result = quality["seeds"][0]
         entry["seeds"][seed] = {
             "curve": result["curve"],
             "codes": result["codes"],
@@ -171,9 +225,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{name:<28}" + "  ".join(f"{c:>13}" for c in cells) + codes)
     path = args.json or args.out / "sweep.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"preset": args.preset, "at": at, "candidates": table}, indent=2))
+    record = {"preset": args.preset, **where, "at": at, "candidates": table}
+    try:
+        write_json(path, record)
+    except InfoGANError as exc:
+        print(f"sweep.py: error: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {path}")
+    if not where:
+        print("sweep.py: error: no run measured anything (see their log.txt)", file=sys.stderr)
+        return 1
     return 0
 
 

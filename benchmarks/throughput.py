@@ -24,7 +24,6 @@ matrix-multiply peak is measured and reported beside the fp32 one.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -35,8 +34,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _cli import check_output, positive_int, preset_names, write_json
 from infogan.config import PRECISIONS, PRESETS, get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
+from infogan.errors import InfoGANError
 from infogan.models import ARCHITECTURES, build_models, conv
 from infogan.training.build import build_training, resolve_precision
 from infogan.training.loop import LoopState, train_loop
@@ -250,9 +251,15 @@ def bench_preset(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps: under 3 minutes")
     parser.add_argument(
-        "--presets", default=",".join(p for p in PRESETS if p == "seed64" or p.startswith("paper"))
+        "--quick", action="store_true", help="3 rounds of 3 steps (5 of 8), 1 warm-up step (3)"
+    )
+    default_presets = ",".join(p for p in PRESETS if p == "seed64" or p.startswith("paper"))
+    parser.add_argument(
+        "--presets",
+        type=preset_names,
+        default=default_presets,
+        help=f"comma-separated presets ({default_presets})",
     )
     parser.add_argument(
         "--precision",
@@ -260,42 +267,55 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the trainer's precision (default: the preset's, auto)",
     )
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None, help="steps per round and side")
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/throughput.json"))
-    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--rounds", type=positive_int, default=None, help="rounds of each side (5; --quick 3)"
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=None, help="steps per round and side (8; --quick 3)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("benchmarks/results/throughput.json"),
+        help="the record (benchmarks/results/throughput.json)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (./data)")
     # the reference loop's own process (ReferenceProcess starts it)
     parser.add_argument("--reference-worker", metavar="PRESET", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reference_worker:
         return reference_worker(args)
+    check_output(parser, args.json)
     rounds = args.rounds or (3 if args.quick else 5)
     steps = args.steps or (3 if args.quick else 8)
     warmup = 1 if args.quick else 3
 
-    digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
-    results = []
-    for name in args.presets.split(","):
-        results.append(
-            bench_preset(
-                name,
-                digits,
-                rounds=rounds,
-                steps=steps,
-                warmup=warmup,
-                precision=args.precision,
-                data_dir=args.data_dir,
+    try:
+        digits, _labels = load_mnist_arrays(fetch_mnist(args.data_dir), "train")
+        results = []
+        for name in args.presets:
+            results.append(
+                bench_preset(
+                    name,
+                    digits,
+                    rounds=rounds,
+                    steps=steps,
+                    warmup=warmup,
+                    precision=args.precision,
+                    data_dir=args.data_dir,
+                )
             )
-        )
-    report = {
-        "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
-        "torch": torch.__version__,
-        "quick": args.quick,
-        "results": results,
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+        report = {
+            "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
+            "torch": torch.__version__,
+            "quick": args.quick,
+            "results": results,
+        }
+        write_json(args.json, report)
+    except InfoGANError as exc:
+        print(f"throughput.py: error: {exc}", file=sys.stderr)
+        return 1
     print(
         f"{'preset':<10}{'precision':>10}{'project img/s':>15}{'reference img/s':>17}"
         f"{'ratio':>8}{'GFLOP/s':>10}{'peak':>8}"

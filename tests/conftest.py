@@ -30,10 +30,33 @@ def benchmark_script():
     def load(name: str):
         spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # as an import has it (dataclasses look their module up)
         spec.loader.exec_module(module)
         return module
 
     return load
+
+
+@pytest.fixture
+def script_error(benchmark_script, capsys, monkeypatch):
+    """Run ``benchmarks/NAME.py`` (its ``main``, in this process) on arguments it must
+    refuse before doing any work: no traceback, nothing on stdout, a non-zero exit, and
+    stderr ending in one ``NAME.py: error: ...`` line, which it returns."""
+
+    def run(name: str, *args) -> str:
+        monkeypatch.setattr(sys, "argv", [str(REPO / "benchmarks" / f"{name}.py")])  # its prog
+        try:
+            code = benchmark_script(name).main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's refusals
+            code = exc.code
+        out = capsys.readouterr()
+        assert code not in (0, None), out.out
+        assert out.out == "" and "Traceback" not in out.err, out.out + out.err
+        last = out.err.strip().splitlines()[-1]
+        assert last.startswith(f"{name}.py: error: "), out.err
+        return last
+
+    return run
 
 
 @pytest.fixture(scope="session")

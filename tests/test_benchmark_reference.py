@@ -95,3 +95,16 @@ def test_the_textbook_networks_are_pytorchs_layers_with_the_same_results():
         a, b = mine.eval()(x), plain.eval()(x)
         a, b = (a, b) if isinstance(a, tuple) else ((a,), (b,))
         assert all(torch.allclose(u, v, atol=1e-5) for u, v in zip(a, b, strict=True))
+
+
+def test_run_as_a_script_it_says_what_it_is_and_points_to_the_benchmark():
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "reference_loop.py"
+    shown = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "textbook way" in shown.stdout
+    assert "throughput.py" in shown.stdout
+    bare = subprocess.run([sys.executable, script], capture_output=True, text=True)
+    assert bare.returncode == 2 and bare.stderr.strip() == (
+        "reference_loop.py: run benchmarks/throughput.py, which times this loop"
+    )

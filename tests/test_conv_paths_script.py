@@ -49,3 +49,15 @@ def test_layers_and_steps_are_recorded(benchmark_script, tmp_path, mnist_dir, ca
     assert json.dumps({str(k): v for k, v in conv.GEMM_POSITIONS.items()}) == rule
     assert spread == conv.ONE_CHANNEL_SPREAD and winograd == conv.WINOGRAD_POSITIONS
     assert "paper28 (fp32, batch 128)" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, script_error):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert "unknown dtype 'nope'" in script_error("conv_paths", "--dtypes", "float32,nope")
+    assert "unknown preset 'nope'" in script_error("conv_paths", "--presets", "nope")
+    assert "unknown precision 'fp8'" in script_error("conv_paths", "--step-precisions", "fp8")
+    for flag in ("--batch", "--repeats", "--rounds"):
+        assert f"argument {flag}: must be a positive" in script_error("conv_paths", flag, 0)
+    line = script_error("conv_paths", "--json", blocker / "paths.json")
+    assert line.endswith(f"{blocker} is not a directory")

@@ -33,3 +33,24 @@ def test_two_steps_go_through_every_phase(tmp_path, mnist_dir):
     assert 0 <= result["unsupervised_accuracy"] <= 1
     assert (run / "eval.json").is_file() and (run / "report.html").is_file()
     assert done.stdout.startswith("paper28: 2 steps")
+
+
+def test_bad_arguments_are_refused_in_one_line_before_training(
+    tmp_path, script_error, benchmark_script
+):
+    import torch
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = tmp_path / "run"
+    # evaluation's settings are checked before the run, not after its 80 epochs
+    for flag, value in (("--per-category", 0), ("--sweep-draws", -1), ("--test-digits", -5)):
+        line = script_error("full_run", flag, value, "--run-dir", run)
+        assert line.endswith(f"argument {flag}: must be a positive integer, got {value}")
+    line = script_error("full_run", "--json", blocker / "full.json", "--run-dir", run)
+    assert line.endswith(f"{blocker} is not a directory")
+    assert "unknown preset 'nope'" in script_error("full_run", "--preset", "nope")
+    if not torch.cuda.is_available():
+        line = script_error("full_run", "--device", "cuda", "--run-dir", run)
+        assert "CUDA is not available" in line
+    assert not run.exists()

@@ -22,3 +22,14 @@ def test_both_arms_are_timed_in_their_own_processes(benchmark_script, tmp_path, 
     speedup = plain["seconds_per_step"] / keep["seconds_per_step"]
     assert abs(row["speedup"] - speedup) < 0.01 * speedup
     assert capsys.readouterr().out.startswith("paper28 fp32: ")
+
+
+def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, script_error):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert "unknown preset 'nope'" in script_error("malloc_reuse", "--presets", "nope")
+    assert "unknown precision 'fp16'" in script_error("malloc_reuse", "--precisions", "fp16")
+    for flag, value in (("--rounds", 0), ("--steps", 0), ("--warmup", -1)):
+        assert f"argument {flag}: must be" in script_error("malloc_reuse", flag, value)
+    line = script_error("malloc_reuse", "--json", blocker / "malloc.json")
+    assert line.endswith(f"{blocker} is not a directory")

@@ -344,3 +344,11 @@ def test_reseed_checkpoint_writes_a_resumable_copy(tmp_path, mnist_dir, capsys, 
     taken = reseed("--step", "2", "--out", str(tmp_path / "plain"))
     assert taken.returncode == 1 and "already exists" in taken.stderr
     assert not (tmp_path / "x").exists()
+    # a new run that cannot be written: one line (it was a traceback), nothing left behind
+    (tmp_path / "a-file").write_text("")
+    blocked = reseed("--step", "2", "--out", str(tmp_path / "a-file" / "new"))
+    assert blocked.returncode == 1 and "Traceback" not in blocked.stderr
+    assert blocked.stderr.strip() == (
+        f"reseed_checkpoint.py: error: {tmp_path / 'a-file' / 'new'}: cannot write the new run "
+        "(Not a directory)"
+    )

@@ -31,3 +31,15 @@ def test_one_timed_and_one_profiled_step_are_recorded(
     assert set(names[:3]) & {"convolution", "convolution_backward", "addmm", "mm"}
     assert 0.4 < sum(times) / 1000 / row["seconds_per_step"] < 2.5
     assert "all operators (profiled step)" in out and len(out.splitlines()) == 1 + 1 + 5 + 1 + 1
+
+
+def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, script_error):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert "unknown preset 'nope'" in script_error("step_time", "--presets", "quick28,nope")
+    assert "unknown precision 'fp16'" in script_error("step_time", "--precisions", "fp16")
+    for flag, value in (("--steps", 0), ("--warmup", -1), ("--profile", -1), ("--top", 0)):
+        assert f"argument {flag}: must be" in script_error("step_time", flag, value)
+    # the record's folder is checked before the steps, not after them
+    line = script_error("step_time", "--json", blocker / "steps.json")
+    assert line.endswith(f"{blocker} is not a directory")

@@ -25,3 +25,18 @@ def test_trainer_and_textbook_loop_are_timed_side_by_side(
     # twice with weight gradients and once without (9): 13 x 26 M x 128 = 43 GFLOP
     assert 40 < row["model_gflop_per_step"] < 48
     assert "paper28: " in capsys.readouterr().out
+
+
+def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, script_error):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    record = tmp_path / "t.json"
+    assert "unknown preset 'nope'" in script_error("throughput", "--presets", "nope")
+    # 0 rounds used to mean the default, and negative steps a negative throughput
+    line = script_error("throughput", "--rounds", "0", "--json", record)
+    assert line.endswith("--rounds: must be a positive integer, got 0")
+    line = script_error("throughput", "--steps", "-1", "--json", record)
+    assert line.endswith("--steps: must be a positive integer, got -1")
+    line = script_error("throughput", "--quick", "--json", blocker / "t.json")
+    assert line.endswith(f"{blocker} is not a directory")
+    assert not record.exists()
