@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+import infogan
 from infogan.api import load_model
 from infogan.config import SEED64
 from infogan.errors import ConfigError, RunDirError
@@ -344,3 +345,21 @@ def test_sync_bn_in_one_process_says_it_changes_nothing(tmp_path, digits_28, tin
     train(tiny_config("paper28", steps=1), tmp_path / "b", images=digits_28[0][:16],
           progress=False, log=lines.append)  # fmt: skip
     assert not any("--sync-bn" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: infogan.train("start28", None), r"^run_dir must be a str or pathlib\.Path"),
+        (lambda: infogan.resume(7), r"^run_dir must be a str or pathlib\.Path.*got 7"),
+        (lambda: infogan.export_model(None, out="x"), r"^source must be a str or pathlib\.Path"),
+        (lambda: infogan.export_model("runs/x", out=3), r"^out must be a str or pathlib\.Path"),
+        (lambda: infogan.load_mnist(image_size=0), r"^image_size must be a positive integer"),
+    ],
+)
+def test_an_api_argument_of_the_wrong_kind_is_named(call, message, tmp_path, monkeypatch):
+    """Not pathlib's or torch's bare TypeError or RuntimeError; nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        call()
+    assert list(tmp_path.iterdir()) == []

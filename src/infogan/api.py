@@ -4,7 +4,6 @@ Hub repository) and generate digits from chosen codes."""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,11 +12,14 @@ import torch
 from infogan.checkpoint import load_checkpoint
 from infogan.config import RunConfig
 from infogan.errors import CheckpointError, ConfigError, InfoGANError
+from infogan.fileio import as_path
 from infogan.latent import LatentBatch, LatentCode
 from infogan.models import build_models, image_channels
 
 #: the model that ships with the package (``infogan serve --pretrained``): see its card
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "mnist-quick28"
+#: what a model's path may name, as the errors say
+MODEL_PATHS = "a run directory, a checkpoint or an exported model folder"
 
 
 def find_checkpoint(path: Path | str) -> Path:
@@ -90,7 +92,7 @@ class InfoGANModel:
         ``pip install 'infogan[hub]'``)."""
         if name_or_path is None:
             return load_model(PRETRAINED, device=device)
-        path = _path(name_or_path, "name_or_path", or_else=", or a Hub repository id")
+        path = as_path(name_or_path, "name_or_path", kinds=f"{MODEL_PATHS}, or a Hub repository id")
         from infogan.export.hub import REPO_ID, download
 
         if path.exists() or not REPO_ID.match(str(name_or_path)):
@@ -203,16 +205,6 @@ def _rows(values, what: str, rows: int, width: int) -> torch.Tensor:
     return out.float()
 
 
-def _path(value, what: str, *, or_else: str = "") -> Path:
-    """``value`` (a str or os.PathLike) as a Path, or a ConfigError naming ``what``."""
-    if not isinstance(value, (str, os.PathLike)):
-        raise ConfigError(
-            f"{what} must be a str or pathlib.Path: a run directory, a checkpoint or an "
-            f"exported model folder{or_else}; got {value!r:.80}"
-        )
-    return Path(value)
-
-
 def _device(device: str | torch.device) -> torch.device:
     """``device`` as a torch.device this machine has, or a ConfigError naming it."""
     try:
@@ -230,7 +222,7 @@ def load_model(path: Path | str, *, device: str | torch.device = "cpu") -> InfoG
     """Load a run directory, a checkpoint file or an exported folder for inference."""
     from infogan.export import is_exported, load_exported
 
-    path = _path(path, "path")
+    path = as_path(path, "path", kinds=MODEL_PATHS)
     if is_exported(path):
         exported = load_exported(path)
         return InfoGANModel(

@@ -23,6 +23,17 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def as_path(value: Any, what: str, *, kinds: str = "a path") -> Path:
+    """``value`` (a str or os.PathLike) as a Path, or a ConfigError naming the argument
+    ``what`` and the ``kinds`` of path it takes (an API caller's None or 5 otherwise
+    surfaces as pathlib's bare TypeError)."""
+    if not isinstance(value, str | os.PathLike):
+        from infogan.errors import ConfigError
+
+        raise ConfigError(f"{what} must be a str or pathlib.Path: {kinds}; got {value!r:.80}")
+    return Path(value)
+
+
 def nearest_existing(folder: Path) -> Path:
     """``folder`` or the closest of its ancestors that exists (atomic_open makes the rest)."""
     while not folder.exists() and folder != folder.parent:

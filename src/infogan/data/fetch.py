@@ -34,7 +34,7 @@ from infogan.data.idx import (
     to_training_tensor,
     verify_file,
 )
-from infogan.errors import DataError
+from infogan.errors import ConfigError, DataError
 from infogan.fileio import atomic_open
 
 MIRROR_TIMEOUT_S = 5.0
@@ -211,6 +211,8 @@ def load_idx_dataset(
     image_size: int = 64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 1, S, S) in [-1, 1] and labels (N,), fetching the files on first use."""
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ConfigError(f"image_size must be a positive integer, got {image_size!r}")
     data_dir = fetch_dataset(dataset, data_dir)
     images, labels = load_idx_arrays(dataset, data_dir, split)
     return to_training_tensor(images, image_size), torch.from_numpy(labels)

@@ -37,6 +37,7 @@ from infogan.errors import CheckpointError, ConfigError, RunDirError
 from infogan.evaljson import EVAL_NAME, read_evaluation, run_dir_of
 from infogan.export import weights
 from infogan.export.weights import STORAGES
+from infogan.fileio import as_path
 
 CONFIG_FORMAT = "infogan-model-config"
 CONFIG_FORMAT_VERSION = 1
@@ -113,6 +114,8 @@ def export_model(
     from infogan.api import InfoGANModel, find_checkpoint, read_checkpoint, sampling_generator
     from infogan.export.card import draw_figures, write_card
 
+    source = as_path(source, "source", kinds="a run directory or a checkpoint (.pt)")
+    out = as_path(out, "out", kinds="the folder to export into")
     if storage not in STORAGES:
         raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {storage!r}")
     if is_exported(source):
@@ -121,7 +124,6 @@ def export_model(
             "checkpoint (.pt) (to share this folder, copy it; for another --storage, export "
             "the run it came from)"
         )
-    out = Path(out)
     _refuse_out_overlapping_source(find_checkpoint(source), out)
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out}: exists and is not a folder")

@@ -20,6 +20,7 @@ from infogan.config import RunConfig, get_preset
 from infogan.data import resolve_data_config
 from infogan.distributed import DistContext
 from infogan.errors import ConfigError
+from infogan.fileio import as_path
 from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
@@ -87,7 +88,7 @@ def train(
     config = resolve_data_config(config.validate(), images=images)
     return _run(
         config,
-        Path(run_dir),
+        as_path(run_dir, "run_dir", kinds="the new run's directory"),
         checkpoint=None,
         overwrite=overwrite,
         data_dir=data_dir,
@@ -118,7 +119,7 @@ def resume(
     metrics.csv rows after the checkpoint are dropped and recomputed. A run that already
     has the steps its length asks for is a :class:`RunDirError`, and nothing is written.
     """
-    run_dir = Path(run_dir)
+    run_dir = as_path(run_dir, "run_dir", kinds="the directory of the run to continue")
     state, config = read_resumable(run_dir, epochs=epochs, max_steps=max_steps, device=device)
     return _run(
         config,
