@@ -1,6 +1,7 @@
 """The real ``infogan`` command: help, user mistakes, an end-to-end run (in a subprocess,
 as a user runs it; the other commands through its ``main`` in the test's process)."""
 
+import argparse
 import json
 import re
 import subprocess
@@ -366,3 +367,71 @@ def test_train_classifier_overwrite_replaces_the_file(tmp_path, mnist_dir, monke
     assert done.returncode == 0, done.stderr
     assert f"wrote {out}" in done.stdout
     assert clf.load_classifier(out).path == out
+
+
+# --- output discipline: stdout for what a script reads, stderr for the rest ---------------
+
+
+def test_every_option_has_help_text():
+    from infogan.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.option_strings or action.dest}"
+        for name, command in sub.choices.items()
+        for action in command._actions
+        if not action.help
+    ]
+    assert not missing, missing
+
+
+def test_a_mistyped_option_gets_the_commands_usage_and_the_close_match(capsys):
+    from infogan.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["eval", "--pretrained", "--jsn"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.startswith("usage: infogan eval ")
+    assert err.strip().splitlines()[-1] == (
+        "infogan eval: error: unrecognized arguments: --jsn (did you mean --json?)"
+    )
+
+
+def test_progress_bars_only_on_a_terminal(tmp_path, main_run, monkeypatch):
+    """Redirected stderr (a log file, a pipe) gets no carriage-return redraws."""
+    args = ("sample", "--pretrained", "--per-category", "2", "--out")
+    piped = main_run(*args, tmp_path / "a.npz")
+    assert piped.returncode == 0 and "\r" not in piped.stderr, piped.stderr
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    terminal = main_run(*args, tmp_path / "b.npz")
+    assert terminal.returncode == 0 and "\r" in terminal.stderr
+
+
+def test_serve_warnings_go_to_stderr_and_the_url_alone_to_stdout(main_run, monkeypatch):
+    def fake_serve(path, *, host, port, log):
+        log("warning: run/eval.json: not valid JSON; labelling buttons by code index")
+        log("note: http://0.0.0.0:8000/ is reachable from other machines")
+        log("serving quick28 (step 1400) at http://0.0.0.0:8000/ - press Ctrl-C to stop")
+
+    monkeypatch.setattr("infogan.web.serve", fake_serve)
+    out = main_run("serve", "--pretrained", "--host", "0.0.0.0")
+    assert out.returncode == 0
+    assert out.stdout.splitlines() == [
+        "serving quick28 (step 1400) at http://0.0.0.0:8000/ - press Ctrl-C to stop"
+    ]
+    assert out.stderr.splitlines() == [
+        "infogan: warning: run/eval.json: not valid JSON; labelling buttons by code index",
+        "infogan: note: http://0.0.0.0:8000/ is reachable from other machines",
+        "infogan: server stopped",
+    ]
+
+
+def test_eval_refuses_a_missing_classifier_before_fetching_data(tmp_path, main_error):
+    data = tmp_path / "data"
+    line = main_error(
+        "eval", "--pretrained", "--classifier", tmp_path / "c.safetensors", "--data-dir", data
+    )
+    assert line == f"infogan: error: {tmp_path / 'c.safetensors'}: no such classifier file"
+    assert not data.exists()

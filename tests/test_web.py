@@ -368,13 +368,17 @@ def test_unusable_eval_json_is_a_warning_not_a_failure(tmp_path, tiny_run, mappi
     )
     served = start_server(run)
     try:
-        assert any("warning:" in line and warning in line for line in served.stdout_lines)
         info = json.loads(get(served.url + "api/info").body)
         assert info["category_to_digit"] is None
         assert info["labels"] == [str(i) for i in range(10)]
     finally:
         code, err = served.stop(signal.SIGTERM)
     assert code == 0 and "Traceback" not in err
+    # on stderr, as every warning: stdout holds the URL line a script reads
+    assert not any("warning:" in line for line in served.stdout_lines)
+    assert any(
+        line.startswith("infogan: warning: ") and warning in line for line in err.splitlines()
+    )
 
 
 # --- the command's own mistakes: one line each -------------------------------------------

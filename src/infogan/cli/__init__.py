@@ -91,9 +91,28 @@ def _one_line_warnings(message, category, filename, lineno, line=None) -> str:
 _FORMAT_WARNING = warnings.formatwarning
 
 
+def _refuse_unrecognized(parser: argparse.ArgumentParser, command: str, extra: list[str]):
+    """argparse's "unrecognized arguments" error, but from the command's own parser (its
+    usage, not the top level's) and naming the option meant where one is close."""
+    import difflib
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command_parser = sub.choices[command]
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    options = [o for a in command_parser._actions for o in a.option_strings]
+    for word in extra:
+        close = difflib.get_close_matches(word.split("=")[0], options, n=1)
+        if word.startswith("--") and close:
+            message += f" (did you mean {close[0]}?)"
+            break
+    command_parser.error(message)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _refuse_unrecognized(parser, args.command, extra)
     warnings.formatwarning = _one_line_warnings
     try:
         COMMANDS[args.command](args)

@@ -1,8 +1,10 @@
-"""What the commands share: the data-directory option, and the check of an output file."""
+"""What the commands share: the data-directory option, whether to draw progress bars, and
+the check of an output file."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from infogan.errors import ConfigError
@@ -16,6 +18,13 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where the MNIST IDX files live (default: $INFOGAN_DATA_DIR or ./data)",
     )
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars unless ``--no-progress``, and only on a terminal: tqdm redraws them on
+    stderr with carriage returns, which a log file or a pipe would keep, every redraw."""
+    stream = sys.stderr
+    return not args.no_progress and stream is not None and stream.isatty()
 
 
 def check_out(path: Path) -> Path:

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from infogan.cli.common import add_data_dir, check_out
+from infogan.cli.common import add_data_dir, check_out, show_progress
 from infogan.errors import ConfigError
 
 #: the classes of MNIST and Fashion-MNIST, which eval matches the codes to
@@ -62,7 +62,9 @@ def add_model_parsers(sub: argparse._SubParsersAction) -> None:
         "per chosen category.",
     )
     add_model_source(gen)
-    gen.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    gen.add_argument(
+        "--out", type=Path, required=True, metavar="FILE.png", help="PNG file to write"
+    )
     gen.add_argument(
         "--categories",
         default="all",
@@ -129,7 +131,9 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "continuous codes)) and noise.",
     )
     add_model_source(sample)
-    sample.add_argument("--out", type=Path, required=True, help=".npz file to write")
+    sample.add_argument(
+        "--out", type=Path, required=True, metavar="FILE.npz", help=".npz file to write"
+    )
     sample.add_argument(
         "--per-category",
         type=int,
@@ -137,7 +141,7 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         help=f"digits per categorical code (default 1000, at most {MAX_PER_CATEGORY:,})",
     )
     sample.add_argument(
-        "--seed", type=int, default=0, help="seed of the noise and codes, in [0, 2^63)"
+        "--seed", type=int, default=0, help="seed of the noise and codes, in [0, 2^63) (default 0)"
     )
     sample.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -177,12 +181,13 @@ def add_eval_parsers(sub: argparse._SubParsersAction) -> None:
         "--sweep-values", type=int, default=9, help="code values from -1 to 1 per sweep (9)"
     )
     ev.add_argument(
-        "--seed", type=int, default=0, help="seed of the generated digits, in [0, 2^63)"
+        "--seed", type=int, default=0, help="seed of the generated digits, in [0, 2^63) (0)"
     )
     ev.add_argument(
         "--classifier",
         type=Path,
         default=None,
+        metavar="FILE",
         help="judge with this file from infogan train-classifier instead of the shipped one",
     )
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -326,10 +331,17 @@ def _codes_by_digit(model: Path, num_codes: int, step: int) -> list[int]:
 def cmd_serve(args: argparse.Namespace) -> None:
     from infogan.web import serve
 
-    serve(
-        model_source(args), host=args.host, port=args.port, log=lambda msg: print(msg, flush=True)
-    )
+    serve(model_source(args), host=args.host, port=args.port, log=_serve_log)
     print("infogan: server stopped", file=sys.stderr)
+
+
+def _serve_log(msg: str) -> None:
+    """The explorer's URL line on stdout, where a script reads it; its warnings and notes
+    (an unusable eval.json, a server other machines can reach) on stderr."""
+    if msg.startswith(("warning: ", "note: ")):
+        print(f"infogan: {msg}", file=sys.stderr, flush=True)
+    else:
+        print(msg, flush=True)
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -345,7 +357,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     check_out(args.out)
     model = use_channels_last(load_model(source))
     samples = sample_prior(
-        model, per_category=args.per_category, seed=args.seed, progress=not args.no_progress
+        model, per_category=args.per_category, seed=args.seed, progress=show_progress(args)
     )
     save_samples(samples, args.out)
     print(f"wrote {args.out} ({len(samples.categories):,} images, {args.per_category:,} per code)")
@@ -363,6 +375,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
             f"got {args.test_digits:,}"
         )
     check_seed(args.seed)
+    if args.classifier is not None and not args.classifier.is_file():  # before fetching data
+        raise ConfigError(f"{args.classifier}: no such classifier file")
     result, path = evaluate_run(
         source,
         data_dir=args.data_dir,
@@ -372,7 +386,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         sweep_values=args.sweep_values,
         seed=args.seed,
         classifier=args.classifier,
-        progress=not args.no_progress,
+        progress=show_progress(args),
         log=lambda msg: print(msg, file=sys.stderr),
     )
     if args.json:

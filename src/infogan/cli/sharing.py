@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from infogan.cli.common import add_data_dir, check_out
+from infogan.cli.common import add_data_dir, check_out, show_progress
 from infogan.errors import ConfigError
 
 STORAGE_HELP = (
@@ -25,8 +25,8 @@ def add_sharing_parsers(sub: argparse._SubParsersAction) -> None:
         "eval.json, sample and sweep figures, and a model card README.md. infogan.load_model, "
         "InfoGANModel.from_pretrained and the generate/sample/eval/serve commands read it.",
     )
-    ex.add_argument("run", type=Path, help="a run directory or a checkpoint file")
-    ex.add_argument("--out", type=Path, required=True, help="folder to write")
+    ex.add_argument("run", type=Path, metavar="RUN", help="a run directory or a checkpoint file")
+    ex.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
     ex.add_argument(
         "--storage", choices=("float32", "bfloat16", "int8"), default="float32", help=STORAGE_HELP
     )
@@ -48,10 +48,19 @@ def add_sharing_parsers(sub: argparse._SubParsersAction) -> None:
         "infogan eval --classifier FILE.",
     )
     tc.add_argument("--dataset", default="mnist", help="mnist (default) or fashion-mnist")
-    tc.add_argument("--out", type=Path, required=True, help=".safetensors file to write")
+    tc.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE.safetensors",
+        help=".safetensors file to write",
+    )
     tc.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's)")
     tc.add_argument(
-        "--seed", type=int, default=0, help="seed of the initialisation and order, in [0, 2^63)"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the initialisation and order, in [0, 2^63) (default 0)",
     )
     tc.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     tc.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -105,7 +114,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> None:
         args.out,
         epochs=args.epochs,
         seed=args.seed,
-        progress=not args.no_progress,
+        progress=show_progress(args),
         log=log,
     )
     print(

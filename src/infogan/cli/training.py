@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from infogan.cli.common import add_data_dir
+from infogan.cli.common import add_data_dir, show_progress
 from infogan.config import PRESETS, RESUMABLE, get_preset
 from infogan.errors import ConfigError
 
@@ -81,7 +81,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="train an InfoGAN (or a plain GAN) and write grids, metrics and a checkpoint",
         description="Train a preset on MNIST, Fashion-MNIST or a folder of images. Writes "
         "RUN_DIR/config.json, metrics.csv (one row per iteration), "
-        "images/{fixed,varying_c1,varying_c2}/STEP.png and checkpoints/last.pt.",
+        "images/{fixed,varying_c1,varying_c2}/STEP.png and checkpoints/last.pt. An option "
+        "left out keeps the value of the preset (or of --config).",
     )
     presets = ", ".join(PRESETS)
     train.add_argument("--preset", default=None, help=f"named configuration: {presets} (seed64)")
@@ -166,9 +167,12 @@ def add_report_parsers(sub: argparse._SubParsersAction) -> None:
         "term (RUN_DIR/gan) and once with it (RUN_DIR/infogan), then write both reports; "
         "RUN_DIR/infogan/report.html shows the comparison. Ctrl-C or SIGTERM saves the arm in "
         "training and exits with status 130; the same command again continues: a finished arm "
-        "is kept, a stopped one resumes from its checkpoint (--overwrite starts both anew).",
+        "is kept, a stopped one resumes from its checkpoint (--overwrite starts both anew). "
+        "An option left out keeps the preset's value.",
     )
-    compare.add_argument("--preset", default="quick64", help="named configuration (quick64)")
+    compare.add_argument(
+        "--preset", default="quick64", help=f"named configuration: {', '.join(PRESETS)} (quick64)"
+    )
     compare.add_argument("--run-dir", type=Path, default=None, help="default: runs/compare-PRESET")
     compare.add_argument(
         "--epochs",
@@ -180,7 +184,7 @@ def add_report_parsers(sub: argparse._SubParsersAction) -> None:
         "--max-steps", type=int, default=None, help="iterations of each arm (the first to end)"
     )
     compare.add_argument("--seed", type=int, default=None, help="seed of both arms")
-    compare.add_argument("--batch-size", type=int, default=None)
+    compare.add_argument("--batch-size", type=int, default=None, help="images per step")
     compare.add_argument("--sample-every", type=int, default=None, help="grids every N iterations")
     compare.add_argument(
         "--device", default=None, help="auto (CUDA if present), cpu, cuda or cuda:N"
@@ -270,7 +274,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                 max_steps=settings.get("train.max_steps"),
                 device=settings.get("train.device"),
                 data_dir=args.data_dir,
-                progress=not args.no_progress,
+                progress=show_progress(args),
                 log=log,
                 tensorboard=args.tensorboard,
             )
@@ -283,7 +287,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             run_dir,
             data_dir=args.data_dir,
             overwrite=args.overwrite,
-            progress=not args.no_progress,
+            progress=show_progress(args),
             log=log,
             tensorboard=args.tensorboard,
         )
@@ -365,7 +369,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
             run_dir,
             data_dir=args.data_dir,
             overwrite=args.overwrite,
-            progress=not args.no_progress,
+            progress=show_progress(args),
             log=log,
         )
     except TrainingInterrupted as exc:
