@@ -399,6 +399,19 @@ def test_a_mistyped_option_gets_the_commands_usage_and_the_close_match(capsys):
     )
 
 
+def test_an_abbreviated_option_is_refused_not_guessed(capsys, tmp_path):
+    """``--max-step 5`` is no ``--max-steps 5``: a script's typo must not train a run."""
+    from infogan.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--max-step", "5", "--run-dir", str(tmp_path / "run")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "infogan train: error: unrecognized arguments: --max-step 5 (did you mean --max-steps?)"
+    )
+    assert not (tmp_path / "run").exists()
+
+
 def test_progress_bars_only_on_a_terminal(tmp_path, main_run, monkeypatch):
     """Redirected stderr (a log file, a pipe) gets no carriage-return redraws."""
     args = ("sample", "--pretrained", "--per-category", "2", "--out")

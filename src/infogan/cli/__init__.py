@@ -27,8 +27,18 @@ from infogan.cli.training import (
 from infogan.errors import ConfigError, InfoGANError
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser that takes no abbreviated options: ``--max-step`` is refused with the
+    option meant, never read as ``--max-steps``, so a script's typo cannot pick an option
+    (its commands' parsers are of this class too)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="infogan",
         description="InfoGAN on MNIST: digits whose latent code is interpretable without labels.",
     )
