@@ -448,3 +448,14 @@ def test_eval_refuses_a_missing_classifier_before_fetching_data(tmp_path, main_e
     )
     assert line == f"infogan: error: {tmp_path / 'c.safetensors'}: no such classifier file"
     assert not data.exists()
+
+
+def test_eval_refuses_a_damaged_classifier_before_fetching_any_data(tmp_path, main_error):
+    """The classifier is read first: a bad --classifier costs no 54 MB download or copy."""
+    damaged = tmp_path / "judge.safetensors"
+    damaged.write_bytes(b"not a safetensors file")
+    data = tmp_path / "data"
+    data.mkdir()
+    line = main_error("eval", "--pretrained", "--classifier", damaged, "--data-dir", data)
+    assert "judge.safetensors" in line
+    assert list(data.iterdir()) == []

@@ -163,8 +163,8 @@ def evaluate(
     dataset = labelled_dataset(model.config.data.dataset)
     use_channels_last(model)
 
+    judge_net = get_classifier(dataset, path=classifier)  # a bad --classifier before any download
     data_dir = fetch_dataset(dataset, data_dir if data_dir is not None else default_data_dir())
-    judge_net = get_classifier(dataset, path=classifier)
     test_images, test_labels = _real_digits(dataset, data_dir, "test", size, count=test_digits)
 
     # 1. Q's categorical code on real test digits
