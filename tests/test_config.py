@@ -139,6 +139,17 @@ def test_malformed_config_dict_is_a_config_error():
             RunConfig.from_dict(raw)
 
 
+def test_a_missing_transform_kind_or_a_section_of_another_type_is_named():
+    """Not a TypeError or AttributeError from deep inside: one ConfigError naming it."""
+    nameless = [{"code": 1, "transforms": [{"amount": 3}]}]
+    with pytest.raises(ConfigError, match=r"train.readings\[0\].transforms\[0\].kind is missing"):
+        SEED64.with_settings({"train.readings": nameless})
+    for section, value in (("model", [1]), ("data", [["dataset", "mnist"]]), ("data", 5)):
+        raw = {**SEED64.to_dict(), section: value}
+        with pytest.raises(ConfigError, match=f"'{section}' must be an object"):
+            RunConfig.from_dict(raw)
+
+
 def test_set_changes_any_field_and_names_an_unknown_one():
     cfg = get_preset("tilt28").with_settings(
         {"train.lambda_cluster": 2, "data.channels": 3, "train.readings": []}

@@ -12,11 +12,11 @@ from PIL import Image
 
 import infogan
 from infogan.api import load_model
-from infogan.config import SEED64
+from infogan.config import SEED64, get_preset
 from infogan.errors import ConfigError, RunDirError
 from infogan.models import build_models
 from infogan.training.build import build_training, load_optimizer_state, make_adam
-from infogan.training.run import train
+from infogan.training.run import resume, train
 from infogan.training.rundir import CSV_COLUMNS
 
 CPU = torch.device("cpu")
@@ -321,6 +321,129 @@ def test_a_config_file_of_another_preset_does_not_relabel_the_run(tmp_path, main
     for argv in (["--config", other], ["--preset", "quick28", "--config", other]):
         got = config(*argv)  # the file's own preset, as the starting point or named again
         assert got == get_preset("quick28").with_train(seed=4)
+
+
+class _SecondTrainer:
+    """At step 3 (after the checkpoint of step 2), a second ``infogan train`` into the
+    same folder: --resume, --overwrite, and a plain new run; each one's outcome is kept."""
+
+    def __init__(self, run, main_run, mnist_dir):
+        self.run, self.main_run, self.mnist_dir, self.outcomes = run, main_run, mnist_dir, []
+
+    def on_metrics(self, rows):
+        pass
+
+    def on_step_end(self, step, epoch):
+        if step != 3:
+            return
+        common = ("--data-dir", self.mnist_dir, "--no-progress", "--no-report")
+        self.short = ("--batch-size", "8", "--max-steps", "2")  # short, were it not refused
+        for argv in (
+            ("--resume", self.run, "--max-steps", "6"),
+            ("--preset", "paper28", "--run-dir", self.run, "--overwrite", *self.short),
+            ("--preset", "paper28", "--run-dir", self.run, *self.short),
+        ):
+            self.outcomes.append(self.main_run("train", *argv, *common))
+
+    def on_train_end(self, step, epoch):
+        pass
+
+
+def test_a_second_train_into_a_run_in_training_is_refused_and_changes_nothing(
+    tmp_path, digits_28, tiny_config, main_run, mnist_dir, one_line_error
+):
+    run = tmp_path / "run"
+    second = _SecondTrainer(run, main_run, mnist_dir)
+    config = tiny_config("paper28", steps=4).with_train(checkpoint_every=2)
+    train(
+        config,
+        run,
+        images=digits_28[0][:64],
+        probes=[lambda _parts: second],
+        progress=False,
+        log=lambda _m: None,
+    )
+    assert len(second.outcomes) == 3
+    for out in second.outcomes:
+        line = one_line_error(out, "another infogan train is writing this run now")
+        assert line == f"infogan: error: {run}: another infogan train is writing this run now; " + (
+            "wait for it to end (or stop it: Ctrl-C saves it), then try again"
+        )
+    with open(run / "metrics.csv", newline="") as fh:
+        assert [int(row["step"]) for row in csv.DictReader(fh)] == [1, 2, 3, 4]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "last.pt",
+        "step_000002.pt",
+        "step_000004.pt",
+    ]
+    assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 4
+    # once it has ended, the folder is free again: the resume it refused now runs
+    resume(run, max_steps=5, images=digits_28[0][:64], progress=False, log=lambda _m: None)
+    with open(run / "metrics.csv", newline="") as fh:
+        assert [int(row["step"]) for row in csv.DictReader(fh)] == [1, 2, 3, 4, 5]
+
+
+def test_a_config_files_own_mistakes_name_the_file(tmp_path, main_error):
+    good = get_preset("start28").to_dict()
+    for name, change, fragment in (
+        ("type.json", {"train": {**good["train"], "batch_size": "32"}}, "train.batch_size must be"),
+        ("key.json", {"train": {"batchsize": 32}}, "unknown setting 'train.batchsize'"),
+        ("section.json", {"model": [1]}, "'model' must be an object"),
+        ("value.json", {"train": {"lr_g": -1}}, "--lr-g must be a positive finite number"),
+    ):
+        path = tmp_path / name
+        path.write_text(json.dumps({**good, **change}))
+        line = main_error("train", "--config", path, "--run-dir", tmp_path / "r")
+        assert line.startswith(f"infogan: error: {path}: ") and fragment in line, line
+    typo = tmp_path / "typo.json"  # a partial file: the settings it leaves out need a preset
+    typo.write_text(json.dumps({"preset": "start27", "train": {"seed": 3}}))
+    line = main_error("train", "--config", typo, "--run-dir", tmp_path / "r")
+    assert f"{typo}: preset 'start27' is none of" in line and "did you mean start28?" in line
+    renamed = tmp_path / "renamed.json"  # a whole run's config under a name of its own
+    renamed.write_text(
+        json.dumps({**good, "preset": "mine", "train": {**good["train"], "lr_g": -1}})
+    )
+    assert "--lr-g must be" in main_error("train", "--config", renamed, "--run-dir", tmp_path / "r")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"preset": "start28",\n "train": {"seed": 1,}}')
+    assert f"{broken}: not JSON (" in main_error("train", "--config", broken)
+    assert "line 2" in main_error("train", "--config", broken)
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_older_versions_config_file_keeps_its_own_readings(tmp_path):
+    """--config of a config.json written before the readings: its turn and tilt settings
+    become its readings, as loading that run does, not the preset's (test_config.py)."""
+    from infogan.cli import build_parser
+    from infogan.cli.training import _settings, _train_config
+    from infogan.config import RunConfig
+    from test_config import old_config
+
+    for raw in (
+        old_config("tilt28", tilt_degrees=20.0),
+        old_config("restyle28", turn_code=2, turn_degrees=90.0),
+        old_config("paper28", q_fixed_std=True),
+    ):
+        path = tmp_path / "old.json"
+        path.write_text(json.dumps(raw))
+        args = build_parser().parse_args(["train", "--config", str(path)])
+        got = _train_config(args, _settings(args)[0])
+        assert got.train == RunConfig.from_dict(raw).train
+
+
+def test_an_exported_models_config_file_gives_its_run_configuration():
+    """--config of an exported folder's config.json (the shipped model's here) is the
+    configuration the model was trained with, not an 'unknown section' error."""
+    from infogan.api import PRETRAINED
+    from infogan.cli import build_parser
+    from infogan.cli.training import _settings, _train_config
+    from infogan.config import RunConfig
+
+    path = PRETRAINED / "config.json"
+    args = build_parser().parse_args(["train", "--config", str(path), "--set", "train.seed=3"])
+    got = _train_config(args, _settings(args)[0])
+    saved = RunConfig.from_dict(json.loads(path.read_text())["config"])
+    assert got == saved.with_train(seed=3)
 
 
 def test_train_takes_a_presets_name(tmp_path):

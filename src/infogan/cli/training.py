@@ -226,29 +226,30 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, object], dict[str, st
 def _train_config(args: argparse.Namespace, settings: dict[str, object]):
     """The preset (--preset, else the --config file's, else seed64), then --config's
     sections, then the options, validated. --epochs without --max-steps is the length."""
-    from infogan.config import SEED64, RunConfig, load_config_file
+    from infogan.config import SEED64
+    from infogan.config.files import config_from_file
 
     config = get_preset(args.preset) if args.preset else SEED64
+    from_file = None
     if args.config is not None:
-        raw = load_config_file(args.config)
-        named = raw.get("preset")
-        if args.preset and named is not None and named != args.preset:
-            raise ConfigError(
-                f"--preset {args.preset} and {args.config}'s preset {named!r} disagree; drop "
-                "--preset to start from the file's, or its 'preset' key"
-            )
-        if not args.preset and named in PRESETS:
-            config = get_preset(named)
-        merged = config.to_dict()
-        for section, values in raw.items():
-            if isinstance(values, dict) and isinstance(merged.get(section), dict):
-                merged[section] = {**merged[section], **values}
-            else:
-                merged[section] = values
-        config = RunConfig.from_dict(merged)
+        config = from_file = config_from_file(args.config, args.preset)
     if "train.epochs" in settings and "train.max_steps" not in settings:
         settings = {**settings, "train.max_steps": None}  # the length is in epochs
-    return config.with_settings(settings).validate()
+    try:
+        return config.with_settings(settings).validate()
+    except ConfigError as exc:
+        if from_file is not None and str(exc) == _problem(from_file):
+            raise ConfigError(f"{args.config}: {exc}") from None  # the file's own value
+        raise
+
+
+def _problem(config) -> str | None:
+    """What validating ``config`` refuses, or None."""
+    try:
+        config.validate()
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def cmd_train(args: argparse.Namespace) -> None:

@@ -274,6 +274,10 @@ def parse_setting(text: str) -> tuple[str, Any]:
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     _check_fields(cls, where, values)
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in values:
+            raise ConfigError(f"{where}.{f.name} is missing")
     return cls(**{k: _typed(hints[k], v, f"{where}.{k}") for k, v in values.items()})
 
 

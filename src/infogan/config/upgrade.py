@@ -54,15 +54,27 @@ def upgrade(raw: dict[str, Any]) -> dict[str, Any]:
                 "version cannot continue or load a run that uses it"
             )
     new.pop("q_fixed_std", None)
-    arch = (raw.get("model") or {}).get("arch", "seed64")
+    model = raw.get("model")
+    arch = model.get("arch", "seed64") if isinstance(model, dict) else "seed64"
     if "cont_loss" not in old:
         gaussian = arch in GAUSSIAN_Q_ARCHS and not old.get("q_fixed_std", False)
         new["cont_loss"] = "gaussian" if gaussian else "mse"
     if "readings" not in old:
         new["readings"] = _old_readings(old)
-    data = dict(raw.get("data") or {})
-    data.setdefault("channels", 1)  # configs saved before the channel count: grey MNIST
+    data = raw.get("data")
+    if data is None or isinstance(data, dict):  # anything else: from_dict names it
+        data = dict(data or {})
+        data.setdefault("channels", 1)  # configs saved before the channel count: grey MNIST
     return {**raw, "data": data, "train": new}
+
+
+def written_before_readings(train: Any) -> bool:
+    """Whether a config's ``train`` section is in an earlier version's terms (it holds a
+    setting :func:`upgrade` converts or drops): its ``readings`` and ``cont_loss``, where
+    it lacks them, are then what :func:`upgrade` makes of it, not a preset's."""
+    if not isinstance(train, dict):
+        return False
+    return any(k in train for k in (*_RETIRED, *_READING_SETTINGS, "q_fixed_std"))
 
 
 def _old_readings(old: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from infogan.training.build import resolve_precision
 
 if TYPE_CHECKING:
     from infogan.config import RunConfig
+    from infogan.distributed import DistContext
     from infogan.training.loop import LoopState
 
 
@@ -96,3 +97,19 @@ def run_summary(
         "commit": source_commit(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def start_line(
+    config: RunConfig, device: torch.device, ctx: DistContext, run_dir: Path, resumed: int | None
+) -> str:
+    """'training start28 InfoGAN on cpu (bf16 autocast) into runs/x', and so on."""
+    t = config.train
+    mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
+    where = f"from step {resumed} " if resumed is not None else ""
+    ranks = f" x {ctx.world_size} processes" if ctx.enabled else ""
+    precision = ""
+    if resolve_precision(t.precision, device) == "bf16":
+        precision = " (bf16 autocast)"
+    elif t.precision == "auto" and device.type == "cpu":
+        precision = " (fp32: this CPU has no native bfloat16)"
+    return f"training {config.preset} {mode} on {device}{precision}{ranks} {where}into {run_dir}"

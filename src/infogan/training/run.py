@@ -27,7 +27,6 @@ from infogan.training.build import (
     build_training,
     check_compiler,
     resolve_device,
-    resolve_precision,
     restore,
 )
 from infogan.training.decay import LearningRateDecay
@@ -47,10 +46,10 @@ from infogan.training.preflight import (
     load_images,
     read_resumable,
 )
-from infogan.training.provenance import run_summary
+from infogan.training.provenance import run_summary, start_line
 from infogan.training.reseed import PROBE_IMAGES, CodeReseed
 from infogan.training.rundir import (
-    check_run_dir,
+    RunLock,
     discard_new_run,
     first_missing,
     prepare_run_dir,
@@ -159,6 +158,7 @@ def _run(
         check_compiler(resolve_device(t.device))
     ctx = distributed.from_environment()
     device = distributed.setup(ctx, resolve_device(t.device))
+    lock = RunLock(run_dir)  # rank 0's: one process at a time trains into a run directory
     try:
         log = log if ctx.is_main else (lambda _msg: None)
         if t.sync_bn and not ctx.enabled:
@@ -167,8 +167,8 @@ def _run(
                 "this run has one, so it changes nothing"
             )
         new = checkpoint is None
-        if new:
-            ctx.on_main(device, lambda: check_run_dir(run_dir, overwrite=overwrite))
+        step = None if new else checkpoint["step"]
+        ctx.on_main(device, lambda: lock.claim(overwrite=overwrite, resumed_step=step))
         if images is None:
             images = load_images(config, data_dir, ctx=ctx, log=log)
         check_batch_size(t.batch_size, len(images), ctx.world_size)
@@ -179,7 +179,11 @@ def _run(
         def write_config() -> None:
             nonlocal prepared
             if new:
-                prepare_run_dir(run_dir, overwrite=overwrite)
+                if not lock.held:  # the folder was not there: make it, then take the lock
+                    with contextlib.suppress(OSError):  # prepare_run_dir says why
+                        run_dir.mkdir(parents=True, exist_ok=True)
+                    lock.acquire()
+                prepare_run_dir(run_dir, overwrite=overwrite)  # checked again, under the lock
                 prepared = True
             (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
@@ -203,6 +207,7 @@ def _run(
                     discard_new_run(run_dir, created)
             raise
     finally:
+        lock.release()
         distributed.teardown(ctx)
 
 
@@ -270,7 +275,7 @@ def _run_on(
     callbacks = _callbacks(
         config, run_dir, parts, writer, average, state, images, tensorboard, ctx, log, probes
     )
-    log(_start_line(config, device, ctx, run_dir, state.step if checkpoint is not None else None))
+    log(start_line(config, device, ctx, run_dir, state.step if checkpoint is not None else None))
     started = time.time()
     writer.seconds = lambda: seconds_before + time.time() - started
     first_step = state.step
@@ -374,22 +379,6 @@ def _callbacks(
     if ctx.is_main:
         callbacks.extend(make(parts) for make in probes)
     return callbacks
-
-
-def _start_line(
-    config: RunConfig, device: torch.device, ctx: DistContext, run_dir: Path, resumed: int | None
-) -> str:
-    """'training start28 InfoGAN on cpu (bf16 autocast) into runs/x', and so on."""
-    t = config.train
-    mode = "plain GAN (lambda = 0)" if t.is_plain_gan else "InfoGAN"
-    where = f"from step {resumed} " if resumed is not None else ""
-    ranks = f" x {ctx.world_size} processes" if ctx.enabled else ""
-    precision = ""
-    if resolve_precision(t.precision, device) == "bf16":
-        precision = " (bf16 autocast)"
-    elif t.precision == "auto" and device.type == "cpu":
-        precision = " (fp32: this CPU has no native bfloat16)"
-    return f"training {config.preset} {mode} on {device}{precision}{ranks} {where}into {run_dir}"
 
 
 def _duration(seconds: float) -> str:

@@ -22,6 +22,11 @@ from infogan.config import RunConfig
 from infogan.errors import ConfigError, RunDirError
 from infogan.fileio import atomic_open, nearest_existing
 
+try:
+    import fcntl
+except ImportError:  # no advisory locks on this system: runs go unguarded
+    fcntl = None
+
 METRIC_NAMES = (
     "d_loss",
     "g_loss",
@@ -115,6 +120,62 @@ def remove_run_files(run_dir: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+class RunLock:
+    """An exclusive advisory lock on a run directory (``flock`` on the folder itself), held
+    by the one process training into it, so that a second ``infogan train`` into the same
+    folder (new, ``--overwrite`` or ``--resume``) is refused before it writes anything. The
+    system releases it when the process ends, however it ends."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock; nothing to do where the folder does not exist yet (the caller
+        makes it, then takes the lock) or the file system has no locks. A
+        :class:`RunDirError` where another process holds it."""
+        if self._fd is not None or fcntl is None:
+            return
+        try:
+            fd = os.open(self.run_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunDirError(
+                f"{self.run_dir}: another infogan train is writing this run now; wait for it "
+                "to end (or stop it: Ctrl-C saves it), then try again"
+            ) from None
+        except OSError:  # a file system without flock (some network ones)
+            os.close(fd)
+            return
+        self._fd = fd
+
+    def claim(self, *, overwrite: bool, resumed_step: int | None) -> None:
+        """Take the lock for a new run (``resumed_step`` None: the folder is checked as
+        :func:`check_run_dir` does) or for resuming one from ``resumed_step``, refused
+        where another process wrote a later checkpoint meanwhile."""
+        self.acquire()
+        if resumed_step is None:
+            check_run_dir(self.run_dir, overwrite=overwrite)
+        elif last_checkpoint_step(self.run_dir) not in (None, resumed_step):
+            raise RunDirError(
+                f"{self.run_dir}: its last checkpoint changed while this resume read it "
+                "(another infogan train wrote it); run the command again"
+            )
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def first_missing(path: Path) -> Path | None:
