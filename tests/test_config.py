@@ -68,10 +68,20 @@ def test_bad_values_are_named(change, message):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("latent.num_continuous=1", r"latent\.num_continuous must be an integer >= 2, got 1"),
-        ("latent.num_continuous=0", r"latent\.num_continuous must be an integer >= 2, got 0"),
-        ("latent.num_categories=1", r"latent\.num_categories must be an integer >= 2, got 1"),
-        ("latent.noise_dim=0", r"latent\.noise_dim must be an integer >= 1, got 0"),
+        (
+            "latent.num_continuous=1",
+            r"latent\.num_continuous must be an integer from 2 to 16, got 1",
+        ),
+        (
+            "latent.num_continuous=0",
+            r"latent\.num_continuous must be an integer from 2 to 16, got 0",
+        ),
+        (
+            "latent.num_categories=1",
+            r"latent\.num_categories must be an integer from 2 to 100, got 1",
+        ),
+        ("latent.noise_dim=0", r"latent\.noise_dim must be an integer from 1 to 4,096, got 0"),
+        ("latent.noise_dim=99999999999", r"latent\.noise_dim must be .* got 99999999999"),
     ],
 )
 def test_a_latent_code_the_run_cannot_draw_is_refused(setting, message, main_error, tmp_path):

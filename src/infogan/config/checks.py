@@ -166,11 +166,18 @@ def _validate_readings(readings: tuple[CodeReading, ...], num_continuous: int) -
 
 
 def validate_latent(lat: LatentConfig) -> None:
-    # at least c1 and c2: a run draws a grid varying each (and the explorer reads two)
-    for name, least in (("noise_dim", 1), ("num_categories", 2), ("num_continuous", 2)):
+    # at least c1 and c2: a run draws a grid varying each (and the explorer reads two); at
+    # most sizes whose networks and grids (K x K images for K categories) fit a machine
+    for name, least, most in (
+        ("noise_dim", 1, 4096),
+        ("num_categories", 2, 100),
+        ("num_continuous", 2, 16),
+    ):
         value = getattr(lat, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ConfigError(f"latent.{name} must be an integer >= {least}, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+            raise ConfigError(
+                f"latent.{name} must be an integer from {least} to {most:,}, got {value!r}"
+            )
 
 
 def _flag(name: str) -> str:
