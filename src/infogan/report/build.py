@@ -17,6 +17,7 @@ from pathlib import Path
 
 from infogan.api import InfoGANModel, load_model
 from infogan.errors import RunDirError
+from infogan.fileio import atomic_open
 from infogan.report.draw import comparison_figures, grid_columns, run_figures
 from infogan.report.page import render_page
 from infogan.report.rundata import RunData, load_run
@@ -57,7 +58,8 @@ def write_report(
         paths |= comparison_figures(run, model, *base, out)
     page = render_page(run, base[0] if base else None, paths)
     target = run.run_dir / "report.html"
-    target.write_text(page, encoding="utf-8")
+    with atomic_open(target, "w", encoding="utf-8") as fh:  # a browser never loads half
+        fh.write(page)
     log(f"wrote {target}")
     return Report(html=target, figures=paths, evaluation=run.evaluation)
 

@@ -20,7 +20,7 @@ from infogan.config import RunConfig, get_preset
 from infogan.data import resolve_data_config
 from infogan.distributed import DistContext
 from infogan.errors import ConfigError
-from infogan.fileio import as_path
+from infogan.fileio import as_path, atomic_open
 from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
@@ -185,7 +185,8 @@ def _run(
                     lock.acquire()
                 prepare_run_dir(run_dir, overwrite=overwrite)  # checked again, under the lock
                 prepared = True
-            (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            with atomic_open(run_dir / "config.json", "w") as fh:  # a reader sees all or none
+                fh.write(json.dumps(config.to_dict(), indent=2) + "\n")
 
         try:
             ctx.on_main(device, write_config)
@@ -323,7 +324,8 @@ def _run_on(
     )
     if ctx.is_main:
         summary["processes"] = ctx.world_size
-        (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+        with atomic_open(run_dir / "run.json", "w") as fh:
+            fh.write(json.dumps(summary, indent=2) + "\n")
     ctx.barrier()  # the other ranks return once rank 0's files are complete
     log(
         f"done: {state.step} step{'s' if state.step != 1 else ''}, {_duration(elapsed)} "
