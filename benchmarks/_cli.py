@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
 from infogan.errors import InfoGANError
+from infogan.fileio import atomic_open
 
 
 def _int(text: str) -> int:
@@ -91,6 +93,13 @@ def unwritable(path: Path) -> str | None:
     return None
 
 
+def refused(script: str, exc: Exception) -> int:
+    """``SCRIPT: error: WHY`` on stderr, as argparse words its own refusals; returns the
+    exit status, 1."""
+    print(f"{script}: error: {exc}", file=sys.stderr)
+    return 1
+
+
 def check_output(parser: argparse.ArgumentParser, path: Path | None, flag: str = "--json"):
     """Refuse now, in one line, a record that could not be written when the run ends."""
     problem = None if path is None else unwritable(path)
@@ -105,6 +114,7 @@ def write_json(path: Path, data) -> None:
     text = json.dumps(data, indent=2) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        with atomic_open(path, "w") as fh:  # whole or not at all, even if the disk fills
+            fh.write(text)
     except OSError as exc:
         raise InfoGANError(f"{path}: cannot write the record ({exc.strerror or exc})") from None

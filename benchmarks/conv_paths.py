@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cli import check_output, positive_int, precision_names, preset_names, write_json
+from _cli import check_output, positive_int, precision_names, preset_names, refused, write_json
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.errors import InfoGANError
@@ -230,8 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except InfoGANError as exc:
-        print(f"conv_paths.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("conv_paths.py", exc)
 
 
 def run(args: argparse.Namespace) -> int:

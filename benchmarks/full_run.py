@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cli import check_output, positive_int, unwritable, write_json
+from _cli import check_output, positive_int, refused, unwritable, write_json
 from infogan.config import get_preset
 from infogan.data import default_data_dir, fetch_mnist
 from infogan.errors import InfoGANError
@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds["report"] = time.perf_counter() - mark
         seconds["total"] = time.perf_counter() - started
     except InfoGANError as exc:
-        print(f"full_run.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("full_run.py", exc)
 
     summary = json.loads((run_dir / "run.json").read_text())
     record = {
@@ -126,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_json(out, record)
     except InfoGANError as exc:
-        print(f"full_run.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("full_run.py", exc)
     print(
         f"{args.preset}: {summary['steps']} step{'' if summary['steps'] == 1 else 's'} "
         f"({summary['epochs']} epoch"

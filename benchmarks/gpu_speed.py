@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cli import check_output, non_negative_int, positive_int, preset_names, write_json
+from _cli import check_output, non_negative_int, positive_int, preset_names, refused, write_json
 from infogan.config import get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.errors import InfoGANError
@@ -173,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         write_json(args.json, report)
     except InfoGANError as exc:
-        print(f"gpu_speed.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("gpu_speed.py", exc)
     print(f"{report['gpu']}, torch {report['torch']}")
     print(
         f"{'preset':<9}{'variant':<14}{'img/s':>10}{'ms/step':>9}{'x fp32':>8}{'full run':>10}"

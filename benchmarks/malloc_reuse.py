@@ -22,7 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cli import check_output, non_negative_int, positive_int, precision_names, preset_names
+from _cli import (
+    check_output,
+    non_negative_int,
+    positive_int,
+    precision_names,
+    preset_names,
+    refused,
+)
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays
 from infogan.errors import InfoGANError
 from infogan.training import build
@@ -71,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except InfoGANError as exc:
-        print(f"malloc_reuse.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("malloc_reuse.py", exc)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cli import check_output, non_negative_int, positive_int, write_json
+from _cli import check_output, non_negative_int, positive_int, refused, write_json
 from infogan.api import load_model
 from infogan.config import RunConfig, get_preset, parse_setting
 from infogan.data import default_data_dir, fetch_dataset, load_idx_arrays, to_training_tensor
@@ -347,8 +347,7 @@ def merge(paths: list[Path], out: Path) -> int:
     try:
         write_report(merged, out)
     except InfoGANError as exc:
-        print(f"quality.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("quality.py", exc)
     return 0
 
 
@@ -421,8 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("stopped early: the seeds so far are reported", file=sys.stderr)
                 break
     except InfoGANError as exc:
-        print(f"quality.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("quality.py", exc)
     if not results:
         print("quality.py: error: no seed finished its first measurement", file=sys.stderr)
         return 1
@@ -438,8 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_report(report, args.json or args.out / "quality.json")
     except InfoGANError as exc:
-        print(f"quality.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("quality.py", exc)
     return 0
 
 

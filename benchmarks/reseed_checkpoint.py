@@ -21,6 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from _cli import refused
 from infogan.api import load_model
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.data import default_data_dir, load_dataset
@@ -110,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             noise_seed=args.noise_seed,
         )
     except InfoGANError as exc:
-        print(f"reseed_checkpoint.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("reseed_checkpoint.py", exc)
     print(line)
     return 0
 

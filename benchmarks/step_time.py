@@ -36,6 +36,7 @@ from _cli import (
     positive_int,
     precision_names,
     preset_names,
+    refused,
     write_json,
 )
 from infogan.config import get_preset
@@ -208,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except InfoGANError as exc:
-        print(f"step_time.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("step_time.py", exc)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _cli import check_output, positive_int, positive_ints, preset_names, write_json  # noqa: E402
+from _cli import check_output, positive_int, positive_ints, preset_names, refused, write_json  # noqa: E402
 from infogan.errors import InfoGANError  # noqa: E402
 
 
@@ -229,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_json(path, record)
     except InfoGANError as exc:
-        print(f"sweep.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("sweep.py", exc)
     print(f"wrote {path}")
     if not where:
         print("sweep.py: error: no run measured anything (see their log.txt)", file=sys.stderr)

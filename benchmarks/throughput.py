@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cli import check_output, positive_int, preset_names, write_json
+from _cli import check_output, positive_int, preset_names, refused, write_json
 from infogan.config import PRECISIONS, PRESETS, get_preset
 from infogan.data import fetch_mnist, load_mnist_arrays, to_training_tensor
 from infogan.errors import InfoGANError
@@ -314,8 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         write_json(args.json, report)
     except InfoGANError as exc:
-        print(f"throughput.py: error: {exc}", file=sys.stderr)
-        return 1
+        return refused("throughput.py", exc)
     print(
         f"{'preset':<10}{'precision':>10}{'project img/s':>15}{'reference img/s':>17}"
         f"{'ratio':>8}{'GFLOP/s':>10}{'peak':>8}"
