@@ -362,6 +362,68 @@ def test_the_blankness_checks_catch_blank_figures(tmp_path):
         _check_png(path, curves=True)
 
 
+def _blank_edges(path: Path) -> dict[str, int]:
+    """The darkest pixel of each 2-pixel edge of a PNG, where it is not near white: text
+    that reaches the edge was cut off."""
+    with Image.open(path) as img:
+        grey = np.asarray(img.convert("L"))
+    edges = {"top": grey[:2], "bottom": grey[-2:], "left": grey[:, :2], "right": grey[:, -2:]}
+    return {side: int(pixels.min()) for side, pixels in edges.items() if pixels.min() < 200}
+
+
+def test_a_lone_grid_keeps_its_title_and_caption_inside_the_figure(tmp_path):
+    """A run shorter than --sample-every saves one fixed grid: its progression is one
+    narrow panel, under a title wider than the figure and over a caption that the first
+    layout pass put below the figure's edge. Both were cut off."""
+    grid = make_grid(torch.rand(100, 1, 28, 28) * 2 - 1, nrow=10)
+    cols = columns_for(
+        {
+            "category_to_digit": [3, 1, 4, 0, 5, 9, 2, 6, 8, 7],
+            "generated_accuracy_q_matching": 0.1,
+            "dataset": "fashion-mnist",
+        },
+        10,
+    )
+    for count, inches in ((1, 4.8), (1, 6.4), (2, 5.6)):  # progression, final grid, compare
+        path = plot_grid_panels(
+            [GridPanel(grid, f"iteration {60 * (i + 1)}") for i in range(count)],
+            tmp_path / f"grid_{count}_{inches}.png",
+            title="fash: the fixed-noise grid through training "
+            "(row = one fixed noise vector, column = categorical code)",
+            col_labels=cols.labels,
+            col_title=cols.title,
+            row_labels=[f"z{r + 1}" for r in range(10)],
+            row_title="fixed noise vector",
+            panel_inches=inches,
+        )
+        assert _blank_edges(path) == {}, (count, inches)
+
+
+def test_a_fashion_report_speaks_of_classes_and_images(comparison, tmp_path):
+    run = _copy_run(comparison.infogan, tmp_path / "run")
+    base = _copy_run(comparison.gan, tmp_path / "gan")
+    for arm in (run, base):
+        config = json.loads((arm / "config.json").read_text())
+        config["data"]["dataset"] = "fashion-mnist"
+        (arm / "config.json").write_text(json.dumps(config))
+    report = write_report(run, baseline=base, traversal_frames=2)
+    text = " ".join(_parse(report.html).text)
+    assert "digit" not in text.lower()
+    assert "a column holds one class whatever the noise" in text
+    assert "before the images look real" in text
+    assert "selects the class (each column one class)" in text
+    assert "dataset fashion-mnist objective" in text  # the Run table says which data
+    plain = " ".join(_parse(write_report(base, traversal_frames=2).html).text)
+    assert "digit" not in plain.lower() and "the images change with the noise" in plain
+
+
+def test_long_table_keys_break_at_underscores():
+    """eval.json's "frechet_distance_train_vs_test" alone was wider than a 400 px screen's
+    key column: the opened "All fields" table scrolled sideways."""
+    cells = html.table([("frechet_distance_train_vs_test", "1.093")])
+    assert "<th>frechet_<wbr>distance_<wbr>train_<wbr>vs_<wbr>test</th>" in cells
+
+
 def test_report_follows_what_the_run_has(comparison, tmp_path):
     """No eval.json: no evaluation section; an eval.json: its numbers; no run.json: a note."""
     finished = _parse(comparison.infogan / "report.html")  # run.json, no eval.json

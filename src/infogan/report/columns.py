@@ -55,15 +55,17 @@ def one_class_each(mapping: Any, num_categories: int) -> bool:
     )
 
 
-def columns_for(evaluation: dict[str, Any], num_categories: int) -> Columns:
+def columns_for(evaluation: dict[str, Any], num_categories: int, dataset: str = "mnist") -> Columns:
     """Code order, or, once ``infogan eval`` has matched every code to its own class
     (:func:`one_class_each`), class order: the columns show the codes by their matched
     class (with ten codes, column k the code of class k), labelled with both. Where the
     generated images follow that matching for fewer than ``LOW_AGREEMENT`` of them
-    (eval.json's ``generated_accuracy_q_matching``), the title says so."""
+    (eval.json's ``generated_accuracy_q_matching``), the title says so. The classes are
+    digits on MNIST: eval.json's ``dataset`` says which, or, before an evaluation, the
+    run's ``dataset``."""
     k = num_categories
     mapping = evaluation.get("category_to_digit")
-    mnist = evaluation.get("dataset", "mnist") == "mnist"
+    mnist = evaluation.get("dataset", dataset) == "mnist"
     noun, real = ("digit", "real test digits") if mnist else ("class", "real test images")
     if not one_class_each(mapping, k):
         unmatched = isinstance(mapping, list) and len(mapping) == k and -1 in mapping
@@ -71,7 +73,7 @@ def columns_for(evaluation: dict[str, Any], num_categories: int) -> Columns:
             f", in code order: infogan eval matched only {k - mapping.count(-1)} of the {k} "
             f"codes to a {noun}."
             if unmatched
-            else " (once the run is evaluated, in the order of the digit Q reads from each)."
+            else f" (once the run is evaluated, in the order of the {noun} Q reads from each)."
         )
         return Columns(
             list(range(k)),

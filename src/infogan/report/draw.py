@@ -41,7 +41,8 @@ def report_noise(model: InfoGANModel, rows: int = 10) -> torch.Tensor:
 
 def grid_columns(evaluation: dict[str, Any], model: InfoGANModel) -> Columns:
     """The columns of every grid of ``model``'s report (:func:`columns_for`)."""
-    return columns_for(evaluation, model.config.latent.num_categories)
+    config = model.config
+    return columns_for(evaluation, config.latent.num_categories, config.data.dataset)
 
 
 def reorder_columns(grid: np.ndarray, order: list[int], padding: int = 2) -> np.ndarray:

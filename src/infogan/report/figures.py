@@ -91,6 +91,10 @@ def first_step_below(steps: np.ndarray, values: np.ndarray, threshold: float) ->
 def _save(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as PNG; a figure with no colour in it is stored as greyscale (smaller)."""
     buffer = io.BytesIO()
+    # constrained layout settles over draws: a square grid's caption, laid out in the
+    # first, lands below the figure's edge; lay it out once before the draw that is saved
+    fig.set_dpi(DPI)
+    fig.draw_without_rendering()
     fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     buffer.seek(0)
     with Image.open(buffer) as rendered:
@@ -252,9 +256,12 @@ def plot_grid_panels(
     label_lines = max(label.count("\n") + 1 for label in col_labels)
     if rotation:  # upright labels: as tall as the longest is wide
         label_lines = math.ceil(max(text_inches(label) for label in col_labels) / TEXT_LINE_INCHES)
-    extra = TEXT_LINE_INCHES * (col_title.count("\n") + lines * (label_lines - 1))
+    fig_width = panel_inches * across + 1.2
+    title = _wrap(title, fig_width - 0.2, fontsize=13)  # one panel: a long title, a narrow figure
+    lines_above = col_title.count("\n") + lines * (label_lines - 1)
+    extra = TEXT_LINE_INCHES * lines_above + 0.25 * title.count("\n")  # 13 pt title lines
     fig = Figure(
-        figsize=(panel_inches * across + 1.2, (panel_inches + 0.9) * lines + 0.4 + extra),
+        figsize=(fig_width, (panel_inches + 0.9) * lines + 0.4 + extra),
         layout="constrained",
     )
     axes = np.atleast_1d(fig.subplots(lines, across, squeeze=False).ravel())

@@ -78,12 +78,13 @@ def figure_row(specs: Sequence[FigureSpec]) -> str:
 
 def table(rows: Sequence[Sequence[str]], *, caption: str = "", headers: Sequence[str] = ()) -> str:
     """A table of text cells; cells after the first are set as numbers. On a narrow screen
-    a dotted key breaks after its dots and a long value (a path, a digest) anywhere."""
+    a key breaks after its dots and underscores and a long value (a path, a digest)
+    anywhere."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
         + "".join(
-            f"<th>{escape(cell).replace('.', '.<wbr>')}</th>" if i == 0 else _value(cell)
+            f"<th>{_breakable_key(cell)}</th>" if i == 0 else _value(cell)
             for i, cell in enumerate(row)
         )
         + "</tr>"
@@ -92,6 +93,12 @@ def table(rows: Sequence[Sequence[str]], *, caption: str = "", headers: Sequence
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
     thead = f"<thead><tr>{head}</tr></thead>" if headers else ""
     return f"<div><table>{cap}{thead}<tbody>{body}</tbody></table></div>"
+
+
+def _breakable_key(text: str) -> str:
+    """A key that may break after its dots and underscores ("frechet_distance_train_vs_test"
+    is wider than a phone's column)."""
+    return escape(text).replace(".", ".<wbr>").replace("_", "_<wbr>")
 
 
 def _value(text: str) -> str:

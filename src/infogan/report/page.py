@@ -53,6 +53,12 @@ def _glance_labels(run: RunData) -> list[tuple[str, str]]:
     return [(key, name if key == "info_cont" else label) for key, label in AT_A_GLANCE]
 
 
+def _nouns(run: RunData) -> tuple[str, str]:
+    """What one class of the run's images is called, and the images: ("digit", "digits")
+    on MNIST, ("class", "images") on Fashion-MNIST or a folder of images."""
+    return ("digit", "digits") if run.config.data.dataset == "mnist" else ("class", "images")
+
+
 def _observations(run: RunData) -> list[str]:
     """Sentences that read the curves as docs/infogan.md, 'What a run shows' reads them (the
     loss curves and D's outputs), from the measured values."""
@@ -154,6 +160,7 @@ def _figure_sections(run: RunData, paths: dict[str, Path], cols: Columns) -> lis
 
     plain = run.is_plain_gan
     k = run.config.latent.num_continuous
+    one, many = _nouns(run)
     varying = [
         spec(
             f"grid_c{i + 1}",
@@ -203,9 +210,9 @@ def _figure_sections(run: RunData, paths: dict[str, Path], cols: Columns) -> lis
                 "Each column is one value of the categorical code. "
                 + (
                     "A plain GAN is not rewarded for using the code, so expect no column to "
-                    "hold one digit: the digits change with the noise (rows), not by column."
+                    f"hold one {one}: the {many} change with the noise (rows), not by column."
                     if plain
-                    else "In a working InfoGAN a column holds one digit whatever the noise."
+                    else f"In a working InfoGAN a column holds one {one} whatever the noise."
                 )
             )
             + html.paragraph(cols.caption)
@@ -227,11 +234,11 @@ def _figure_sections(run: RunData, paths: dict[str, Path], cols: Columns) -> lis
                 "The same fixed noise at evenly spaced iterations, columns as in the final "
                 "grids. "
                 + (
-                    "In a plain GAN the digits change with training, but nothing ties them "
+                    f"In a plain GAN the {many} change with training, but nothing ties them "
                     "to the columns."
                     if plain
                     else "In a working InfoGAN the columns separate into categories early, "
-                    "before the digits look real."
+                    f"before the {many} look real."
                 )
             )
             + html.figure(spec("progression", "progression", "Iteration under each grid.")),
@@ -242,7 +249,7 @@ def _figure_sections(run: RunData, paths: dict[str, Path], cols: Columns) -> lis
             (
                 html.paragraph(
                     "A plain GAN is not rewarded for using c1 and c2: a sweep may change the "
-                    "digits, but nothing makes one code one factor."
+                    f"{many}, but nothing makes one code one factor."
                 )
                 if plain
                 else ""
@@ -297,10 +304,11 @@ def _comparison_section(run: RunData, base: RunData, paths: dict[str, Path]) -> 
     def who(r: RunData) -> str:
         return f"the plain GAN ({r.name})" if r.is_plain_gan else f"InfoGAN ({r.name})"
 
+    one, many = _nouns(run)
     body = html.paragraph(
         "The same noise with and without the information term. Once an InfoGAN has trained "
-        "long enough, its categorical code selects the digit (each column one digit); "
-        "nothing ties a plain GAN's digits to its code, so its columns need not differ."
+        f"long enough, its categorical code selects the {one} (each column one {one}); "
+        f"nothing ties a plain GAN's {many} to its code, so its columns need not differ."
     )
     budgets = {(r.config.train.batch_size, int(r.steps[-1])) for r in (run, base)}
     if len(budgets) > 1:
@@ -343,7 +351,7 @@ def render_page(run: RunData, base: RunData | None, paths: dict[str, Path]) -> s
     evaluation = _evaluation(run)
     if evaluation is not None:
         sections.append(evaluation)
-    cols = columns_for(run.evaluation, run.config.latent.num_categories)
+    cols = columns_for(run.evaluation, run.config.latent.num_categories, run.config.data.dataset)
     sections += _figure_sections(run, paths, cols)
     if base is not None:
         sections.append(_comparison_section(run, base, paths))

@@ -75,6 +75,7 @@ def run_rows(run: RunData) -> list[tuple[str, str]]:
     t = run.config.train
     rows = [
         ("preset", run.config.preset),
+        ("dataset", run.config.data.dataset),
         (
             "objective",
             run.kind + (f" (lambda_cat {t.lambda_cat:g}, lambda_cont {t.lambda_cont:g})"),
