@@ -93,6 +93,19 @@ def unwritable(path: Path) -> str | None:
     return None
 
 
+def add_presets_and_precisions(parser: argparse.ArgumentParser, presets: str) -> None:
+    """``--presets`` (default ``presets``) and ``--precisions`` (bf16,fp32), both lists."""
+    parser.add_argument(
+        "--presets", type=preset_names, default=presets, help=f"comma-separated ({presets})"
+    )
+    parser.add_argument(
+        "--precisions",
+        type=precision_names,
+        default="bf16,fp32",
+        help="comma-separated, of auto, fp32, bf16 (bf16,fp32)",
+    )
+
+
 def refused(script: str, exc: Exception) -> int:
     """``SCRIPT: error: WHY`` on stderr, as argparse words its own refusals; returns the
     exit status, 1."""

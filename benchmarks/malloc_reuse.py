@@ -23,11 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cli import (
+    add_presets_and_precisions,
     check_output,
     non_negative_int,
     positive_int,
-    precision_names,
-    preset_names,
     refused,
 )
 from infogan.data import default_data_dir, fetch_mnist, load_mnist_arrays
@@ -53,15 +52,7 @@ def child(arm: str, preset: str, precision: str, steps: int, warmup: int, data_d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--presets", type=preset_names, default="seed64,paper28", help="comma-separated"
-    )
-    parser.add_argument(
-        "--precisions",
-        type=precision_names,
-        default="bf16,fp32",
-        help="comma-separated, of auto, fp32, bf16 (bf16,fp32)",
-    )
+    add_presets_and_precisions(parser, "seed64,paper28")
     parser.add_argument(
         "--rounds", type=positive_int, default=3, help="processes per arm, alternated (3)"
     )

@@ -31,11 +31,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cli import (
+    add_presets_and_precisions,
     check_output,
     non_negative_int,
     positive_int,
-    precision_names,
-    preset_names,
     refused,
     write_json,
 )
@@ -179,15 +178,7 @@ def print_operators(operators: list[dict], top: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--presets", type=preset_names, default="quick28,tilt64", help="comma-separated"
-    )
-    parser.add_argument(
-        "--precisions",
-        type=precision_names,
-        default="bf16,fp32",
-        help="comma-separated, of auto, fp32, bf16 (bf16,fp32)",
-    )
+    add_presets_and_precisions(parser, "quick28,tilt64")
     parser.add_argument("--steps", type=positive_int, default=10, help="steps timed (10)")
     parser.add_argument(
         "--warmup", type=non_negative_int, default=4, help="steps before timing (4)"
