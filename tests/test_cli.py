@@ -459,3 +459,15 @@ def test_eval_refuses_a_damaged_classifier_before_fetching_any_data(tmp_path, ma
     line = main_error("eval", "--pretrained", "--classifier", damaged, "--data-dir", data)
     assert "judge.safetensors" in line
     assert list(data.iterdir()) == []
+
+
+def test_a_reader_that_leaves_early_gets_no_error_and_the_work_is_kept(tmp_path):
+    """`infogan generate ... | head -0`: the grid is written, and the closed pipe gets the
+    quiet SIGPIPE exit of a Unix tool, not "error: Broken pipe"."""
+    out = tmp_path / "grid.png"
+    command = [sys.executable, "-m", "infogan", "generate", "--pretrained", "--out", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command prints its line
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and stderr == "", stderr
+    assert Image.open(out).size[0] > 0

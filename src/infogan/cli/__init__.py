@@ -132,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("infogan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, the shell's code for a writer its pipe's reader left
     except OSError as exc:  # disk full, permissions: the user's environment, not a bug
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"infogan: error: {where}{exc.strerror or exc}", file=sys.stderr)
