@@ -478,9 +478,9 @@ def test_grids_follow_the_matched_digits_once_evaluated(comparison, tmp_path):
     assert grid_columns(load_run(run).evaluation, model).order == list(range(10))  # not one-to-one
     fashion = {"category_to_digit": mapping, "dataset": "fashion-mnist"}
     (run / "eval.json").write_text(json.dumps(fashion))
-    assert grid_columns(load_run(run).evaluation, model).title.startswith(
-        "class"
-    )  # garments, not digits
+    garments = grid_columns(load_run(run).evaluation, model)
+    assert garments.title.startswith("class")  # garments, not digits, named as the dataset does
+    assert garments.labels[:2] == ["T-shirt/top\ncode 3", "Trouser\ncode 1"]
 
 
 def test_columns_warn_where_the_generator_does_not_follow_qs_matching():

@@ -4,14 +4,16 @@ Every grid of a run (final grids, progression, traversal GIFs, the comparison) u
 the same :class:`Columns`: code order until ``infogan eval`` has matched each code to
 its own class (eval.json's ``category_to_digit``, the matching the latent explorer and
 ``generate --categories by-digit`` use), class order afterwards. A column's label
-names the class above the code ("2" over "code 1"), so that a categorical value never
-reads like the continuous codes c1, c2. This module needs no torch.
+names the class above the code ("2" over "code 1", "Dress" over "code 1" on
+Fashion-MNIST), so that a categorical value never reads like the continuous codes c1, c2.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from infogan.data.idx import IDX_DATASETS
 
 #: below this share of generated digits drawn as Q's matching says, the labels warn
 LOW_AGREEMENT = 0.5
@@ -22,7 +24,7 @@ class Columns:
     """Which categorical code each grid column shows, its label and the axis title."""
 
     order: list[int]  # order[j]: the code drawn in column j
-    labels: list[str]  # column j's label, one line per "\n": "2\ncode 1" (digit, code)
+    labels: list[str]  # column j's label, one line per "\n": "2\ncode 1" (class, code)
     title: str  # the axis title over the columns (a second line where a warning applies)
     caption: str  # a sentence for the page: what the columns are and how far to trust it
 
@@ -95,4 +97,10 @@ def columns_for(evaluation: dict[str, Any], num_categories: int, dataset: str = 
             f" The generated images follow this matching for only {agreement:.0%}: a label "
             f"says which {noun} Q reads from the code, not what G draws with it."
         )
-    return Columns(order, [f"{mapping[c]}\n{code_label(c)}" for c in order], title, caption)
+    known = IDX_DATASETS.get(evaluation.get("dataset", dataset))
+    names = known.classes if known is not None else ()
+    labels = [
+        f"{names[mapping[c]] if mapping[c] < len(names) else mapping[c]}\n{code_label(c)}"
+        for c in order
+    ]
+    return Columns(order, labels, title, caption)
