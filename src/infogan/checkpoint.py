@@ -63,7 +63,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu") -> dict:
+def load_checkpoint(path: Path | str) -> dict:
     """Read and check a checkpoint; :class:`CheckpointError` for anything but a valid one."""
     path = Path(path)
     if not path.exists():
@@ -73,7 +73,7 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
     try:
         with warnings.catch_warnings():  # torch's notes on odd pickle protocols: the error says it
             warnings.simplefilter("ignore", UserWarning)
-            state = torch.load(path, map_location=map_location, weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "global" in str(exc).lower():  # a pickled callable or class: possibly code
             raise CheckpointError(

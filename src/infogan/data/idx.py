@@ -106,15 +106,6 @@ FASHION_MNIST = IdxDataset(
 IDX_DATASETS: dict[str, IdxDataset] = {d.name: d for d in (MNIST, FASHION_MNIST)}
 
 
-def get_idx_dataset(name: str) -> IdxDataset:
-    try:
-        return IDX_DATASETS[name]
-    except KeyError:
-        raise DataError(
-            f"unknown IDX dataset {name!r}; expected one of {', '.join(IDX_DATASETS)}"
-        ) from None
-
-
 def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
