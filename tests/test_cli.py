@@ -182,6 +182,7 @@ def test_set_and_config_reach_the_run_and_a_resume_keeps_them(
         (["--set", "train.cluster_reseed=9"], "--set train.cluster_reseed"),
         (["--lr-d", "1"], "--lr-d"),
         (["--preset", "tilt28"], "--preset"),
+        (["--run-dir", tmp_path / "other"], "--run-dir"),  # the option, not args.run_dir
     ):
         assert f"drop {named}" in main_error("train", "--resume", run, *change, *common)
     again = main_run("train", "--resume", run, "--max-steps", "3", *common)
@@ -386,17 +387,36 @@ def test_every_option_has_help_text():
     assert not missing, missing
 
 
-def test_a_mistyped_option_gets_the_commands_usage_and_the_close_match(capsys):
+def test_a_mistyped_option_gets_one_line_with_the_close_match(capsys):
     from infogan.cli import main
 
     with pytest.raises(SystemExit) as stopped:
         main(["eval", "--pretrained", "--jsn"])
-    err = capsys.readouterr().err
     assert stopped.value.code == 2
-    assert err.startswith("usage: infogan eval ")
-    assert err.strip().splitlines()[-1] == (
-        "infogan eval: error: unrecognized arguments: --jsn (did you mean --json?)"
-    )
+    assert capsys.readouterr().err.splitlines() == [
+        "infogan eval: error: unrecognized arguments: --jsn (did you mean --json?); "
+        "see infogan eval --help"
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["train", "--max-steps", "abc"], "argument --max-steps: invalid int value: 'abc'"),
+        (["export", "run", "--out", "d", "--storage", "fp16"], "argument --storage: invalid"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_a_malformed_command_line_is_one_line_not_the_usage(args, line, capsys):
+    """argparse's own errors (a value of the wrong type, a choice not offered) printed the
+    command's whole usage, 13 lines for train, above the one that matters."""
+    from infogan.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2
+    (err,) = capsys.readouterr().err.splitlines()
+    assert line in err and err.startswith("infogan") and err.endswith(" --help"), err
 
 
 def test_an_abbreviated_option_is_refused_not_guessed(capsys, tmp_path):
@@ -406,9 +426,10 @@ def test_an_abbreviated_option_is_refused_not_guessed(capsys, tmp_path):
     with pytest.raises(SystemExit) as stopped:
         main(["train", "--max-step", "5", "--run-dir", str(tmp_path / "run")])
     assert stopped.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "infogan train: error: unrecognized arguments: --max-step 5 (did you mean --max-steps?)"
-    )
+    assert capsys.readouterr().err.splitlines() == [
+        "infogan train: error: unrecognized arguments: --max-step 5 (did you mean --max-steps?); "
+        "see infogan train --help"
+    ]
     assert not (tmp_path / "run").exists()
 
 

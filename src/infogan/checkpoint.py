@@ -106,4 +106,6 @@ def load_checkpoint(path: Path | str) -> dict:
 def _reason(exc: Exception) -> str:
     """The first line of torch.load's error, without PyTorch's request for bug reports."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.split("  (Could this error message be improved?")[0][:120]
+    text = text.split("  (Could this error message be improved?")[0]
+    text = text.split(". ")[0].rstrip(".")  # its first sentence ("... This is an internal ...")
+    return text if len(text) <= 120 else text[:117].rsplit(" ", 1)[0] + "..."

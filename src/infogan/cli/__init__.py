@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import warnings
+from typing import NoReturn
 
 from infogan import __version__
 from infogan.cli.common import add_data_dir
@@ -30,11 +31,15 @@ from infogan.errors import ConfigError, InfoGANError
 class _Parser(argparse.ArgumentParser):
     """A parser that takes no abbreviated options: ``--max-step`` is refused with the
     option meant, never read as ``--max-steps``, so a script's typo cannot pick an option
-    (its commands' parsers are of this class too)."""
+    (its commands' parsers are of this class too). A malformed command line gets one line,
+    pointing to ``--help``, not the whole usage."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -261,7 +261,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     try:
         if args.resume is not None:
             fixed = [given[k] for k in settings if k not in RESUMABLE]
-            fixed += [f"--{n}" for n in ("preset", "config", "run_dir") if getattr(args, n)]
+            fixed += [
+                f"--{n.replace('_', '-')}"
+                for n in ("preset", "config", "run_dir")
+                if getattr(args, n)
+            ]
             if fixed or args.overwrite:
                 raise ConfigError(
                     f"--resume continues the run with its own configuration; drop "

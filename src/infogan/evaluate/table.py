@@ -19,6 +19,12 @@ def _num(value: float | None, spec: str = ".3f") -> str:
     return format(value, spec)
 
 
+def _percent(share: float | None) -> str:
+    """A share as a percentage to 0.1, rounded as the table's three decimals round it
+    (1911 of 2000: 0.956 and 95.6%, where 100 * 0.9555 alone would print 95.5%)."""
+    return "n/a" if share is None or not math.isfinite(share) else f"{100 * round(share, 3):.1f}%"
+
+
 def _matrix(rows: list[list[int]]) -> list[str]:
     """The confusion matrix, a row per categorical code ("code 3"; c1, c2 are the
     continuous codes), a column per class."""
@@ -122,7 +128,7 @@ def summary_line(result: dict[str, Any]) -> str:
     title, noun, items = _words(result)
     parts = [
         f"summary: categorical code = {noun} on "
-        f"{_num(100 * result['unsupervised_accuracy'], '.1f')}% of "
+        f"{_percent(result['unsupervised_accuracy'])} of "
         f"{result['counts']['test_digits']:,} {title} test {items}"
     ]
     for code in result["continuous"]:
