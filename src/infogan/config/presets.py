@@ -112,11 +112,11 @@ QUICK28 = _derived(
 )
 
 #: The quick start: quick28 with D and Q learning four times as fast (2e-4 -> 8e-4) for
-#: 600 steps, its codes checked at step 400 (a reseed parts Q's two rows along the two
-#: halves of the crowded code's digits). It sorts the digits in about half quick28's
+#: 800 steps, its codes checked at steps 400 and 600 (a reseed parts Q's two rows along the
+#: two halves of the crowded code's digits). It sorts the digits in about half quick28's
 #: steps, at the cost of blurrier samples. Chosen on a validation split (docs/results.md).
 START28 = _derived(
-    QUICK28, "start28", lr_d=8e-4, max_steps=600, cluster_reseed=200, reseed_halves=True
+    QUICK28, "start28", lr_d=8e-4, max_steps=800, cluster_reseed=200, reseed_halves=True
 )
 
 #: start28's recipe at batch 64 for 700 steps (D and Q at 8e-4) on the seed's own networks
