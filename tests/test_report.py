@@ -7,6 +7,7 @@ GAN's report stands alone.
 
 import csv
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -738,3 +739,18 @@ def test_the_plain_gan_twin_trains_nothing_of_q(preset):
     # the information weights alone at 0 leave start28's other terms on: not a plain GAN
     if config.train.lambda_cluster:
         assert not config.with_train(lambda_cat=0.0, lambda_cont=0.0).train.is_plain_gan
+
+
+def test_a_phone_gets_legible_multi_panel_figures_and_an_unbroken_subtitle(comparison, tmp_path):
+    """At 390 px the three-panel loss figure shrank to 292 px, its tick labels 2 px tall:
+    a figure of several panels now scrolls sideways in its own box at 250% of the width,
+    and "93 s" or "AVX-512" in the subtitle no longer break across lines."""
+    run = _copy_run(comparison.infogan, tmp_path / "run")
+    text = write_report(run, traversal_frames=2).html.read_text()
+    for name in ("loss_curves", "d_probabilities", "progression"):
+        assert f'<figure class="wide"><a href="figures/{name}.png">' in text, name
+    assert '<figure><a href="figures/grid_random.png">' in text  # a square grid: as it was
+    assert "figure.wide img { max-width: none; width: 250%; }" in text
+    subtitle = text.split('<p class="sub">')[1].split("</p>")[0]
+    assert re.search(r"\d\u00a0(s|min|h) on ", subtitle), subtitle
+    assert "-" not in subtitle.split(" on ", 1)[1]  # non-breaking hyphens in the hardware

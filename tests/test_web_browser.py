@@ -198,8 +198,10 @@ def test_state_comes_from_the_address_and_a_bad_seed_is_refused(browser, served)
 
 
 def test_narrow_window_on_a_2x_screen(browser, served):
-    """At 400 CSS pixels wide and two device pixels to each, nothing scrolls sideways and
-    the large digit fills its frame, drawn from a 384-pixel image (six per 64x64 pixel)."""
+    """At 400 CSS pixels wide and two device pixels to each, nothing scrolls sideways, the
+    large digit fills its frame, drawn from a 384-pixel image (six per 64x64 pixel), and it
+    stands above the controls, small enough that the sliders share its screen (below it,
+    they were off screen while the digit they move was in view, and the other way round)."""
     driver = browser
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -214,13 +216,17 @@ def test_narrow_window_on_a_2x_screen(browser, served):
             "return {dpr: window.devicePixelRatio, page: document.documentElement.scrollWidth,"
             " view: document.documentElement.clientWidth, natural:"
             " document.getElementById('digit').naturalWidth,"
-            " digit: [d.width, d.height], frame: [f.width, f.height]};"
+            " digit: [d.width, d.height], frame: [f.width, f.height],"
+            " frameBottom: f.bottom,"
+            " slider: document.getElementById('c2').getBoundingClientRect().bottom,"
+            " innerHeight: window.innerHeight};"
         )
         assert sizes["dpr"] == 2
         assert sizes["page"] <= sizes["view"] <= 400, sizes
         assert sizes["natural"] == 384
         assert sizes["digit"] == sizes["frame"], sizes
-        assert 300 <= sizes["frame"][0] < 384 and sizes["frame"][0] == sizes["frame"][1]
+        assert 200 <= sizes["frame"][0] < 384 and sizes["frame"][0] == sizes["frame"][1]
+        assert sizes["frameBottom"] < sizes["slider"] < sizes["innerHeight"], sizes
         ARTIFACTS.mkdir(exist_ok=True)
         assert driver.save_screenshot(str(ARTIFACTS / "explorer_narrow_2x.png"))
     finally:

@@ -131,6 +131,13 @@ def _scale_axis(ax: Axes, values: Sequence[np.ndarray], *, log: bool) -> None:
     ax.set_ylim(bottom=min(0.0, float(joined.min())), top=high * 1.1 if high > 0 else None)
 
 
+def _headroom(ax: Axes, *, log: bool) -> None:
+    """Room above the curves and the H(c) line for the information panel's tall legend,
+    which would otherwise cover one or the other (only the first steps' losses reach it)."""
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top * (top / bottom) ** 0.45 if log else top + 0.6 * (top - bottom))
+
+
 def _minor_log_label(value: float, _pos: int) -> str:
     """Label the 2s and 5s between decades, leave the other minor ticks bare."""
     if value <= 0:
@@ -166,9 +173,9 @@ def plot_losses(runs: Sequence[RunData], path: Path) -> Path:
         ax.set_ylabel("loss (log scale)" if log else "loss")
         ax.set_xlim(0, max(int(run.steps[-1]) for run in runs))
         ax.grid(True, which="major", alpha=0.3)
-        # the information panel's legend is tall: let matplotlib find it a clear place
-        corner = "best" if key == "info_loss" else "upper right"
-        ax.legend(fontsize=8, loc=corner, framealpha=0.9)
+        if key == "info_loss":
+            _headroom(ax, log=log)
+        ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
     names = " vs ".join(run.name for run in runs)
     fig.suptitle(f"Loss curves: {names} (faint: every iteration; bold: moving average)")
     return _save(fig, path)

@@ -30,6 +30,14 @@ figure { margin: 12px 0 0; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto;
              border: 1px solid var(--line); border-radius: 4px; background: #fff; }
 figcaption { color: var(--muted); font-size: 14px; margin-top: 6px; }
+@media (max-width: 640px) {
+  header { padding-top: 16px; }
+  main, .bar { padding: 0 10px; }
+  section { padding: 14px 12px; margin: 12px 0; }
+  /* a figure of several panels keeps legible text: it scrolls sideways in its own box */
+  figure.wide > a { display: block; overflow-x: auto; }
+  figure.wide img { max-width: none; width: 250%; }
+}
 .row { display: flex; flex-wrap: wrap; gap: 20px; }
 .row > figure { flex: 1 1 420px; }
 .tables { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
@@ -60,13 +68,15 @@ class FigureSpec:
     alt: str
     caption: str
     max_width: int | None = None  # CSS pixels (never wider than the page); None: as wide as it
+    wide: bool = False  # several panels side by side: on a phone it scrolls, not shrinks
 
 
 def figure(spec: FigureSpec) -> str:
     # min(): an inline max-width would otherwise override the stylesheet's 100%
     width = f' style="max-width: min({spec.max_width}px, 100%)"' if spec.max_width else ""
+    kind = ' class="wide"' if spec.wide else ""
     return (
-        f'<figure><a href="{escape(spec.src)}"><img src="{escape(spec.src)}" '
+        f'<figure{kind}><a href="{escape(spec.src)}"><img src="{escape(spec.src)}" '
         f'alt="{escape(spec.alt)}" loading="lazy"{width}></a>'
         f"<figcaption>{escape(spec.caption)}</figcaption></figure>"
     )

@@ -156,7 +156,8 @@ def _figure_sections(run: RunData, paths: dict[str, Path], cols: Columns) -> lis
     plain GAN on a plain GAN's page) rather than what it is assumed to show."""
 
     def spec(name: str, alt: str, caption: str, max_width: int | None = None) -> html.FigureSpec:
-        return html.FigureSpec(f"figures/{paths[name].name}", alt, caption, max_width)
+        wide = name in ("loss_curves", "d_probabilities", "progression")
+        return html.FigureSpec(f"figures/{paths[name].name}", alt, caption, max_width, wide)
 
     plain = run.is_plain_gan
     k = run.config.latent.num_continuous
@@ -231,8 +232,8 @@ def _figure_sections(run: RunData, paths: dict[str, Path], cols: Columns) -> lis
             "progression",
             "4. Progression",
             html.paragraph(
-                "The same fixed noise at evenly spaced iterations, columns as in the final "
-                "grids. "
+                "The same fixed noise from the first saved grid to the last, columns as in "
+                "the final grids. "
                 + (
                     f"In a plain GAN the {many} change with training, but nothing ties them "
                     "to the columns."
@@ -327,6 +328,7 @@ def _comparison_section(run: RunData, base: RunData, paths: dict[str, Path]) -> 
             "GAN vs InfoGAN grids",
             f"Left: {who(base)}; right: {who(run)}. Row r uses the same noise vector in both; "
             f"the columns are those of {run.name}'s own grids, the same code values in both.",
+            wide=True,
         )
     )
     body += html.figure(
@@ -340,6 +342,7 @@ def _comparison_section(run: RunData, base: RunData, paths: dict[str, Path]) -> 
                 if base.is_plain_gan
                 else ""
             ),
+            wide=True,
         )
     )
     return html.Section("comparison", COMPARISON_TITLE, body)
@@ -357,9 +360,10 @@ def render_page(run: RunData, base: RunData | None, paths: dict[str, Path]) -> s
         sections.append(_comparison_section(run, base, paths))
     sections.append(_configuration(run, base))
     subtitle = f"{run.kind} · preset {run.config.preset} · {int(run.steps[-1]):,} iterations"
-    if run.summary:
-        subtitle += f" · {duration(float(run.summary.get('seconds', 0.0)))}"
-        subtitle += f" on {run.summary.get('hardware', run.summary.get('device', '?'))}"
+    if run.summary:  # no line break inside "93 s" or "AVX-512" on a narrow screen
+        seconds = duration(float(run.summary.get("seconds", 0.0))).replace(" ", "\u00a0")
+        hardware = str(run.summary.get("hardware", run.summary.get("device", "?")))
+        subtitle += f" · {seconds} on " + hardware.replace("-", "\u2011")
     if base is not None:
         subtitle += f" · compared with the baseline {base.name} ({base.kind})"
     return html.page(f"Run report: {run.name}", subtitle, sections)

@@ -8,6 +8,7 @@
 
 const SEED_LIMIT = 2147483648; // seeds are integers in [0, 2^31)
 const DIGIT_CSS_SIZE = 384; // about the large digit's size in CSS pixels
+const STRIP_TILE_CSS = 56; // about a strip tile's size in CSS pixels: a finger's width
 
 const state = { category: 0, c1: 0, c2: 0, seed: 0, sweep: "c1" };
 let info = null;
@@ -21,6 +22,11 @@ const fmt = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
 // 28x28 images, 384 for 64x64), fills its frame, and the browser doubles it on a
 // 2x screen without smoothing; a narrow window shrinks the frame.
 const digitScale = () => Math.max(1, Math.min(16, Math.round(DIGIT_CSS_SIZE / info.image_size)));
+// The strips' tiles at a whole number of CSS pixels per image pixel too (2 for 28x28
+// images, 1 for 64x64), within the server's limit of 8 image pixels per grid pixel.
+const stripZoom = () =>
+  Math.max(1, Math.min(Math.floor(8 / pixelRatio()), Math.round(STRIP_TILE_CSS / info.image_size)));
+const stripScale = () => pixelRatio() * stripZoom();
 
 function setStatus(text, isError) {
   $("status").textContent = text;
@@ -111,12 +117,12 @@ function digitUrl() {
 }
 
 function categoryGridUrl() {
-  return `/api/grid?${query({ vary: "category", ...codeParams(), scale: pixelRatio() })}`;
+  return `/api/grid?${query({ vary: "category", ...codeParams(), scale: stripScale() })}`;
 }
 
 function sweepGridUrl() {
   const steps = sweepSteps();
-  return `/api/grid?${query({ vary: state.sweep, ...codeParams(), steps, scale: pixelRatio() })}`;
+  return `/api/grid?${query({ vary: state.sweep, ...codeParams(), steps, scale: stripScale() })}`;
 }
 
 function sweepSteps() {
@@ -131,11 +137,20 @@ function sweepValues() {
 
 // ---- strips: geometry, labels, marks ------------------------------------------------
 
-// Tile i of a one-row grid, in CSS pixels (the grid is requested at the pixel ratio).
+// Tile i of a one-row grid, in CSS pixels (the grid is requested at the pixel ratio
+// times the strip's zoom).
 function tileBox(i) {
-  const pad = info.grid_padding;
-  const size = info.image_size;
+  const pad = info.grid_padding * stripZoom();
+  const size = info.image_size * stripZoom();
   return { left: pad + i * (size + pad), width: size };
+}
+
+// A one-row grid of n tiles, in CSS pixels: set on the image before it arrives, so that
+// the page does not move when it does.
+function sizeStrip(img, n) {
+  const pad = info.grid_padding * stripZoom();
+  img.width = n * (info.image_size * stripZoom() + pad) + pad;
+  img.height = info.image_size * stripZoom() + 2 * pad;
 }
 
 function placeBox(el, i) {
@@ -147,14 +162,14 @@ function placeBox(el, i) {
 // The frame around tile i: the tile and its padding.
 function placeFrame(el, i) {
   const box = tileBox(i);
-  const pad = info.grid_padding;
+  const pad = info.grid_padding * stripZoom();
   el.style.left = `${box.left - pad}px`;
   el.style.width = `${box.width + 2 * pad}px`;
-  el.style.height = `${info.image_size + 2 * pad}px`;
+  el.style.height = `${box.width + 2 * pad}px`;
 }
 
 function tileAt(event, count) {
-  const x = event.offsetX;
+  const x = event.offsetX / stripZoom();
   const pitch = info.image_size + info.grid_padding;
   const i = Math.floor((x - info.grid_padding / 2) / pitch);
   return Math.max(0, Math.min(count - 1, i));
@@ -191,7 +206,9 @@ function buildStripLabels() {
   const last = tileBox(inside[inside.length - 1]);
   bracket.style.left = `${first.left}px`;
   bracket.style.width = `${last.left + last.width - first.left}px`;
-  bracket.textContent = "training range";
+  const text = document.createElement("span");
+  text.textContent = "training range";
+  bracket.append(text);
   sweepLabels.append(bracket);
 }
 
@@ -224,7 +241,7 @@ function updateMarks() {
   const pointer = document.createElement("div");
   pointer.className = "pointer";
   pointer.style.left = `${c0 + ((value - lo) / (hi - lo)) * (c1 - c0)}px`;
-  pointer.style.top = `${info.image_size + 2 * info.grid_padding + 2}px`;
+  pointer.style.top = `${lastBox.width + 2 * info.grid_padding * stripZoom() + 2}px`;
   sweepMarks.append(pointer);
 }
 
@@ -426,6 +443,8 @@ async function start() {
   digitChannel = new ImageChannel($("digit"), { fill: true });
   categoryChannel = new ImageChannel($("category-grid"));
   sweepChannel = new ImageChannel($("sweep-grid"));
+  sizeStrip($("category-grid"), code.num_categories);
+  sizeStrip($("sweep-grid"), sweepSteps());
   wireControls();
   window.addEventListener("hashchange", () => {
     readHash();
