@@ -54,6 +54,21 @@ def test_a_file_that_is_not_a_checkpoint(tmp_path):
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("blob", [b"hello", b"i am text\n", b"#!/bin/sh\n", b"\x00\x01junk"])
+def test_a_text_or_junk_file_is_named_no_pytorch_checkpoint(tmp_path, blob):
+    """Not torch's "105" (the pickle opcode of an "i" it choked on) or "pop from empty list"."""
+    path = tmp_path / "notes.pt"
+    path.write_bytes(blob)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    assert str(error.value) == (
+        f"{path}: not a readable checkpoint (not a PyTorch checkpoint file at all)"
+    )
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"not a readable checkpoint \(the file is empty\)$"):
+        load_checkpoint(path)
+
+
 def test_other_format_version(tmp_path):
     path = save_checkpoint(_state(), tmp_path / "last.pt")
     state = torch.load(path, weights_only=True)

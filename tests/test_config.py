@@ -3,6 +3,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -39,6 +40,8 @@ def test_presets_validate_and_round_trip_through_json(name):
 def test_unknown_preset_names_the_choices():
     with pytest.raises(ConfigError, match=r"unknown preset 'nope'.*seed64"):
         get_preset("nope")
+    with pytest.raises(ConfigError, match=r"unknown preset \['start28'\]; expected one of"):
+        get_preset(["start28"])  # not "unhashable type: 'list'"
 
 
 @pytest.mark.parametrize(
@@ -128,6 +131,62 @@ def test_values_of_the_wrong_type_in_code_are_config_errors():
     cfg = SEED64.with_train(readings=[turned], lr_g=1)
     assert cfg.train.readings == (CodeReading(1, (Transform("turn", 30.0, True),)),)
     assert isinstance(cfg.train.lr_g, float)
+
+
+def _replaced(config, section, **changes):
+    """``config`` with fields of ``section`` changed by hand, unchecked (as a user may)."""
+    changed = dataclasses.replace(getattr(config, section), **changes)
+    return dataclasses.replace(config, **{section: changed})
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (_replaced(SEED64, "train", seed=1.5), r"^train\.seed must be an integer, got 1\.5"),
+        (_replaced(SEED64, "train", compile="False"), r"^train\.compile must be true or false"),
+        (_replaced(SEED64, "train", lr_g="a"), r"^train\.lr_g must be a number, got 'a'"),
+        (_replaced(SEED64, "train", max_steps=2.0), r"^train\.max_steps must be an integer or"),
+        (_replaced(SEED64, "data", holdout=None), r"^data\.holdout must be an integer, got None"),
+        (_replaced(SEED64, "model", overcluster="2"), r"^model\.overcluster must be an integer"),
+        (_replaced(SEED64, "model", separate_q=1), r"^model\.separate_q must be true or false"),
+        (_replaced(SEED64, "train", seed=np.int64(3)), r"^train\.seed must be a plain int, not"),
+        (_replaced(SEED64, "train", readings=(5,)), r"^train\.readings\[0\] must be a Code"),
+        (
+            _replaced(SEED64, "train", readings=(CodeReading(1, (Transform(5),)),)),
+            r"^train\.readings\[0\]\.transforms\[0\]\.kind must be a string, got 5",
+        ),
+        (RunConfig(train=None), r"^train must be a TrainConfig, got None"),
+        (RunConfig(latent={"noise_dim": 52}), r"^latent must be a LatentConfig"),
+        (dataclasses.replace(SEED64, preset=None), r"^preset must be a non-empty name, got None"),
+        (dataclasses.replace(SEED64, preset=" "), r"^preset must be a non-empty name, got ' '"),
+    ],
+)
+def test_validate_checks_the_type_of_every_field_of_a_hand_built_config(config, message):
+    """Not a TypeError from a comparison deep in the checks, nor a config that trains and
+    whose checkpoint then cannot be read (a preset of None): one ConfigError naming it."""
+    with pytest.raises(ConfigError, match=message):
+        config.validate()
+
+
+def test_numpy_numbers_are_taken_as_numbers_and_stored_as_plain_ones():
+    cfg = SEED64.with_train(max_steps=np.int64(5), seed=np.uint8(3), lr_g=np.float32(0.5))
+    assert (cfg.train.max_steps, cfg.train.seed, cfg.train.lr_g) == (5, 3, 0.5)
+    assert [type(v) for v in (cfg.train.max_steps, cfg.train.seed)] == [int, int]
+    assert json.loads(json.dumps(cfg.to_dict()))["train"]["max_steps"] == 5  # JSON takes them
+    assert cfg.with_data(holdout=np.int32(7)).validate().data.holdout == 7
+    for bad in (True, np.bool_(True)):  # a flag is no count
+        with pytest.raises(ConfigError, match=r"train\.max_steps must be an integer or null"):
+            SEED64.with_train(max_steps=bad)
+
+
+def test_with_settings_refuses_what_is_no_mapping_of_setting_names():
+    for settings in (None, [], ("train.seed", 1)):
+        with pytest.raises(ConfigError, match=r"^settings must be a mapping of 'SECTION\.FIELD'"):
+            SEED64.with_settings(settings)
+    with pytest.raises(ConfigError, match=r"'train\.max_steps=5' \(parse a --set string with"):
+        SEED64.with_settings("train.max_steps=5")
+    with pytest.raises(ConfigError, match=r"^setting 5: expected a 'SECTION\.FIELD' string"):
+        SEED64.with_settings({5: 1})
 
 
 def test_malformed_config_dict_is_a_config_error():

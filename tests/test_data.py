@@ -11,13 +11,14 @@ import torch
 from infogan.data import (
     MNIST_DIGESTS,
     fetch_mnist,
+    load_mnist,
     load_mnist_arrays,
     parse_idx,
     read_idx,
     to_training_tensor,
     verify_file,
 )
-from infogan.errors import DataError
+from infogan.errors import ConfigError, DataError
 
 
 def test_real_files_match_their_digests(mnist_dir):
@@ -116,3 +117,22 @@ def test_idx_round_trip_by_hand(tmp_path):
     blob = b"\x00\x00\x08\x03" + b"".join(d.to_bytes(4, "big") for d in values.shape)
     (tmp_path / "x.idx").write_bytes(blob + values.tobytes())
     np.testing.assert_array_equal(read_idx(tmp_path / "x.idx"), values)
+
+
+def test_a_data_dir_or_split_of_the_wrong_kind_is_named(mnist_dir):
+    """Not pathlib's bare TypeError, nor "unhashable type: 'list'"."""
+    for call in (lambda: fetch_mnist(5), lambda: load_mnist(5), lambda: load_mnist("")):
+        with pytest.raises(ConfigError, match=r"^data_dir must (be a str or|name) "):
+            call()
+    with pytest.raises(DataError, match=r"^unknown split \['train'\]; expected train or test"):
+        load_mnist(mnist_dir, split=["train"])
+
+
+def test_a_size_too_large_for_memory_is_refused_before_it_is_allocated(mnist_dir, monkeypatch):
+    with pytest.raises(DataError, match=r"^image_size 1000000 for MNIST's test split: 10,000"):
+        load_mnist(mnist_dir, split="test", image_size=10**6)
+    # 60,000 digits at 300x300 take 20.1 GiB as float32: more than 4 GiB less the reserve
+    monkeypatch.setattr("infogan.data.fetch.memory_available", lambda: 4 << 30)
+    with pytest.raises(DataError, match=r"need about 20\.12 GiB.*; pick a smaller one$"):
+        load_mnist(mnist_dir, image_size=300)
+    assert load_mnist(mnist_dir, split="test", image_size=28)[0].shape == (10000, 1, 28, 28)

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ from safetensors import safe_open
 import infogan
 from infogan.api import PRETRAINED, InfoGANModel, load_model
 from infogan.data import sha256_of
-from infogan.errors import CheckpointError, ConfigError
+from infogan.errors import CheckpointError, ConfigError, RunDirError
 from infogan.export import refresh_card
 from infogan.training.run import resume, train
 
@@ -194,6 +195,32 @@ def test_exporting_an_exported_model_says_what_export_takes(exported, tmp_path, 
         line
     )
     assert not (tmp_path / "again").exists()
+
+
+def test_a_missing_safetensors_file_is_reported_missing(run, tmp_path):
+    """Not "already an exported model": that goes by the suffix only for a file there."""
+    missing = tmp_path / "missing.safetensors"
+    with pytest.raises(CheckpointError, match=r"missing\.safetensors: no such file or directory"):
+        infogan.export_model(missing, tmp_path / "out")
+    with pytest.raises(CheckpointError, match=r"missing\.safetensors: no such file or directory"):
+        load_model(missing)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_out_that_cannot_take_a_folder_is_named_before_any_work(run, tmp_path):
+    """Not a raw FileExistsError, or a FileNotFoundError naming the staging folder."""
+    (tmp_path / "afile").write_text("a file, not a folder")
+    places = [(tmp_path / "afile" / "x", f"{tmp_path / 'afile'} is not a directory")]
+    if Path("/proc/self").is_dir():  # Linux's /proc takes no new files, even from root
+        places.append((Path("/proc/x"), "/proc takes no new files"))
+    for out, reason in places:
+        with pytest.raises(RunDirError) as error:
+            infogan.export_model(run, out, log=print)
+        assert str(error.value) == f"--out {out}: cannot export there ({reason})"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    with pytest.raises(ConfigError, match=r"^log must be a function taking a line of text"):
+        infogan.export_model(run, tmp_path / "out", log=None)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(run, tmp_path):

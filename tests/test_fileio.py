@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from infogan.fileio import atomic_open, check_writable
+from infogan.errors import ConfigError
+from infogan.fileio import as_path, atomic_open, check_writable
 
 
 def test_atomic_open_replaces_the_file_only_on_success(tmp_path):
@@ -61,3 +62,11 @@ def test_check_writable_leaves_nothing_and_creates_no_folder(tmp_path):
     with pytest.raises(NotADirectoryError, match=r"g\.png is not a directory"):
         check_writable(tmp_path / "g.png" / "deeper" / "x.png")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["d.png", "g.png"]
+
+
+def test_as_path_refuses_a_blank_string_that_pathlib_reads_as_here():
+    assert as_path("runs/x", "run_dir") == Path("runs/x")
+    assert as_path(Path("."), "run_dir") == Path(".")  # the current folder, named so
+    for blank in ("", "   ", "\t"):
+        with pytest.raises(ConfigError, match=r"^run_dir must name a run; got the blank"):
+            as_path(blank, "run_dir", kinds="a run")

@@ -95,9 +95,12 @@ def test_generate_refuses_malformed_codes_in_one_line(categories, continuous, no
 
 def test_seeds_devices_and_mistyped_paths_are_named():
     model = InfoGANModel.from_pretrained()
-    for seed in (2**64, -1, 1.5, "7"):
+    for seed in (2**64, -1, 1.5, "7", True, np.float64(3.0)):
         with pytest.raises(ConfigError, match=r"seed must be an integer in \[0, 2\^63\)"):
             model.generate([1], seed=seed)
+    for seed in (np.int64(3), np.uint8(3)):  # numpy's integers are integers
+        assert torch.equal(model.generate([1], seed=seed), model.generate([1], seed=3))
+    assert torch.equal(model.generate([1]), model.generate([1], seed=0))  # as documented
     for device, message in (
         ("gpu", "unknown device 'gpu'"),
         ("mps", "infogan runs on cpu or cuda"),
@@ -124,10 +127,14 @@ def test_q_predict_refuses_images_of_another_shape(shape):
     ("images", "message"),
     [
         # raw 0..255 pixels, or digits normalised by MNIST's mean and std, are not read
-        (torch.full((2, 1, 28, 28), 255, dtype=torch.uint8), r"in \[-1, 1\].*from 255 to 255"),
+        (torch.full((2, 1, 28, 28), 255.0), r"in \[-1, 1\].*from 255 to 255"),
         ((torch.ones(1, 1, 28, 28) - 0.1307) / 0.3081, r"in \[-1, 1\].*to 2.821"),
         (torch.full((1, 1, 28, 28), float("nan")), "images must be finite numbers"),
-        (torch.zeros(1, 1, 28, 28, dtype=torch.bool), "images must be real numbers"),
+        # integer pixels are not read either, even 0/1 values that fall within [-1, 1]
+        (torch.zeros(2, 1, 28, 28, dtype=torch.uint8), r"floating-point.*got torch\.uint8"),
+        (np.ones((1, 1, 28, 28), dtype=np.int64), r"floating-point.*got torch\.int64"),
+        (torch.zeros(1, 1, 28, 28, dtype=torch.bool), r"floating-point.*got torch\.bool"),
+        (torch.zeros(1, 1, 28, 28, dtype=torch.complex64), r"floating-point.*got torch\.complex"),
     ],
 )
 def test_q_predict_refuses_images_it_would_misread(images, message):
@@ -145,6 +152,11 @@ def test_a_path_that_is_no_path_is_named():
         load_model(None)
     with pytest.raises(ConfigError, match=r"^name_or_path must be .*Hub repository id; got 5"):
         InfoGANModel.from_pretrained(5)
+    # "" is no name for the current folder
+    with pytest.raises(ConfigError, match=r"^path must name a run directory.*blank string ''"):
+        load_model("")
+    with pytest.raises(ConfigError, match=r"^name_or_path must name .*; got the blank string"):
+        InfoGANModel.from_pretrained("")
 
 
 def test_generate_takes_lists_arrays_and_tensors_alike():

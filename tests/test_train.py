@@ -2,6 +2,7 @@
 
 import copy
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from PIL import Image
 import infogan
 from infogan.api import load_model
 from infogan.config import SEED64, get_preset
-from infogan.errors import ConfigError, RunDirError
+from infogan.errors import ConfigError, DataError, RunDirError
 from infogan.models import build_models
 from infogan.training.build import build_training, load_optimizer_state, make_adam
 from infogan.training.run import resume, train
@@ -478,6 +479,18 @@ def test_sync_bn_in_one_process_says_it_changes_nothing(tmp_path, digits_28, tin
         (lambda: infogan.export_model(None, out="x"), r"^source must be a str or pathlib\.Path"),
         (lambda: infogan.export_model("runs/x", out=3), r"^out must be a str or pathlib\.Path"),
         (lambda: infogan.load_mnist(image_size=0), r"^image_size must be a positive integer"),
+        (lambda: infogan.train("start28", ""), r"^run_dir must name the new run's .*string ''"),
+        (lambda: infogan.resume(" "), r"^run_dir must name the directory of the run to"),
+        (lambda: infogan.train("start28", "r", data_dir=5), r"^data_dir must be a str.*got 5"),
+        (lambda: infogan.resume("r", data_dir=5), r"^data_dir must be a str or pathlib\.Path"),
+        (lambda: infogan.train("start28", "r", log=None), r"^log must be a function.*got None"),
+        (lambda: infogan.resume("r", log=3), r"^log must be a function taking a line"),
+        (lambda: infogan.train("start28", "r", probes=None), r"^probes must be a list of"),
+        (lambda: infogan.train("start28", "r", probes=[5]), r"^probes\[0\] must be a function"),
+        (
+            lambda: infogan.train(dataclasses.replace(SEED64, preset=None), "r"),
+            r"^preset must be a non-empty name, got None",  # its checkpoint could not be read
+        ),
     ],
 )
 def test_an_api_argument_of_the_wrong_kind_is_named(call, message, tmp_path, monkeypatch):
@@ -486,3 +499,30 @@ def test_an_api_argument_of_the_wrong_kind_is_named(call, message, tmp_path, mon
     with pytest.raises(ConfigError, match=message):
         call()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_given_images_are_checked_before_an_old_run_is_replaced(tmp_path, digits_28, tiny_config):
+    """Of the wrong kind, type, size or range, given images are refused before --overwrite
+    removes the old run (not at step 1, with a raw RuntimeError and an empty folder)."""
+    quiet = dict(progress=False, log=lambda _m: None)
+    run, digits, config = tmp_path / "run", digits_28[0][:16], tiny_config("paper28", steps=1)
+    train(config, run, images=digits, **quiet)
+    before = _files(run)
+    pixels = (digits + 1) * 127.5  # 0..255
+    for images, message in (
+        (torch.zeros(16, 1, 64, 64), r"^images must be \(N, 1 or 3, 28, 28\) for paper28, got"),
+        (torch.zeros(16, 28, 28), r"^images must be \(N, 1 or 3, 28, 28\).*\(16, 28, 28\)"),
+        (digits.numpy(), r"^images must be a torch\.Tensor \(N, C, 28, 28\).*got ndarray"),
+        (digits.tolist(), r"^images must be a torch\.Tensor .*got list"),
+        (pixels.to(torch.uint8), r"^images must be floating-point .*got torch\.uint8"),
+        (digits > 0, r"^images must be floating-point .*got torch\.bool"),
+        (pixels, r"^images must be in \[-1, 1\].*got values from 0 to 255$"),
+        (digits / 0, r"^images must be in \[-1, 1\].*got values from -inf to inf$"),
+    ):
+        with pytest.raises(DataError, match=message):
+            train(config, run, overwrite=True, images=images, **quiet)
+        with pytest.raises(DataError, match=message):
+            resume(run, max_steps=2, images=images, **quiet)
+    assert _files(run) == before
+    train(config, run, overwrite=True, images=digits.double(), **quiet)  # trained as float32
+    assert load_model(run).step == 1

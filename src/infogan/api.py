@@ -4,6 +4,7 @@ Hub repository) and generate digits from chosen codes."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -118,6 +119,8 @@ class InfoGANModel:
 
         ``categories`` (B,) code indices; ``continuous`` (B, num_continuous), zeros if
         omitted; ``noise`` (B, noise_dim), drawn from N(0, I) with ``seed`` if omitted.
+        ``seed=None`` is seed 0, so every call without one draws the same noise: pass
+        another seed (or ``noise``) for other digits of the same codes.
         """
         cfg = self.config.latent
         codes = _numbers(categories, "categories")
@@ -138,10 +141,12 @@ class InfoGANModel:
             cont = _rows(continuous, "continuous", b, cfg.num_continuous)
         if noise is None:
             if seed is not None and (
-                isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+                isinstance(seed, bool)
+                or not isinstance(seed, numbers.Integral)  # numpy's integers too
+                or not 0 <= seed < 2**63
             ):
                 raise ConfigError(f"seed must be an integer in [0, 2^63), got {seed!r}")
-            gen = torch.Generator().manual_seed(0 if seed is None else seed)
+            gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
             noise = torch.randn(b, cfg.noise_dim, generator=gen)
         noise = _rows(noise, "noise", b, cfg.noise_dim)
         latent = LatentBatch(noise.to(self.device), cats, cont.to(self.device))
@@ -154,10 +159,12 @@ class InfoGANModel:
         For a Gaussian Q (paper28) the estimate is the Gaussian's mean.
         """
         size, channels = self.config.data.image_size, image_channels(self.config)
-        if not isinstance(images, torch.Tensor):
-            images = _numbers(images, "images")
-        elif images.is_complex() or images.dtype == torch.bool:
-            raise ConfigError(f"images must be real numbers, got {images.dtype}")
+        images = _tensor(images, "images")
+        if not images.is_floating_point():  # uint8 0/1 or 0..255 pixels would be misread
+            raise ConfigError(
+                f"images must be floating-point numbers in [-1, 1], got {images.dtype} "
+                "(0..255 pixels: divide by 127.5 and subtract 1)"
+            )
         if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
             raise ConfigError(
                 f"images must be (B, {channels}, {size}, {size}) in [-1, 1], "
@@ -177,13 +184,19 @@ class InfoGANModel:
         return cat_logits.float().cpu(), cont[:, : self.config.latent.num_continuous].float().cpu()
 
 
+def _tensor(values, what: str) -> torch.Tensor:
+    """``values`` (a tensor, array or nested sequence) as a tensor, or a ConfigError
+    naming ``what``."""
+    try:
+        return torch.as_tensor(values).detach()
+    except (TypeError, ValueError, RuntimeError):
+        raise ConfigError(f"{what} must be numbers, got {values!r:.80}") from None
+
+
 def _numbers(values, what: str) -> torch.Tensor:
     """``values`` (a tensor, array or nested sequence) as a float64 CPU tensor, or a
     ConfigError naming ``what``."""
-    try:
-        out = torch.as_tensor(values).detach().cpu()
-    except (TypeError, ValueError, RuntimeError):
-        raise ConfigError(f"{what} must be numbers, got {values!r:.80}") from None
+    out = _tensor(values, what).cpu()
     if out.is_complex() or out.dtype == torch.bool:
         raise ConfigError(f"{what} must be real numbers, got {out.dtype}")
     out = out.double()

@@ -23,6 +23,8 @@ from infogan.fileio import atomic_open
 
 FORMAT = "infogan-checkpoint"
 FORMAT_VERSION = 1
+#: how a file torch.save writes begins (a ZIP archive's first local header)
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 def save_checkpoint(state: dict[str, Any], path: Path | str) -> Path:
@@ -70,6 +72,7 @@ def load_checkpoint(path: Path | str) -> dict:
         raise CheckpointError(f"{path}: no such file or directory")
     if not path.is_file():
         raise CheckpointError(f"{path}: not a checkpoint file")
+    _check_zip(path)
     try:
         with warnings.catch_warnings():  # torch's notes on odd pickle protocols: the error says it
             warnings.simplefilter("ignore", UserWarning)
@@ -101,6 +104,24 @@ def load_checkpoint(path: Path | str) -> dict:
             f"{path}: the checkpoint's step must be an integer >= 0, got {step!r}"
         )
     return state
+
+
+def _check_zip(path: Path) -> None:
+    """A CheckpointError if ``path`` is no ZIP archive, as every infogan checkpoint is
+    (torch.save's format since PyTorch 1.6): torch.load's own error for a text or junk
+    file is a bare number (the pickle opcode it choked on) or an internal message, and
+    its reader of the old format need not run on such a file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(ZIP_MAGIC))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    if not head:
+        raise CheckpointError(f"{path}: not a readable checkpoint (the file is empty)")
+    if head != ZIP_MAGIC:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (not a PyTorch checkpoint file at all)"
+        )
 
 
 def _reason(exc: Exception) -> str:

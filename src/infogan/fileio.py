@@ -26,11 +26,13 @@ from typing import IO, Any
 def as_path(value: Any, what: str, *, kinds: str = "a path") -> Path:
     """``value`` (a str or os.PathLike) as a Path, or a ConfigError naming the argument
     ``what`` and the ``kinds`` of path it takes (an API caller's None or 5 otherwise
-    surfaces as pathlib's bare TypeError)."""
-    if not isinstance(value, str | os.PathLike):
-        from infogan.errors import ConfigError
+    surfaces as pathlib's bare TypeError, and "" would silently mean the current folder)."""
+    from infogan.errors import ConfigError
 
+    if not isinstance(value, str | os.PathLike):
         raise ConfigError(f"{what} must be a str or pathlib.Path: {kinds}; got {value!r:.80}")
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{what} must name {kinds}; got the blank string {value!r:.80}")
     return Path(value)
 
 

@@ -160,9 +160,6 @@ PRESETS: dict[str, RunConfig] = {
 def get_preset(name: str) -> RunConfig:
     """The named configuration (one of :data:`PRESETS`, e.g. "start28"); change it with
     :meth:`RunConfig.with_train` and friends before training it."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}"
-        ) from None
+    if not isinstance(name, str) or name not in PRESETS:  # a list is unhashable
+        raise ConfigError(f"unknown preset {name!r:.60}; expected one of {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -10,8 +10,11 @@ once. Nothing mutates a config after it is resolved, and the resolved config is 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import numbers
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,10 +204,18 @@ class RunConfig:
             raise ConfigError(f"unknown configuration section {sorted(unknown)[0]!r}")
         return cls(preset=raw["preset"], **sections)
 
-    def with_settings(self, settings: dict[str, Any]) -> RunConfig:
+    def with_settings(self, settings: Mapping[str, Any]) -> RunConfig:
         """A copy with ``{"SECTION.FIELD": value}`` changed (values as JSON gives them)."""
+        if not isinstance(settings, Mapping):
+            hint = " (parse a --set string with parse_setting)" if isinstance(settings, str) else ""
+            raise ConfigError(
+                f"settings must be a mapping of 'SECTION.FIELD' to values, got {settings!r:.60}"
+                + hint
+            )
         raw = self.to_dict()
         for key, value in settings.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"setting {key!r:.60}: expected a 'SECTION.FIELD' string")
             section, _, name = key.partition(".")
             if section not in SECTIONS or not name:
                 raise ConfigError(
@@ -238,7 +249,9 @@ class RunConfig:
         return config
 
     def validate(self) -> RunConfig:
-        """Check every value; raise :class:`ConfigError` naming the first bad one."""
+        """Check every value, its type first; raise :class:`ConfigError` naming the first
+        bad one."""
+        _check_types(self)
         validate_data(self.data, self.model.arch)
         validate_model(self.model, self.train)
         validate_train(self.train, self.model.arch, self.latent.num_continuous)
@@ -281,24 +294,27 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**{k: _typed(hints[k], v, f"{where}.{k}") for k, v in values.items()})
 
 
+def _is_integer(value: Any) -> bool:
+    """An int or numpy integer, not a bool (True is no count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _typed(hint: Any, value: Any, where: str) -> Any:
-    """``value`` checked (and converted, for the nested dataclasses) against ``hint``."""
+    """``value`` checked (and converted, for the nested dataclasses and numpy's numbers)
+    against ``hint``."""
     if hint == tuple[CodeReading, ...]:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where} must be a list of readings, got {value!r}")
         return tuple(_reading(v, f"{where}[{i}]") for i, v in enumerate(value))
     if hint is bool and not isinstance(value, bool):
         raise ConfigError(f"{where} must be true or false, got {value!r}")
-    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{where} must be an integer, got {value!r}")
-    if (
-        hint == int | None
-        and value is not None
-        and (isinstance(value, bool) or not isinstance(value, int))
-    ):
-        raise ConfigError(f"{where} must be an integer or null, got {value!r}")
+    if hint is int or (hint == int | None and value is not None):
+        if not _is_integer(value):
+            nullable = "" if hint is int else " or null"
+            raise ConfigError(f"{where} must be an integer{nullable}, got {value!r}")
+        return int(value)  # config.json holds plain ints, not numpy's
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ConfigError(f"{where} must be a number, got {value!r}")
         return float(value)
     if hint is str and not isinstance(value, str):
@@ -329,6 +345,43 @@ def _reading(value: Any, where: str) -> CodeReading:
 
 def _bad_transform(value: Any, where: str) -> Transform:
     raise ConfigError(f"{where} must be an object with 'kind', 'amount', 'known', got {value!r}")
+
+
+def _check_types(config: RunConfig) -> None:
+    """A ConfigError naming the first value of a hand-built config (``RunConfig(...)``,
+    ``dataclasses.replace``) that is not of its field's type: the checks and config.json
+    take the types for granted, and the ``with_*`` methods that check them were skipped."""
+    if not isinstance(config.preset, str) or not config.preset.strip():
+        raise ConfigError(f"preset must be a non-empty name, got {config.preset!r:.60}")
+    for name, section in SECTIONS.items():
+        _check_instance(getattr(config, name), section, name)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _check_instance(value: Any, cls: type, where: str) -> None:
+    """``value`` an instance of the dataclass ``cls`` whose fields hold their types."""
+    if not isinstance(value, cls):
+        raise ConfigError(f"{where} must be a {cls.__name__}, got {value!r:.60}")
+    for f in dataclasses.fields(cls):
+        hint, item, here = _hints(cls)[f.name], getattr(value, f.name), f"{where}.{f.name}"
+        if typing.get_origin(hint) is tuple:  # readings, a reading's transforms
+            kind = typing.get_args(hint)[0]
+            if not isinstance(item, tuple | list):
+                raise ConfigError(f"{here} must be a tuple of {kind.__name__}, got {item!r:.60}")
+            for i, one in enumerate(item):
+                _check_instance(one, kind, f"{here}[{i}]")
+            continue
+        _typed(hint, item, here)
+        if isinstance(item, numbers.Number) and not isinstance(item, int | float):
+            raise ConfigError(  # config.json cannot hold numpy's numbers; with_* convert them
+                f"{here} must be a plain {'int' if _is_integer(item) else 'float'}, not "
+                f"{type(item).__name__} ({item!r}); "
+                "set it with with_train (or with_data, ...), which converts it"
+            )
 
 
 def continuous_loss_name(config: RunConfig) -> str:

@@ -1,22 +1,20 @@
 """What a run trains on: the IDX datasets' files (:mod:`infogan.data.idx`: SHA-256 check,
 parse; :mod:`infogan.data.fetch`: fetch) and the choice between MNIST, Fashion-MNIST and a
-folder of images (:mod:`infogan.data.datasets`). Every name of them is importable from here."""
+folder of images (:mod:`infogan.data.datasets`), and whether a dataset fits in memory
+(:mod:`infogan.data.memory`). Every name of them is importable from here."""
 
 from infogan.data.datasets import (
     FOLDER_PREFIX,
     IMAGE_SUFFIXES,
     MAX_NAMED_SKIPS,
-    MEMORY_RESERVE_BYTES,
     Dataset,
     FolderDataset,
-    check_memory,
     decode_image,
     describe_dataset,
     detect_channels,
     list_images,
     load_dataset,
     load_folder,
-    memory_available,
     parse_dataset,
     prepare_dataset,
     resolve_data_config,
@@ -49,6 +47,7 @@ from infogan.data.idx import (
     to_training_tensor,
     verify_file,
 )
+from infogan.data.memory import MEMORY_RESERVE_BYTES, check_memory, memory_available
 
 __all__ = [
     "DATA_DIR_ENV",

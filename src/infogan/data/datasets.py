@@ -29,12 +29,11 @@ from PIL import Image, ImageOps
 from infogan.config import DataConfig, RunConfig
 from infogan.data.fetch import fetch_dataset, load_idx_dataset
 from infogan.data.idx import IDX_DATASETS, IdxDataset
+from infogan.data.memory import check_memory, memory_available
 from infogan.errors import ConfigError, DataError
 
 FOLDER_PREFIX = "folder:"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-#: Memory left for the networks, their optimizers and activations besides the images.
-MEMORY_RESERVE_BYTES = 1 << 30
 #: Unreadable files named one by one in the log; beyond this, only counted.
 MAX_NAMED_SKIPS = 20
 _GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
@@ -116,45 +115,6 @@ def detect_channels(paths: Sequence[Path]) -> int:
         except Exception:  # unreadable files are reported when the images are loaded
             continue
     return 1
-
-
-def memory_available() -> int | None:
-    """Bytes of memory available to a new allocation (Linux's MemAvailable), if known."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _size(n_bytes: float) -> str:
-    if n_bytes >= 1 << 30:
-        return f"{n_bytes / (1 << 30):.2f} GiB"
-    return f"{n_bytes / (1 << 20):.2f} MiB"
-
-
-def check_memory(
-    count: int, channels: int, image_size: int, *, available: int | None, source: str
-) -> int:
-    """The bytes (N, C, S, S) float32 images take; :class:`DataError` if they would not fit.
-
-    They fit when they leave :data:`MEMORY_RESERVE_BYTES` of ``available`` free for
-    the networks; ``available=None`` (unknown) lets them through.
-    """
-    needed = count * channels * image_size * image_size * 4
-    if available is not None and needed + MEMORY_RESERVE_BYTES > available:
-        raise DataError(
-            f"{source}: {count:,} images of {channels}x{image_size}x{image_size} need about "
-            f"{_size(needed)} in memory (float32), but only {_size(available)} is available "
-            f"and {_size(MEMORY_RESERVE_BYTES)} is kept for training; use fewer images"
-        )
-    return needed
 
 
 def decode_image(path: Path, *, image_size: int, channels: int) -> np.ndarray:

@@ -29,15 +29,19 @@ import torch
 from infogan.data.idx import (
     MNIST,
     IdxDataset,
+    check_split,
     default_data_dir,
     load_idx_arrays,
     to_training_tensor,
     verify_file,
 )
+from infogan.data.memory import check_memory, memory_available
 from infogan.errors import ConfigError, DataError
-from infogan.fileio import atomic_open
+from infogan.fileio import as_path, atomic_open
 
 MIRROR_TIMEOUT_S = 5.0
+#: what ``data_dir`` names, as the errors say
+DATA_DIRS = "the folder of the datasets' files"
 
 Log = Callable[[str], None]
 
@@ -51,7 +55,9 @@ def fetch_dataset(
     not replaced: a file that fails its digest is reported, never silently overwritten.
     """
     log = log or (lambda _msg: None)
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    data_dir = (
+        default_data_dir() if data_dir is None else as_path(data_dir, "data_dir", kinds=DATA_DIRS)
+    )
     target_dir = dataset.files_dir(data_dir)
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
@@ -100,8 +106,9 @@ def fetch_dataset(
 
 
 def fetch_mnist(data_dir: Path | str | None = None, *, log: Log | None = None) -> Path:
-    """Fetch MNIST's four files into ``data_dir`` (default: ./data) unless they are there,
-    check their SHA-256 digests and return the folder."""
+    """Fetch MNIST's four files into ``data_dir`` unless they are there, check their
+    SHA-256 digests and return the folder. Without ``data_dir``: ``$INFOGAN_DATA_DIR``
+    where it is set, else ``./data``."""
     return fetch_dataset(MNIST, data_dir, log=log)
 
 
@@ -210,11 +217,18 @@ def load_idx_dataset(
     split: str = "train",
     image_size: int = 64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, 1, S, S) in [-1, 1] and labels (N,), fetching the files on first use."""
+    """Images (N, 1, S, S) in [-1, 1] and labels (N,), fetching the files on first use;
+    a DataError, before the images are resized, if they would not fit in memory."""
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise ConfigError(f"image_size must be a positive integer, got {image_size!r}")
+    check_split(split)  # before anything is fetched
     data_dir = fetch_dataset(dataset, data_dir)
     images, labels = load_idx_arrays(dataset, data_dir, split)
+    source = f"image_size {image_size} for {dataset.title}'s {split} split"
+    available = memory_available()
+    check_memory(
+        len(images), 1, image_size, available=available, source=source, remedy="pick a smaller one"
+    )
     return to_training_tensor(images, image_size), torch.from_numpy(labels)
 
 

@@ -170,6 +170,13 @@ def read_idx(path: Path | str) -> np.ndarray:
     return parse_idx(blob, source=str(path))
 
 
+def check_split(split: str) -> str:
+    """``split`` if it names one of :data:`SPLIT_FILES`; a DataError otherwise."""
+    if not isinstance(split, str) or split not in SPLIT_FILES:  # a list is unhashable
+        raise DataError(f"unknown split {split!r:.60}; expected train or test")
+    return split
+
+
 def load_idx_arrays(
     dataset: IdxDataset, data_dir: Path | str, split: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +184,7 @@ def load_idx_arrays(
 
     ``data_dir`` is the data directory (the files are in :meth:`IdxDataset.files_dir`).
     """
-    if split not in SPLIT_FILES:
-        raise DataError(f"unknown split {split!r}; expected train or test")
+    check_split(split)
     files_dir = dataset.files_dir(data_dir)
     image_name, label_name = SPLIT_FILES[split]
     for name in (image_name, label_name):

@@ -37,7 +37,7 @@ from infogan.errors import CheckpointError, ConfigError, RunDirError
 from infogan.evaljson import EVAL_NAME, read_evaluation, run_dir_of
 from infogan.export import weights
 from infogan.export.weights import STORAGES
-from infogan.fileio import as_path
+from infogan.fileio import as_path, check_writable
 
 CONFIG_FORMAT = "infogan-model-config"
 CONFIG_FORMAT_VERSION = 1
@@ -66,9 +66,12 @@ class Exported:
 
 def is_exported(path: Path | str) -> bool:
     """A folder holding ``model.safetensors``, or a ``.safetensors`` file (which
-    :func:`load_exported` takes only as a folder's ``model.safetensors``)."""
+    :func:`load_exported` takes only as a folder's ``model.safetensors``). A missing
+    file is none: it is reported as missing, not as an exported model."""
     path = Path(path)
-    return (path.is_dir() and (path / WEIGHTS_NAME).is_file()) or path.suffix == ".safetensors"
+    if path.is_dir():
+        return (path / WEIGHTS_NAME).is_file()
+    return path.suffix == ".safetensors" and path.is_file()
 
 
 def training_command(config: RunConfig) -> str:
@@ -108,15 +111,20 @@ def export_model(
 ) -> Path:
     """Export a run directory (or checkpoint file) into the folder ``out``; return it.
 
-    ``log`` receives the warnings (an eval.json left out because it was measured at
-    another step than the checkpoint's).
+    ``storage`` is how the weights are kept: "float32" as trained, "bfloat16" (half the
+    size) or "int8" (about a quarter; see :mod:`infogan.export.weights`). ``overwrite``
+    replaces an earlier export in ``out`` (never a folder of other files), once the new
+    one is complete. ``log`` receives the warnings (an eval.json left out because it was
+    measured at another step than the checkpoint's).
     """
     from infogan.api import InfoGANModel, find_checkpoint, read_checkpoint, sampling_generator
     from infogan.export.card import draw_figures, write_card
 
     source = as_path(source, "source", kinds="a run directory or a checkpoint (.pt)")
     out = as_path(out, "out", kinds="the folder to export into")
-    if storage not in STORAGES:
+    if not callable(log):
+        raise ConfigError(f"log must be a function taking a line of text, got {log!r:.60}")
+    if not isinstance(storage, str) or storage not in STORAGES:
         raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {storage!r}")
     if is_exported(source):
         raise RunDirError(
@@ -127,6 +135,7 @@ def export_model(
     _refuse_out_overlapping_source(find_checkpoint(source), out)
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out}: exists and is not a folder")
+    _check_out_writable(out)
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise RunDirError(f"{out}: not empty; pick another --out or pass --overwrite")
@@ -140,11 +149,14 @@ def export_model(
     evaluation = _evaluation_at_step(Path(source), int(state["step"]), log)
     summary = _read_json(run_dir / "run.json")
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_staging(out)
     staging = out.parent / f".{out.name}.export-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_staging(out)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise RunDirError(f"--out {out}: cannot export there ({exc.strerror})") from None
     try:
         nets = {"generator": sampling_generator(state), "discriminator": state["discriminator"]}
         tensors = weights.pack(nets, state.get("fixed_noise"), storage)
@@ -209,6 +221,15 @@ def _refuse_out_overlapping_source(checkpoint: Path, out: Path) -> None:
     if target.is_relative_to(guarded) or guarded.is_relative_to(target):
         what = f"the run being exported, {run_dir}" if run_dir else f"the checkpoint {checkpoint}"
         raise RunDirError(f"--out {out}: is, holds or lies inside {what}; pick a folder outside it")
+
+
+def _check_out_writable(out: Path) -> None:
+    """A RunDirError naming ``out``, before any work, if the folder beside it (where the
+    export is staged, then renamed into place) cannot take new files."""
+    try:
+        check_writable(out.parent / f".{out.name}.export-probe")
+    except OSError as exc:
+        raise RunDirError(f"--out {out}: cannot export there ({exc.strerror})") from None
 
 
 def _evaluation_at_step(source: Path, step: int, log: Callable[[str], None]) -> dict[str, Any]:

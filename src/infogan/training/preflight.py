@@ -1,24 +1,109 @@
-"""What a run checks before it writes anything: the run to resume (its checkpoint, its
-configuration, the steps its length leaves), the training images (read here) and, on a
-resume, that they are still the images the run was trained on. A refusal here leaves the
-run directory as it was."""
+"""What a run checks before it writes anything: the caller's arguments, the run to resume
+(its checkpoint, its configuration, the steps its length leaves), the training images
+(read here, or given and checked here) and, on a resume, that they are still the images
+the run was trained on. A refusal here leaves the run directory as it was."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from infogan.checkpoint import load_checkpoint
 from infogan.config import FOLDER_PREFIX, RunConfig, TrainConfig
 from infogan.data import describe_dataset, load_dataset, prepare_dataset
+from infogan.data.fetch import DATA_DIRS
 from infogan.distributed import DistContext
 from infogan.errors import CheckpointError, ConfigError, DataError, RunDirError
+from infogan.fileio import as_path
 from infogan.models import ARCHITECTURES
+from infogan.training.build import check_compiler, resolve_device
+
+#: how far past [-1, 1] a given image's values may stray (the rounding of x / 127.5 - 1)
+RANGE_SLACK = 1e-3
+
+
+def check_arguments(
+    data_dir: Any, log: Any, probes: Any = ()
+) -> tuple[Path | None, tuple[Callable, ...]]:
+    """``data_dir`` as a Path (or None) and ``probes`` as a tuple, once ``log`` and each
+    probe are known to be callable: a TypeError from deep inside would come after the
+    run started (or, for a probe, once its networks were built)."""
+    if not callable(log):
+        raise ConfigError(
+            f"log must be a function taking a line of text (print; lambda _m: None for "
+            f"quiet), got {log!r:.60}"
+        )
+    if isinstance(probes, str) or not isinstance(probes, Iterable):
+        raise ConfigError(f"probes must be a list of functions, got {probes!r:.60}")
+    probes = tuple(probes)
+    for i, make in enumerate(probes):
+        if not callable(make):
+            raise ConfigError(
+                f"probes[{i}] must be a function of the built networks returning a "
+                f"callback, got {make!r:.60}"
+            )
+    data_dir = None if data_dir is None else as_path(data_dir, "data_dir", kinds=DATA_DIRS)
+    return data_dir, probes
+
+
+def check_tools(config: RunConfig, *, tensorboard: bool) -> None:
+    """A missing TensorBoard package (``tensorboard``) or compiler (``train.compile``),
+    said before anything is written."""
+    if tensorboard:
+        from infogan.tensorboard import summary_writer_class
+
+        summary_writer_class()
+    if config.train.compile:
+        check_compiler(resolve_device(config.train.device))
+
+
+def check_images(config: RunConfig, images: Any) -> torch.Tensor:
+    """``images`` given in place of the config's dataset, as float32 (other floating
+    types are converted): a DataError unless they are a floating-point tensor
+    (N, 1 or 3, S, S) with S the architecture's size and values in [-1, 1]. NaN is let
+    through: it stops the run at its first step with a DivergenceError."""
+    arch = config.model.arch
+    size = ARCHITECTURES[arch][1]
+    if not isinstance(images, torch.Tensor):
+        raise DataError(
+            f"images must be a torch.Tensor (N, C, {size}, {size}) in [-1, 1], got "
+            f"{type(images).__name__} (torch.as_tensor(x, dtype=torch.float32) makes one)"
+        )
+    if not images.is_floating_point():
+        raise DataError(
+            f"images must be floating-point numbers in [-1, 1], got {images.dtype} "
+            "(0..255 pixels: divide by 127.5 and subtract 1)"
+        )
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[2:] != (size, size):
+        raise DataError(
+            f"images must be (N, 1 or 3, {size}, {size}) for {arch}, got shape "
+            f"{tuple(images.shape)}"
+        )
+    low, high = _value_range(images)
+    if low < -1 - RANGE_SLACK or high > 1 + RANGE_SLACK:
+        raise DataError(
+            f"images must be in [-1, 1] (0..255 pixels: divide by 127.5 and subtract 1), "
+            f"got values from {low:.4g} to {high:.4g}"
+        )
+    return images.float()
+
+
+def _value_range(images: torch.Tensor) -> tuple[float, float]:
+    """The least and greatest of ``images``' values, NaN left out, a batch at a time (a
+    float copy of the whole tensor could take gigabytes)."""
+    low, high = math.inf, -math.inf
+    for chunk in images.detach().split(1024):
+        chunk = chunk.float()
+        nan = chunk.isnan()
+        low = min(low, chunk.masked_fill(nan, math.inf).min().item())
+        high = max(high, chunk.masked_fill(nan, -math.inf).max().item())
+    return low, high
 
 
 def read_resumable(

@@ -25,7 +25,6 @@ from infogan.training.average import GeneratorAverage
 from infogan.training.build import (
     TrainingParts,
     build_training,
-    check_compiler,
     resolve_device,
     restore,
 )
@@ -40,7 +39,10 @@ from infogan.training.loop import (
     train_loop,
 )
 from infogan.training.preflight import (
+    check_arguments,
+    check_images,
     check_same_images,
+    check_tools,
     images_digest,
     is_folder,
     load_images,
@@ -74,20 +76,29 @@ def train(
     checkpoints; the report is :func:`infogan.report.write_report`'s (the command line's
     ``train`` calls it at the end).
 
-    ``images`` (N, C, S, S) in [-1, 1] replaces the dataset named by the config.
-    ``tensorboard`` also logs scalars and grids to ``run_dir/tensorboard``.
-    ``probes`` make extra callbacks from the built networks (on the main process),
-    e.g. to measure the model as it trains.
+    ``data_dir`` holds the IDX datasets' files, fetched on first use (default:
+    ``$INFOGAN_DATA_DIR``, else ``./data``). ``overwrite`` replaces a run in ``run_dir``
+    (the files a run writes, once the new run's data and settings pass their checks).
+    ``progress`` shows a progress bar; ``log`` takes each line of news.
+    ``images`` (N, C, S, S), floating point in [-1, 1] at the architecture's size S,
+    replace the config's dataset (as float32; ``data.holdout`` does not apply to them:
+    hold images out before passing the rest). ``tensorboard`` also logs scalars and grids
+    to ``run_dir/tensorboard``. ``probes`` make extra callbacks from the built networks
+    (on the main process), e.g. to measure the model as it trains.
     """
     if isinstance(config, str):
         config = get_preset(config)
     if not isinstance(config, RunConfig):
         raise ConfigError(f"train takes a RunConfig or a preset's name, got {config!r:.60}")
+    run_dir = as_path(run_dir, "run_dir", kinds="the new run's directory")
+    data_dir, probes = check_arguments(data_dir, log, probes)
+    config = config.validate()
+    images = None if images is None else check_images(config, images)
     # fix what the dataset's name leaves open (a folder's path, the channel count)
-    config = resolve_data_config(config.validate(), images=images)
+    config = resolve_data_config(config, images=images)
     return _run(
         config,
-        as_path(run_dir, "run_dir", kinds="the new run's directory"),
+        run_dir,
         checkpoint=None,
         overwrite=overwrite,
         data_dir=data_dir,
@@ -117,9 +128,14 @@ def resume(
     without ``max_steps`` makes the length that many epochs (the run's step limit goes).
     metrics.csv rows after the checkpoint are dropped and recomputed. A run that already
     has the steps its length asks for is a :class:`RunDirError`, and nothing is written.
+    ``images`` are as for :func:`train`, and must be the run's own; without them the
+    run's dataset is loaded again (from ``data_dir``). ``tensorboard`` logs to
+    ``run_dir/tensorboard`` from here on; ``progress`` and ``log`` are as for train.
     """
     run_dir = as_path(run_dir, "run_dir", kinds="the directory of the run to continue")
+    data_dir, _probes = check_arguments(data_dir, log)
     state, config = read_resumable(run_dir, epochs=epochs, max_steps=max_steps, device=device)
+    images = None if images is None else check_images(config, images)
     return _run(
         config,
         run_dir,
@@ -149,13 +165,8 @@ def _run(
     """Join the process group (under torchrun), load the data, prepare the directory on
     rank 0, train. What could refuse the run is checked before anything is written; a new
     run that fails before its first checkpoint takes its files with it (a retry is free)."""
-    if tensorboard:  # a missing package is said before anything is written
-        from infogan.tensorboard import summary_writer_class
-
-        summary_writer_class()
+    check_tools(config, tensorboard=tensorboard)
     t = config.train
-    if t.compile:  # and so is a missing compiler
-        check_compiler(resolve_device(t.device))
     ctx = distributed.from_environment()
     device = distributed.setup(ctx, resolve_device(t.device))
     lock = RunLock(run_dir)  # rank 0's: one process at a time trains into a run directory
