@@ -98,6 +98,7 @@ def _wait_idle(driver, timeout: float = 60) -> None:
 def test_page_responds_to_category_slider_and_noise(browser, served):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     driver = browser
     driver.get(served.url)
@@ -150,6 +151,19 @@ def test_page_responds_to_category_slider_and_noise(browser, served):
     labels = driver.find_elements(By.CSS_SELECTOR, "#category-strip .labels span")
     assert [s.text for s in labels] == list("0123456789")
     assert [s.get_attribute("title") for s in labels] == [f"code {c}" for c in codes]
+
+    # The keyboard: one Tab stop for the ten buttons, the arrows move the code and focus.
+    assert [b.get_attribute("tabindex") for b in buttons].count("0") == 1
+    buttons[9].send_keys(Keys.ARROW_RIGHT)  # past the last: round to the first
+    _wait_idle(driver)
+    assert buttons[0].get_attribute("aria-pressed") == "true"
+    assert driver.switch_to.active_element == buttons[0]
+    buttons[0].send_keys(Keys.END)
+    buttons[9].send_keys(Keys.ARROW_LEFT)
+    _wait_idle(driver)
+    assert driver.switch_to.active_element == buttons[8]
+    assert f"category={codes[8]}&" in digit.get_attribute("data-shown")
+    assert [b.get_attribute("tabindex") for b in buttons].index("0") == 8
 
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []

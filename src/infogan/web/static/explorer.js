@@ -335,7 +335,9 @@ function writeHash() {
 
 function syncControls() {
   for (const button of $("categories").querySelectorAll("button")) {
-    button.setAttribute("aria-pressed", String(Number(button.dataset.category) === state.category));
+    const pressed = Number(button.dataset.category) === state.category;
+    button.setAttribute("aria-pressed", String(pressed));
+    button.tabIndex = pressed ? 0 : -1; // Tab stops once in the group; arrows move within
   }
   for (const axis of ["c1", "c2"]) {
     const input = $(axis);
@@ -369,7 +371,22 @@ function refresh() {
   sweepChannel.request(sweepGridUrl());
 }
 
+// The arrow keys move the categorical code along the buttons (Home, End: the ends), and
+// the focus with it, as in any group of which one is chosen.
+function onCategoryKey(event) {
+  const n = info.order.length;
+  const at = info.order.indexOf(state.category);
+  const moves = { ArrowLeft: at - 1, ArrowUp: at - 1, ArrowRight: at + 1, ArrowDown: at + 1 };
+  const next = { ...moves, Home: 0, End: n - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  state.category = info.order[(next + n) % n];
+  refresh();
+  $("categories").querySelector(`[data-category="${state.category}"]`).focus();
+}
+
 function wireControls() {
+  $("categories").addEventListener("keydown", onCategoryKey);
   for (const axis of ["c1", "c2"]) {
     const input = $(axis);
     const onMove = () => {
